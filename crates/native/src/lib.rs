@@ -1,0 +1,10 @@
+//! tsbuild's native core: the Linux kernel work that Node cannot do.
+//!
+//! The `napi_*` modules are the thin binding (entry points and type
+//! conversion only). Everything else is plain Rust behind the `syscall`
+//! seam, so that `cargo test` checks the namespace, mount and cgroup
+//! sequences without root by recording the calls.
+
+pub mod syscall;
+
+mod napi_runtime;

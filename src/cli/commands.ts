@@ -1,0 +1,19 @@
+// The command table. Each entry loads its module lazily: `tsbuild ps` must
+// not pay for importing the registry client or the build engine.
+import type { CliContext } from './context.js';
+
+export interface Command {
+  summary: string;
+  load: () => Promise<{ run: (ctx: CliContext, argv: string[]) => Promise<number> }>;
+}
+
+export const commands: Record<string, Command> = {
+  run: { summary: 'Run a command in a new container', load: () => import('./cmd-run.js') },
+  ps: { summary: 'List containers', load: () => import('./cmd-ps.js') },
+  exec: { summary: 'Run a command in a running container', load: () => import('./cmd-exec.js') },
+  stop: { summary: 'Stop containers (SIGTERM, then SIGKILL)', load: () => import('./cmd-lifecycle.js').then((m) => ({ run: m.stop })) },
+  kill: { summary: 'Kill containers', load: () => import('./cmd-lifecycle.js').then((m) => ({ run: m.kill })) },
+  rm: { summary: 'Remove containers', load: () => import('./cmd-lifecycle.js').then((m) => ({ run: m.rm })) },
+  logs: { summary: 'Print the output of a detached container', load: () => import('./cmd-logs.js') },
+  inspect: { summary: 'Print an image or container as JSON', load: () => import('./cmd-inspect.js') },
+};

@@ -1,0 +1,40 @@
+// The only importer of the napi binding. It loads the .node file directly
+// (the generated loader probes the platform at start-up, which costs time on
+// every CLI call) and turns native errors into TsbuildErrors.
+import { createRequire } from 'node:module';
+import { TsbuildError } from '../errors.js';
+import type * as Binding from '../../crates/native/binding.js';
+
+const require = createRequire(import.meta.url);
+let loaded: typeof Binding | undefined;
+
+/** The native binding, loaded on first use. */
+export function native(): typeof Binding {
+  if (!loaded) {
+    try {
+      loaded = require('../../crates/native/tsbuild-native.linux-x64-gnu.node') as typeof Binding;
+    } catch (err) {
+      throw new TsbuildError('E_NATIVE_MISSING', `cannot load the native module (run npm ci): ${(err as Error).message.split('\n')[0]}`, { exitCode: 125 });
+    }
+  }
+  return loaded;
+}
+
+/**
+ * Native calls fail with `err.code` set to a stable string and a message of
+ * the form `<what> <path>: <strerror>`. Wrap them so callers see our error type.
+ */
+export function nativeCall<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(what, err);
+  }
+}
+
+export function fromNative(what: string, err: unknown): TsbuildError {
+  if (err instanceof TsbuildError) return err;
+  const e = err as { code?: string; message?: string };
+  const code = typeof e.code === 'string' && e.code.startsWith('E') ? e.code : 'E_NATIVE';
+  return new TsbuildError(code, `${what}: ${e.message ?? String(err)}`, { cause: err });
+}
