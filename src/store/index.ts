@@ -1,0 +1,194 @@
+// The content-addressed image store: tsbuild's memory.
+//
+// Layout under the store root (`--root`, agreed with src/run and src/registry):
+//   blobs/sha256/<hex>        content (manifests, configs, compressed layers), named by digest
+//   layers/<diffid-hex>/diff  unpacked layers, used directly as overlay lowerdirs
+//   images/index.json         image records: manifest digest, config digest, names
+//   tmp/                      temp files and half-unpacked layers (same filesystem: renames are atomic)
+//   locks/                    flock files that serialise writers across tsbuild processes
+//   containers/<id>/          owned by the runtime; its state.json `imageId` pins an image
+//
+// Invariant: a file at blobs/sha256/<hex> always holds bytes whose sha256 is
+// <hex>, and layers/<hex>/ exists only once fully unpacked. Writers build in
+// tmp/ and rename into place; a crash leaves only tmp/ garbage, which the next
+// openStore() removes. Readers verify digest and size again while streaming,
+// so even a disk that rots cannot hand back a wrong blob unnoticed.
+//
+// Concurrency: every mutation holds the store's shared "gc" lock; prune/rmi
+// take it exclusively, so they never free content that a writer is about to
+// reference. A multi-step writer (pull: blobs, then manifest, then the image
+// record) wraps its steps in `withLease()` so nothing is collected in between.
+import type { Readable } from 'node:stream';
+import type { RunnableImage } from '../image/runnable.js';
+import type { ImageConfig, ImageManifest } from '../image/oci.js';
+import { StoreImpl } from './store.js';
+import { resolveRunnable } from './runnable.js';
+
+export type { ImageConfig, ImageManifest, Descriptor } from '../image/oci.js';
+
+/** A blob's identity: `sha256:<hex>` and its length in bytes. */
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+/** What a caller already knows about content it is about to put (from a manifest). */
+export interface ExpectedBlob {
+  digest?: string;
+  size?: number;
+}
+
+/** One image in the store. Keyed by manifest digest; its ID is the config digest (as docker's). */
+export interface ImageRecord {
+  /** `sha256:<config hex>`: the image ID, what containers' state.json `imageId` holds. */
+  id: string;
+  /** Digest of the image manifest stored in blobs/. */
+  manifestDigest: string;
+  /** application/vnd.oci.image.manifest.v1+json or Docker schema2. */
+  manifestMediaType: string;
+  /** Digest of the config blob (same as `id`). */
+  configDigest: string;
+  /** Normalised names, e.g. `docker.io/library/busybox:latest`. Empty for a dangling image. */
+  names: string[];
+  /** Normalised `name@sha256:…` references this image was pulled by (for `repo@digest` lookups). */
+  repoDigests: string[];
+  /** When the record was first written (ISO 8601). */
+  created: string;
+}
+
+export interface PutImageInput {
+  manifestDigest: string;
+  manifestMediaType: string;
+  configDigest: string;
+  /** Names to give it; each is normalised and moved off any other image that had it. */
+  names?: string[];
+  repoDigests?: string[];
+}
+
+export interface RemoveImageResult {
+  /** Names removed (`untagged`) and image IDs whose record went (`deleted`), as docker prints. */
+  untagged: string[];
+  deleted: string[];
+}
+
+export interface PruneResult {
+  blobsRemoved: number;
+  layersRemoved: number;
+  imagesRemoved: number;
+  bytesFreed: number;
+}
+
+/**
+ * The store. Methods are safe to call concurrently from one process and from
+ * many tsbuild processes sharing the root.
+ */
+export interface Store {
+  readonly root: string;
+
+  // ---- blobs (the CAS: umoci's PutBlob/GetBlob/StatBlob/DeleteBlob/Clean) ----
+
+  /**
+   * Write a blob from a stream. Atomic (temp file in tmp/, hashed while
+   * written, fsync, rename) and idempotent (content already present is
+   * reused). With `expected`, a digest or size mismatch throws
+   * E_DIGEST_MISMATCH naming the expected digest and leaves nothing behind.
+   */
+  putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo>;
+  /** putBlob for small in-memory content such as manifests and configs. Atomic and idempotent. */
+  putBlobBytes(data: Uint8Array, expected?: ExpectedBlob): Promise<BlobInfo>;
+  /** True if the blob is present. Does not verify its content. */
+  hasBlob(digest: string): Promise<boolean>;
+  /** Size of a present blob, or undefined. Does not verify its content. */
+  statBlob(digest: string): Promise<BlobInfo | undefined>;
+  /**
+   * A stream of the blob that errors with E_DIGEST_MISMATCH at EOF if the
+   * bytes do not hash to `digest` (or the size differs from `size`, when
+   * given). Throws E_BLOB_NOT_FOUND if absent.
+   */
+  openBlob(digest: string, size?: number): Promise<Readable>;
+  /** The whole verified blob in memory (for manifests and configs). */
+  readBlob(digest: string, size?: number): Promise<Buffer>;
+  /** readBlob + JSON.parse; throws E_CORRUPT_JSON for bad JSON. */
+  readJson<T>(digest: string, size?: number): Promise<T>;
+  /** Remove a blob. Idempotent. Does not check references: prune does that. */
+  deleteBlob(digest: string): Promise<void>;
+
+  // ---- images ----
+
+  /**
+   * Record an image whose manifest and config blobs are already in the store
+   * (E_BLOB_NOT_FOUND otherwise). Atomic; idempotent for the same manifest:
+   * names are merged, and a name held by another image moves to this one.
+   */
+  putImage(input: PutImageInput): Promise<ImageRecord>;
+  /**
+   * Resolve what a user typed: a name (`busybox`, `busybox:1`, `host:5000/a/b:t`;
+   * normalised as docker does), `name@sha256:…`, a full `sha256:…` ID or
+   * manifest digest, or an ID prefix of at least 4 hex digits. Throws
+   * E_IMAGE_NOT_FOUND, or E_AMBIGUOUS_ID for a prefix matching two images.
+   */
+  resolveImage(ref: string): Promise<ImageRecord>;
+  /** As resolveImage but undefined when not found. */
+  findImage(ref: string): Promise<ImageRecord | undefined>;
+  /** Every image record, newest first. */
+  listImages(): Promise<ImageRecord[]>;
+  /** Give the image `ref` resolves to the extra name `name` (moved off any other image). */
+  tagImage(ref: string, name: string): Promise<ImageRecord>;
+  /** Remove one name. The record stays (dangling) until rmi/prune. Throws E_IMAGE_NOT_FOUND. */
+  untagImage(name: string): Promise<void>;
+  /**
+   * docker rmi: a name argument removes that name, and the record when it
+   * was the last; an ID argument removes the record (all its names). An image
+   * used by a container is refused (E_IMAGE_IN_USE) unless `force`, which only
+   * untags it. Then frees blobs and layers nothing else uses.
+   */
+  removeImage(ref: string, opts?: { force?: boolean }): Promise<RemoveImageResult>;
+  /** The image's verified manifest and config. */
+  readImage(record: ImageRecord): Promise<{ manifest: ImageManifest; config: ImageConfig }>;
+
+  // ---- layers ----
+
+  /**
+   * The unpacked directory of a layer, for use as an overlay lowerdir.
+   * Unpacks blob `blobDigest` (gzip, zstd or plain tar; detected by magic
+   * bytes, `mediaType` only as a hint) on first use, checking that the
+   * uncompressed stream hashes to `diffId` (E_DIGEST_MISMATCH otherwise).
+   * Idempotent and concurrency-safe: concurrent callers for one layer, in
+   * this process or others, all get the same finished directory.
+   */
+  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string): Promise<string>;
+  /** The lowerdir path for a diffID if that layer is unpacked, else undefined. */
+  layerDir(diffId: string): Promise<string | undefined>;
+
+  // ---- lifecycle ----
+
+  /**
+   * Run `fn` holding the shared gc lock, so that prune/rmi in any process
+   * waits and cannot free content `fn` has written but not yet referenced
+   * from an image record. Nestable.
+   */
+  withLease<T>(fn: () => Promise<T>): Promise<T>;
+  /** Free dangling images not used by containers, then every blob and layer nothing references. */
+  prune(): Promise<PruneResult>;
+  /** Remove temp garbage left by crashed writers (also done by openStore). Idempotent. */
+  clean(): Promise<void>;
+  /** Release locks and handles. */
+  close(): Promise<void>;
+}
+
+/**
+ * Open (creating if needed) the store at `root`, and clean garbage that a
+ * crashed tsbuild left in tmp/ (only entries no live process still holds).
+ */
+export async function openStore(root: string): Promise<Store> {
+  return StoreImpl.open(root);
+}
+
+/**
+ * What the runtime needs to start a container from `ref`: the layers
+ * unpacked (bottom first) and the OCI container config. Throws
+ * E_IMAGE_NOT_FOUND when the store has no such image.
+ */
+export async function getRunnableImage(store: Store, ref: string): Promise<RunnableImage> {
+  return resolveRunnable(store, ref);
+}
