@@ -5,6 +5,14 @@
 //! seam, so that `cargo test` checks the namespace, mount and cgroup
 //! sequences without root by recording the calls.
 
+pub mod caps;
+pub mod cgroup;
+pub mod child;
+pub mod launch;
+pub mod pty;
+pub mod rawio;
+pub mod rootfs;
+pub mod spec;
 pub mod syscall;
 
 mod napi_runtime;

@@ -1,8 +1,357 @@
-//! napi entry points for starting and controlling container processes.
+//! napi entry points for container processes: the thin binding. Each
+//! function converts JS objects into `spec` types and calls one plain Rust
+//! function; no logic lives here.
+
+use crate::cgroup::{Hierarchy, Limits};
+use crate::launch;
+use crate::rootfs::{BindMount, RootfsSpec};
+use crate::spec::{self, ContainerConfig, IdMap, Network, ProcessConfig, StdioConfig};
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::path::Path;
 
 /// Returns 1; proves the binding loads.
 #[napi]
 pub fn ping() -> u32 {
     1
+}
+
+#[napi(object)]
+pub struct IdMapping {
+    pub container_id: u32,
+    pub host_id: u32,
+    pub size: u32,
+}
+
+#[napi(object)]
+pub struct BindOptions {
+    /// Host path.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    pub readonly: bool,
+    /// The source is a file, not a directory.
+    pub is_file: bool,
+}
+
+/// The process to start and its credentials.
+#[napi(object)]
+pub struct ProcessOptions {
+    pub args: Vec<String>,
+    /// `KEY=value` strings.
+    pub env: Vec<String>,
+    /// Absolute paths (inside the container) to try in order: `$PATH` resolved by the caller.
+    pub exec_candidates: Vec<String>,
+    /// Absolute; created if missing, as docker does.
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    /// Capability names to keep; omitted means docker's default set.
+    pub capabilities: Option<Vec<String>>,
+    pub no_new_privs: bool,
+    /// Kill the process (SIGKILL) when the creating thread dies.
+    pub die_with_parent: bool,
+}
+
+/// Either three fds for stdin/stdout/stderr, or a pty slave fd.
+#[napi(object)]
+pub struct StdioOptions {
+    pub fds: Option<Vec<i32>>,
+    pub tty_slave: Option<i32>,
+}
+
+/// Everything needed to start a new container process.
+#[napi(object)]
+pub struct ContainerOptions {
+    /// The directory that becomes `/`.
+    pub rootfs: String,
+    /// Overlay lower dirs, topmost first.
+    pub lower_dirs: Vec<String>,
+    pub upper_dir: Option<String>,
+    pub work_dir: Option<String>,
+    pub hostname: Option<String>,
+    /// `host` shares the host's network namespace; `none` gives a new one with only loopback.
+    pub network: String,
+    pub uid_maps: Option<Vec<IdMapping>>,
+    pub gid_maps: Option<Vec<IdMapping>>,
+    pub binds: Vec<BindOptions>,
+    /// A pty slave path to bind at /dev/console.
+    pub console: Option<String>,
+    pub mask_paths: bool,
+    pub process: ProcessOptions,
+    pub stdio: StdioOptions,
+    /// cgroup.procs files the process joins before it runs.
+    pub cgroup_procs: Vec<String>,
+    /// For a detached container: where its monitor writes the wait status.
+    pub status_path: Option<String>,
+}
+
+/// A process joining a running container's namespaces.
+#[napi(object)]
+pub struct JoinOptions {
+    /// The container's PID 1 as seen from the host.
+    pub target_pid: i32,
+    pub process: ProcessOptions,
+    pub stdio: StdioOptions,
+    pub cgroup_procs: Vec<String>,
+}
+
+/// The outcome of starting a process: a pid, or where and why it failed.
+#[napi(object)]
+pub struct SpawnResult {
+    pub pid: Option<i32>,
+    /// A stable stage name such as `exec` or `rootfs`.
+    pub stage: Option<String>,
+    pub errno: Option<i32>,
+    pub message: Option<String>,
+}
+
+fn process_config(p: ProcessOptions) -> ProcessConfig {
+    ProcessConfig {
+        args: p.args,
+        env: p.env,
+        exec_candidates: p.exec_candidates,
+        cwd: p.cwd,
+        uid: p.uid,
+        gid: p.gid,
+        groups: p.groups,
+        capabilities: p.capabilities,
+        no_new_privs: p.no_new_privs,
+        die_with_parent: p.die_with_parent,
+    }
+}
+
+fn stdio_config(s: &StdioOptions) -> Result<StdioConfig> {
+    match (&s.fds, s.tty_slave) {
+        (_, Some(fd)) => Ok(StdioConfig::Tty(fd)),
+        (Some(f), None) if f.len() == 3 => Ok(StdioConfig::Fds([f[0], f[1], f[2]])),
+        _ => Err(Error::from_reason("stdio needs three fds or a tty slave")),
+    }
+}
+
+fn id_maps(v: Option<Vec<IdMapping>>) -> Vec<IdMap> {
+    v.unwrap_or_default().into_iter().map(|m| IdMap { container_id: m.container_id, host_id: m.host_id, size: m.size }).collect()
+}
+
+fn result(r: std::result::Result<i32, crate::child::Failure>, spec: &launch::LaunchSpec) -> SpawnResult {
+    match r {
+        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None },
+        Err(f) => SpawnResult {
+            pid: None,
+            stage: Some(format!("{:?}", f.stage).to_lowercase()),
+            errno: Some(f.errno),
+            message: Some(spec::describe_failure(&f, spec)),
+        },
+    }
+}
+
+/// Starts a container process. Call from the main thread: the parent-death
+/// signal is tied to the thread that creates the child.
+#[napi]
+pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
+    let stdio = stdio_config(&opts.stdio)?;
+    let network = match opts.network.as_str() {
+        "host" => Network::Host,
+        "none" => Network::None,
+        other => return Err(Error::from_reason(format!("unknown network mode {}", other))),
+    };
+    let config = ContainerConfig {
+        rootfs: RootfsSpec {
+            rootfs: opts.rootfs,
+            lower_dirs: opts.lower_dirs,
+            upper_dir: opts.upper_dir,
+            work_dir: opts.work_dir,
+            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file }).collect(),
+            console: opts.console,
+            bind_devices: false,
+            mask_paths: opts.mask_paths,
+        },
+        hostname: opts.hostname,
+        network,
+        uid_maps: id_maps(opts.uid_maps),
+        gid_maps: id_maps(opts.gid_maps),
+        process: process_config(opts.process),
+        stdio,
+        cgroup_procs: opts.cgroup_procs,
+    };
+    let launch_spec = spec::container(&config).map_err(Error::from_reason)?;
+    let r = match opts.status_path {
+        Some(path) => {
+            let monitor = launch::MonitorSpec {
+                status_tmp: spec::cstring(&format!("{}.tmp", path), "status path").map_err(Error::from_reason)?,
+                status_path: spec::cstring(&path, "status path").map_err(Error::from_reason)?,
+            };
+            launch::launch_detached(&launch_spec, &monitor)
+        }
+        None => launch::launch(&launch_spec),
+    };
+    Ok(result(r, &launch_spec))
+}
+
+/// Starts a process inside a running container (`exec`). The new process is
+/// this process's child, so `waitPid` works on it.
+#[napi]
+pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
+    let stdio = stdio_config(&opts.stdio)?;
+    let launch_spec = spec::joining(&process_config(opts.process), &stdio, &opts.cgroup_procs).map_err(Error::from_reason)?;
+    // User first and mount last: joining the mount namespace last keeps the
+    // /proc paths of the others resolvable until then.
+    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("mnt", libc::CLONE_NEWNS)];
+    let mut fds = Vec::new();
+    for (name, flag) in order {
+        let target = std::fs::read_link(format!("/proc/{}/ns/{}", opts.target_pid, name));
+        let own = std::fs::read_link(format!("/proc/self/ns/{}", name));
+        match (target, own) {
+            (Ok(t), Ok(o)) if t == o => continue, // shared with us (e.g. --network host)
+            (Ok(_), _) => {}
+            (Err(e), _) => {
+                fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
+                return Err(Error::from_reason(format!("container process {} is gone: {}", opts.target_pid, e)));
+            }
+        }
+        let path = spec::cstring(&format!("/proc/{}/ns/{}", opts.target_pid, name), "ns path").map_err(Error::from_reason)?;
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
+            return Err(Error::from_reason(format!("open {}: {}", path.to_string_lossy(), e)));
+        }
+        fds.push((fd, flag));
+    }
+    let r = launch::launch_in_namespaces(&launch_spec, &fds);
+    fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
+    Ok(result(r, &launch_spec))
+}
+
+/// How a process ended: exactly one of `exitCode` and `signal` is set.
+#[napi(object)]
+pub struct ExitStatus {
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+pub fn decode_status(status: i32) -> ExitStatus {
+    if libc::WIFSIGNALED(status) {
+        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)) }
+    } else {
+        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None }
+    }
+}
+
+pub struct WaitTask(i32);
+
+impl Task for WaitTask {
+    type Output = i32;
+    type JsValue = ExitStatus;
+    fn compute(&mut self) -> Result<i32> {
+        launch::wait_raw(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
+    }
+    fn resolve(&mut self, _env: Env, status: i32) -> Result<ExitStatus> {
+        Ok(decode_status(status))
+    }
+}
+
+/// Waits (off the main thread) for a child of this process to end.
+#[napi(ts_return_type = "Promise<ExitStatus>")]
+pub fn wait_pid(pid: i32) -> AsyncTask<WaitTask> {
+    AsyncTask::new(WaitTask(pid))
+}
+
+/// Decodes a raw wait status, as written by a detached container's monitor.
+#[napi]
+pub fn decode_wait_status(status: i32) -> ExitStatus {
+    decode_status(status)
+}
+
+/// Sends a signal; returns false when the process no longer exists.
+#[napi]
+pub fn signal_pid(pid: i32, signal: i32) -> Result<bool> {
+    if unsafe { libc::kill(pid, signal) } == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ESRCH) {
+        return Ok(false);
+    }
+    Err(Error::from_reason(format!("signal {} to {}: {}", signal, pid, e)))
+}
+
+#[napi(object)]
+pub struct PtyPair {
+    pub master: i32,
+    pub slave: i32,
+    pub slave_path: String,
+}
+
+/// Opens a pty pair (both fds close-on-exec) with the given window size.
+#[napi]
+pub fn open_pty(cols: u32, rows: u32) -> Result<PtyPair> {
+    let p = crate::pty::open(cols as u16, rows as u16).map_err(|e| Error::from_reason(e.to_string()))?;
+    Ok(PtyPair { master: p.master, slave: p.slave, slave_path: p.slave_path })
+}
+
+#[napi]
+pub fn resize_pty(fd: i32, cols: u32, rows: u32) -> Result<()> {
+    crate::pty::resize(fd, cols as u16, rows as u16).map_err(|e| Error::from_reason(e.to_string()))
+}
+
+#[napi]
+pub fn close_fd(fd: i32) {
+    unsafe { libc::close(fd) };
+}
+
+#[napi(object)]
+pub struct CgroupLimits {
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub memory: Option<i64>,
+    pub pids: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+}
+
+#[napi(object)]
+pub struct CgroupInfo {
+    /// 1 or 2.
+    pub version: u32,
+    pub dirs: Vec<String>,
+    pub procs_files: Vec<String>,
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::from_reason(e.to_string())
+}
+
+/// Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits.
+#[napi]
+pub fn cgroup_create(root: String, name: String, limits: CgroupLimits) -> Result<CgroupInfo> {
+    let h = Hierarchy::detect(Path::new(&root));
+    let l = Limits {
+        cpu_period: limits.cpu_period.map(|v| v as u64),
+        cpu_quota: limits.cpu_quota,
+        memory: limits.memory,
+        pids: limits.pids,
+        cpuset_cpus: limits.cpuset_cpus,
+        cpuset_mems: limits.cpuset_mems,
+    };
+    let created = h.create(&name, &l).map_err(io_err)?;
+    let s = |v: Vec<std::path::PathBuf>| v.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    Ok(CgroupInfo { version: h.version(), dirs: s(created.dirs), procs_files: s(created.procs_files) })
+}
+
+/// Kills what is left in the cgroup and removes it; succeeds if already gone.
+#[napi]
+pub fn cgroup_remove(root: String, name: String) -> Result<()> {
+    Hierarchy::detect(Path::new(&root)).remove(&name).map_err(io_err)
+}
+
+#[napi]
+pub fn cgroup_oom_kills(root: String, name: String) -> u32 {
+    Hierarchy::detect(Path::new(&root)).oom_kills(&name) as u32
+}
+
+#[napi]
+pub fn cgroup_pids(root: String, name: String) -> Vec<i32> {
+    Hierarchy::detect(Path::new(&root)).pids(&name)
 }

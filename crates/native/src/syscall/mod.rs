@@ -1,1 +1,54 @@
-//! placeholder
+//! The syscall seam. Every kernel call the container child makes goes
+//! through `Syscall`, so that the namespace, mount and credential sequences
+//! can be unit-tested without root by recording the calls (`fake::Recorder`)
+//! and the real implementation (`linux::Linux`) stays a list of one-liners.
+//!
+//! Contract for implementors used in the cloned child: no allocation and no
+//! locks, because the child of a multi-threaded process may only make raw
+//! syscalls until it execs. All strings arrive pre-built as `&CStr`.
+
+use std::ffi::CStr;
+
+pub mod linux;
+#[cfg(test)]
+pub mod fake;
+
+/// A raw errno value. Kept as a plain integer so it can cross the sync pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub fn last() -> Errno {
+        Errno(unsafe { *libc::__errno_location() })
+    }
+}
+
+pub type SysResult<T = ()> = Result<T, Errno>;
+
+/// The kernel calls the child needs between clone and exec.
+pub trait Syscall {
+    fn mount(&self, source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: u64, data: Option<&CStr>) -> SysResult;
+    fn umount2(&self, target: &CStr, flags: i32) -> SysResult;
+    fn pivot_root(&self, new_root: &CStr, put_old: &CStr) -> SysResult;
+    fn chroot(&self, path: &CStr) -> SysResult;
+    fn chdir(&self, path: &CStr) -> SysResult;
+    fn mkdir(&self, path: &CStr, mode: u32) -> SysResult;
+    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult;
+    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult;
+    /// Create an empty regular file if missing (a bind-mount target).
+    fn touch(&self, path: &CStr, mode: u32) -> SysResult;
+    fn sethostname(&self, name: &[u8]) -> SysResult;
+    fn unshare(&self, flags: i32) -> SysResult;
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult;
+    fn setgroups(&self, gids: &[u32]) -> SysResult;
+    fn setresgid(&self, gid: u32) -> SysResult;
+    fn setresuid(&self, uid: u32) -> SysResult;
+    fn capbset_drop(&self, cap: u32) -> SysResult;
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult;
+    fn clear_ambient_caps(&self) -> SysResult;
+    fn set_no_new_privs(&self) -> SysResult;
+    fn set_pdeathsig(&self, sig: i32) -> SysResult;
+    fn umask(&self, mask: u32);
+    /// Bring the loopback interface of the current network namespace up.
+    fn loopback_up(&self) -> SysResult;
+}

@@ -1,0 +1,134 @@
+//! Per-container cgroups on either cgroup version. Both writers take the
+//! cgroupfs root as a parameter (youki's habit), so tests point them at a
+//! temp dir: that is how the v2 writer is tested on this v1 (hybrid) host.
+//!
+//! Every container gets `<root>/tsbuild/<id>` (v2) or
+//! `<root>/<controller>/tsbuild/<id>` for each v1 controller.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub mod v1;
+pub mod v2;
+
+/// Resource limits, already validated and converted to kernel units.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Limits {
+    pub cpu_period: Option<u64>,
+    /// Microseconds per period; `None` or negative means unlimited.
+    pub cpu_quota: Option<i64>,
+    pub memory: Option<i64>,
+    pub pids: Option<i64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hierarchy {
+    V1(PathBuf),
+    V2(PathBuf),
+}
+
+/// A created cgroup: the directories made and the files to write a pid into.
+#[derive(Clone, Debug, Default)]
+pub struct Created {
+    pub dirs: Vec<PathBuf>,
+    pub procs_files: Vec<PathBuf>,
+}
+
+impl Hierarchy {
+    /// A unified (v2) hierarchy has cgroup.controllers at its root; anything
+    /// else mounted there is the v1 (or hybrid) layout of per-controller dirs.
+    pub fn detect(root: &Path) -> Hierarchy {
+        if root.join("cgroup.controllers").exists() {
+            Hierarchy::V2(root.to_path_buf())
+        } else {
+            Hierarchy::V1(root.to_path_buf())
+        }
+    }
+
+    pub fn version(&self) -> u32 {
+        match self {
+            Hierarchy::V1(_) => 1,
+            Hierarchy::V2(_) => 2,
+        }
+    }
+
+    pub fn create(&self, name: &str, limits: &Limits) -> io::Result<Created> {
+        match self {
+            Hierarchy::V1(root) => v1::create(root, name, limits),
+            Hierarchy::V2(root) => v2::create(root, name, limits),
+        }
+    }
+
+    /// Every directory this container's cgroup may occupy (whether or not it exists).
+    pub fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        match self {
+            Hierarchy::V1(root) => v1::CONTROLLERS.iter().map(|c| root.join(c).join(name)).collect(),
+            Hierarchy::V2(root) => vec![root.join(name)],
+        }
+    }
+
+    /// How many times the kernel's OOM killer fired in this cgroup.
+    pub fn oom_kills(&self, name: &str) -> u64 {
+        match self {
+            Hierarchy::V1(root) => counter(&root.join("memory").join(name).join("memory.oom_control"), "oom_kill"),
+            Hierarchy::V2(root) => counter(&root.join(name).join("memory.events"), "oom_kill"),
+        }
+    }
+
+    /// Pids still in the cgroup (from the first directory that lists any).
+    pub fn pids(&self, name: &str) -> Vec<i32> {
+        for dir in self.dirs(name) {
+            if let Ok(s) = fs::read_to_string(dir.join("cgroup.procs")) {
+                let pids: Vec<i32> = s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                if !pids.is_empty() {
+                    return pids;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Kills whatever is left and removes the directories. Idempotent: a
+    /// cgroup already gone is success.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        for attempt in 0..50 {
+            for pid in self.pids(name) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let mut busy = false;
+            for dir in self.dirs(name) {
+                match fs::remove_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 49 => busy = true,
+                    Err(e) => return Err(io::Error::new(e.kind(), format!("remove {}: {}", dir.display(), e))),
+                }
+            }
+            if !busy {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(())
+    }
+}
+
+/// Reads `key N` from a flat-keyed cgroup file; 0 when absent.
+fn counter(path: &Path, key: &str) -> u64 {
+    fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().parse().ok())))
+        .unwrap_or(0)
+}
+
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> io::Result<()> {
+    let path = dir.join(file);
+    fs::write(&path, value).map_err(|e| io::Error::new(e.kind(), format!("write {} to {}: {}", value, path.display(), e)))
+}
+
+pub(crate) fn mkdir_all(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("create {}: {}", dir.display(), e)))
+}

@@ -1,0 +1,104 @@
+//! cgroup v2: one unified tree. Controllers must be enabled in every
+//! ancestor's cgroup.subtree_control before a child can use them.
+
+use super::{mkdir_all, write, Created, Limits};
+use std::fs;
+use std::io;
+use std::path::Path;
+
+const WANTED: &[&str] = &["cpu", "cpuset", "memory", "pids", "io"];
+
+pub fn create(root: &Path, name: &str, limits: &Limits) -> io::Result<Created> {
+    let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let enable: Vec<String> = WANTED.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{}", c)).collect();
+    let mut dir = root.to_path_buf();
+    let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+    for part in &parts {
+        // Enable in the parent, then descend; the leaf itself holds processes
+        // and so must not enable controllers for children (no-internal-process rule).
+        if !enable.is_empty() {
+            write(&dir, "cgroup.subtree_control", &enable.join(" "))?;
+        }
+        dir = dir.join(part);
+        mkdir_all(&dir)?;
+    }
+    if limits.cpu_quota.is_some() || limits.cpu_period.is_some() {
+        let quota = match limits.cpu_quota {
+            Some(q) if q > 0 => q.to_string(),
+            _ => "max".to_string(),
+        };
+        let period = limits.cpu_period.unwrap_or(100_000);
+        write(&dir, "cpu.max", &format!("{} {}", quota, period))?;
+    }
+    if let Some(mem) = limits.memory {
+        write(&dir, "memory.max", &mem.to_string())?;
+        if dir.join("memory.swap.max").exists() {
+            write(&dir, "memory.swap.max", "0")?;
+        }
+    }
+    if let Some(pids) = limits.pids {
+        write(&dir, "pids.max", &pids.to_string())?;
+    }
+    if let Some(cpus) = &limits.cpuset_cpus {
+        write(&dir, "cpuset.cpus", cpus)?;
+    }
+    if let Some(mems) = &limits.cpuset_mems {
+        write(&dir, "cpuset.mems", mems)?;
+    }
+    Ok(Created { procs_files: vec![dir.join("cgroup.procs")], dirs: vec![dir] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::v1::tempdir::TempDir;
+    use crate::cgroup::Hierarchy;
+
+    fn fake_v2() -> TempDir {
+        let t = TempDir::new();
+        fs::write(t.path().join("cgroup.controllers"), "cpuset cpu io memory hugetlb pids rdma misc\n").unwrap();
+        fs::write(t.path().join("cgroup.subtree_control"), "").unwrap();
+        t
+    }
+
+    #[test]
+    fn enables_controllers_down_the_tree_and_writes_limits() {
+        let t = fake_v2();
+        let h = Hierarchy::detect(t.path());
+        assert_eq!(h.version(), 2);
+        let limits = Limits { cpu_period: Some(100000), cpu_quota: Some(20000), memory: Some(32 << 20), pids: Some(10), cpuset_cpus: Some("0".into()), ..Default::default() };
+        let created = h.create("tsbuild/abc", &limits).unwrap();
+        let read = |p: &str| fs::read_to_string(t.path().join(p)).unwrap();
+        assert_eq!(read("cgroup.subtree_control"), "+cpu +cpuset +memory +pids +io");
+        assert_eq!(read("tsbuild/cgroup.subtree_control"), "+cpu +cpuset +memory +pids +io");
+        assert!(!t.path().join("tsbuild/abc/cgroup.subtree_control").exists());
+        assert_eq!(read("tsbuild/abc/cpu.max"), "20000 100000");
+        assert_eq!(read("tsbuild/abc/memory.max"), "33554432");
+        assert_eq!(read("tsbuild/abc/pids.max"), "10");
+        assert_eq!(read("tsbuild/abc/cpuset.cpus"), "0");
+        assert_eq!(created.procs_files, vec![t.path().join("tsbuild/abc/cgroup.procs")]);
+    }
+
+    #[test]
+    fn unlimited_quota_is_max() {
+        let t = fake_v2();
+        Hierarchy::detect(t.path()).create("x", &Limits { cpu_period: Some(50000), ..Default::default() }).unwrap();
+        assert_eq!(fs::read_to_string(t.path().join("x/cpu.max")).unwrap(), "max 50000");
+    }
+
+    #[test]
+    fn reads_oom_kills_and_removes() {
+        let t = fake_v2();
+        let h = Hierarchy::detect(t.path());
+        h.create("tsbuild/abc", &Limits::default()).unwrap();
+        fs::write(t.path().join("tsbuild/abc/memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        assert_eq!(h.oom_kills("tsbuild/abc"), 1);
+        // A real cgroupfs removes interface files with the dir; the fake needs help.
+        for f in fs::read_dir(t.path().join("tsbuild/abc")).unwrap() {
+            fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        h.remove("tsbuild/abc").unwrap();
+        assert!(!t.path().join("tsbuild/abc").exists());
+        h.remove("tsbuild/abc").unwrap();
+    }
+}

@@ -1,0 +1,319 @@
+//! The container's root filesystem, as an ordered list of steps built in the
+//! parent (where allocation is allowed) and applied in the cloned child
+//! through the `Syscall` seam (where it is not).
+//!
+//! Order: make every mount private (so nothing propagates back to the host),
+//! mount the overlay, then /proc, /sys, a minimal /dev and any binds under
+//! the new root, switch root with pivot_root (chroot only if the kernel
+//! refuses, e.g. on an initramfs root), then mask and read-only the
+//! sensitive /proc and /sys paths from inside.
+
+use crate::syscall::{Errno, SysResult, Syscall};
+use std::ffi::CString;
+
+pub const MS_RDONLY: u64 = libc::MS_RDONLY as u64;
+pub const MS_NOSUID: u64 = libc::MS_NOSUID as u64;
+pub const MS_NODEV: u64 = libc::MS_NODEV as u64;
+pub const MS_NOEXEC: u64 = libc::MS_NOEXEC as u64;
+pub const MS_REMOUNT: u64 = libc::MS_REMOUNT as u64;
+pub const MS_BIND: u64 = libc::MS_BIND as u64;
+pub const MS_REC: u64 = libc::MS_REC as u64;
+pub const MS_PRIVATE: u64 = libc::MS_PRIVATE as u64;
+pub const MS_STRICTATIME: u64 = libc::MS_STRICTATIME as u64;
+
+/// Paths hidden from the container as docker hides them: files get /dev/null
+/// bound over them, directories an empty read-only tmpfs.
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+];
+/// Paths the container may read but never write.
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/// Character devices made in the container's /dev: (name, major, minor).
+const DEVICES: &[(&str, u32, u32)] = &[("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+#[derive(Clone, Debug)]
+pub struct BindMount {
+    pub source: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    pub readonly: bool,
+    /// True for a file source (the target is created as a file, not a dir).
+    pub is_file: bool,
+}
+
+/// Everything the parent decided about the rootfs, in plain Rust types.
+#[derive(Clone, Debug, Default)]
+pub struct RootfsSpec {
+    /// The mountpoint that becomes `/`.
+    pub rootfs: String,
+    /// Overlay lower dirs, top first (overlayfs order).
+    pub lower_dirs: Vec<String>,
+    pub upper_dir: Option<String>,
+    pub work_dir: Option<String>,
+    pub binds: Vec<BindMount>,
+    /// A pty slave path to bind at /dev/console.
+    pub console: Option<String>,
+    /// True inside a user namespace, where mknod is not allowed: devices are bind-mounted from the host.
+    pub bind_devices: bool,
+    pub mask_paths: bool,
+}
+
+/// One step, with every string pre-built, so applying it allocates nothing.
+#[derive(Debug)]
+pub enum Step {
+    Mount { source: Option<CString>, target: CString, fstype: Option<CString>, flags: u64, data: Option<CString> },
+    Mkdir { path: CString, mode: u32 },
+    Mknod { path: CString, mode: u32, dev: u64 },
+    Touch { path: CString },
+    Symlink { target: CString, link: CString },
+    /// pivot_root into `root`, falling back to MS_MOVE + chroot.
+    SwitchRoot { root: CString },
+}
+
+/// A step and whether a missing path (ENOENT) is fine, e.g. /proc/acpi on a host without ACPI.
+#[derive(Debug)]
+pub struct PlannedStep {
+    pub step: Step,
+    pub optional: bool,
+}
+
+fn cs(s: &str) -> CString {
+    CString::new(s).expect("path with NUL byte")
+}
+
+fn under(root: &str, path: &str) -> CString {
+    cs(&format!("{}/{}", root.trim_end_matches('/'), path.trim_start_matches('/')))
+}
+
+struct Plan(Vec<PlannedStep>);
+
+impl Plan {
+    fn push(&mut self, step: Step) {
+        self.0.push(PlannedStep { step, optional: false });
+    }
+    fn push_optional(&mut self, step: Step) {
+        self.0.push(PlannedStep { step, optional: true });
+    }
+    fn mount(&mut self, source: Option<&str>, target: CString, fstype: Option<&str>, flags: u64, data: Option<&str>) {
+        self.push(Step::Mount { source: source.map(cs), target, fstype: fstype.map(cs), flags, data: data.map(cs) });
+    }
+    fn mkdir(&mut self, path: CString, mode: u32) {
+        // Existing directories are fine; mkdir reports EEXIST which apply() ignores.
+        self.push(Step::Mkdir { path, mode });
+    }
+}
+
+/// Builds the ordered steps for `spec`.
+pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
+    let root = spec.rootfs.as_str();
+    let mut p = Plan(Vec::new());
+    p.mount(None, cs("/"), None, MS_REC | MS_PRIVATE, None);
+    if !spec.lower_dirs.is_empty() {
+        let mut data = format!("lowerdir={}", spec.lower_dirs.join(":"));
+        if let (Some(upper), Some(work)) = (&spec.upper_dir, &spec.work_dir) {
+            data.push_str(&format!(",upperdir={},workdir={}", upper, work));
+        }
+        p.mount(Some("overlay"), cs(root), Some("overlay"), 0, Some(&data));
+    } else {
+        // A plain directory root still needs to be a mount point for pivot_root.
+        p.mount(Some(root), cs(root), None, MS_BIND | MS_REC, None);
+    }
+    p.mkdir(under(root, "proc"), 0o555);
+    p.mount(Some("proc"), under(root, "proc"), Some("proc"), MS_NOSUID | MS_NODEV | MS_NOEXEC, None);
+    p.mkdir(under(root, "sys"), 0o555);
+    p.mount(Some("sysfs"), under(root, "sys"), Some("sysfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
+    plan_dev(&mut p, spec);
+    for b in &spec.binds {
+        let target = under(root, &b.target);
+        if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
+        p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None);
+        if b.readonly {
+            p.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None);
+        }
+    }
+    p.push(Step::SwitchRoot { root: cs(root) });
+    if spec.mask_paths {
+        for path in MASKED_PATHS {
+            // Directories get an empty tmpfs; files /dev/null. Try the file
+            // form first and fall back: which one applies depends on the host.
+            p.push_optional(Step::Mount { source: Some(cs("/dev/null")), target: cs(path), fstype: None, flags: MS_BIND, data: None });
+        }
+        for path in READONLY_PATHS {
+            p.push_optional(Step::Mount { source: Some(cs(path)), target: cs(path), fstype: None, flags: MS_BIND | MS_REC, data: None });
+            p.push_optional(Step::Mount { source: None, target: cs(path), fstype: None, flags: MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, data: None });
+        }
+    }
+    p.0
+}
+
+fn plan_dev(p: &mut Plan, spec: &RootfsSpec) {
+    let root = spec.rootfs.as_str();
+    p.mkdir(under(root, "dev"), 0o755);
+    p.mount(Some("tmpfs"), under(root, "dev"), Some("tmpfs"), MS_NOSUID | MS_STRICTATIME, Some("mode=755,size=65536k"));
+    for (name, major, minor) in DEVICES {
+        let path = under(root, &format!("dev/{}", name));
+        if spec.bind_devices {
+            p.push(Step::Touch { path: path.clone() });
+            p.mount(Some(&format!("/dev/{}", name)), path, None, MS_BIND, None);
+        } else {
+            p.push(Step::Mknod { path, mode: libc::S_IFCHR | 0o666, dev: libc::makedev(*major, *minor) });
+        }
+    }
+    p.mkdir(under(root, "dev/pts"), 0o755);
+    p.mount(Some("devpts"), under(root, "dev/pts"), Some("devpts"), MS_NOSUID | MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620,gid=5"));
+    p.push(Step::Symlink { target: cs("pts/ptmx"), link: under(root, "dev/ptmx") });
+    p.mkdir(under(root, "dev/shm"), 0o1777);
+    p.mount(Some("shm"), under(root, "dev/shm"), Some("tmpfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC, Some("mode=1777,size=65536k"));
+    p.mkdir(under(root, "dev/mqueue"), 0o755);
+    p.push_optional(Step::Mount { source: Some(cs("mqueue")), target: under(root, "dev/mqueue"), fstype: Some(cs("mqueue")), flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: None });
+    for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        p.push(Step::Symlink { target: cs(target), link: under(root, &format!("dev/{}", link)) });
+    }
+    if let Some(console) = &spec.console {
+        p.push(Step::Touch { path: under(root, "dev/console") });
+        p.mount(Some(console), under(root, "dev/console"), None, MS_BIND, None);
+    }
+}
+
+/// Applies the steps in order. On failure returns the index of the step and the errno.
+pub fn apply(sys: &dyn Syscall, steps: &[PlannedStep]) -> Result<(), (usize, Errno)> {
+    for (i, s) in steps.iter().enumerate() {
+        let r = apply_step(sys, &s.step);
+        match r {
+            Ok(()) => {}
+            Err(e) if s.optional && (is_masked_dir(sys, &s.step, e) || e.0 == libc::ENOENT || e.0 == libc::ENOTDIR) => {}
+            Err(e) => return Err((i, e)),
+        }
+    }
+    Ok(())
+}
+
+/// A masked path that is a directory cannot take /dev/null: cover it with an empty read-only tmpfs instead.
+fn is_masked_dir(sys: &dyn Syscall, step: &Step, e: Errno) -> bool {
+    if e.0 != libc::ENOTDIR && e.0 != libc::EISDIR {
+        return false;
+    }
+    if let Step::Mount { target, source: Some(src), .. } = step {
+        if src.as_bytes() == b"/dev/null" {
+            return sys.mount(Some(c"tmpfs"), target, Some(c"tmpfs"), MS_RDONLY, Some(c"size=0")).is_ok();
+        }
+    }
+    false
+}
+
+fn apply_step(sys: &dyn Syscall, step: &Step) -> SysResult {
+    match step {
+        Step::Mount { source, target, fstype, flags, data } => sys.mount(source.as_deref(), target, fstype.as_deref(), *flags, data.as_deref()),
+        Step::Mkdir { path, mode } => match sys.mkdir(path, *mode) {
+            Err(e) if e.0 == libc::EEXIST => Ok(()),
+            r => r,
+        },
+        Step::Mknod { path, mode, dev } => sys.mknod(path, *mode, *dev),
+        Step::Touch { path } => sys.touch(path, 0o644),
+        Step::Symlink { target, link } => match sys.symlink(target, link) {
+            Err(e) if e.0 == libc::EEXIST => Ok(()),
+            r => r,
+        },
+        Step::SwitchRoot { root } => switch_root(sys, root),
+    }
+}
+
+/// pivot_root(".", ".") stacks the old root under the new one, and a lazy
+/// unmount then detaches it: no put_old directory is needed inside the image.
+fn switch_root(sys: &dyn Syscall, root: &std::ffi::CStr) -> SysResult {
+    sys.chdir(root)?;
+    match sys.pivot_root(c".", c".") {
+        Ok(()) => {
+            sys.umount2(c".", libc::MNT_DETACH)?;
+            sys.chdir(c"/")
+        }
+        // EINVAL: the current root is not a mount point (initramfs). Move the
+        // new root over / and chroot, as runc does in that case.
+        Err(e) if e.0 == libc::EINVAL => {
+            sys.mount(Some(root), c"/", None, libc::MS_MOVE as u64, None)?;
+            sys.chroot(c".")?;
+            sys.chdir(c"/")
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::fake::Recorder;
+
+    fn spec() -> RootfsSpec {
+        RootfsSpec {
+            rootfs: "/c/merged".into(),
+            lower_dirs: vec!["/c/init".into(), "/l/2".into(), "/l/1".into()],
+            upper_dir: Some("/c/upper".into()),
+            work_dir: Some("/c/work".into()),
+            binds: vec![BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false }],
+            console: None,
+            bind_devices: false,
+            mask_paths: true,
+        }
+    }
+
+    #[test]
+    fn mounts_private_then_overlay_then_switches_root() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&spec())).unwrap();
+        let calls = rec.calls();
+        assert_eq!(calls[0], "mount - / - 0x44000 -");
+        assert_eq!(calls[1], "mount overlay /c/merged overlay 0x0 lowerdir=/c/init:/l/2:/l/1,upperdir=/c/upper,workdir=/c/work");
+        let pivot = calls.iter().position(|c| c == "pivot_root . .").unwrap();
+        assert_eq!(calls[pivot - 1], "chdir /c/merged");
+        assert_eq!(calls[pivot + 1], "umount2 . 2");
+        assert_eq!(calls[pivot + 2], "chdir /");
+        // Everything under the new root is mounted before the switch, masks after.
+        let proc_mount = calls.iter().position(|c| c.starts_with("mount proc /c/merged/proc proc")).unwrap();
+        let kcore = calls.iter().position(|c| c == "mount /dev/null /proc/kcore - 0x1000 -").unwrap();
+        assert!(proc_mount < pivot && pivot < kcore);
+        assert!(calls.contains(&"mknod /c/merged/dev/null 20666 1:3".to_string()));
+        assert!(calls.contains(&"mount /host/data /c/merged/data - 0x5000 -".to_string()));
+        assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
+        assert!(calls.contains(&"mount - /proc/sys - 0x102f -".to_string()));
+    }
+
+    #[test]
+    fn falls_back_to_chroot_when_pivot_root_is_refused() {
+        let rec = Recorder::new();
+        rec.fail_on("pivot_root", libc::EINVAL);
+        apply(&rec, &plan(&spec())).unwrap();
+        let calls = rec.calls();
+        let i = calls.iter().position(|c| c == "pivot_root . .").unwrap();
+        assert_eq!(calls[i + 1], "mount /c/merged / - 0x2000 -");
+        assert_eq!(calls[i + 2], "chroot .");
+    }
+
+    #[test]
+    fn in_a_user_namespace_devices_are_bind_mounted() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { bind_devices: true, ..spec() })).unwrap();
+        let calls = rec.calls();
+        assert!(!calls.iter().any(|c| c.starts_with("mknod")));
+        assert!(calls.contains(&"mount /dev/null /c/merged/dev/null - 0x1000 -".to_string()));
+    }
+
+    #[test]
+    fn missing_masked_paths_are_skipped_and_directories_get_tmpfs() {
+        let rec = Recorder::new();
+        rec.fail_on("mount /dev/null /proc/acpi", libc::ENOENT);
+        rec.fail_on("mount /dev/null /proc/scsi", libc::ENOTDIR);
+        apply(&rec, &plan(&spec())).unwrap();
+        assert!(rec.calls().contains(&"mount tmpfs /proc/scsi tmpfs 0x1 size=0".to_string()));
+    }
+
+    #[test]
+    fn a_failed_mandatory_step_reports_its_index() {
+        let rec = Recorder::new();
+        rec.fail_on("mount overlay", libc::EINVAL);
+        let err = apply(&rec, &plan(&spec())).unwrap_err();
+        assert_eq!(err, (1, Errno(libc::EINVAL)));
+    }
+}

@@ -1,0 +1,111 @@
+//! A recording `Syscall` for unit tests: every call is appended to a log as
+//! a readable string, and chosen calls can be made to fail.
+
+use super::{Errno, SysResult, Syscall};
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+#[derive(Default)]
+pub struct Recorder {
+    pub calls: RefCell<Vec<String>>,
+    /// (prefix of the call string, errno): the first matching call fails.
+    pub fail: RefCell<Vec<(String, i32)>>,
+}
+
+fn s(c: &CStr) -> String {
+    c.to_string_lossy().into_owned()
+}
+
+fn o(c: Option<&CStr>) -> String {
+    c.map_or_else(|| "-".to_string(), s)
+}
+
+impl Recorder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn fail_on(&self, prefix: &str, errno: i32) {
+        self.fail.borrow_mut().push((prefix.to_string(), errno));
+    }
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+    fn record(&self, call: String) -> SysResult {
+        let mut fail = self.fail.borrow_mut();
+        let hit = fail.iter().position(|(p, _)| call.starts_with(p.as_str()));
+        self.calls.borrow_mut().push(call);
+        match hit {
+            Some(i) => Err(Errno(fail.remove(i).1)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Syscall for Recorder {
+    fn mount(&self, source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: u64, data: Option<&CStr>) -> SysResult {
+        self.record(format!("mount {} {} {} {:#x} {}", o(source), s(target), o(fstype), flags, o(data)))
+    }
+    fn umount2(&self, target: &CStr, flags: i32) -> SysResult {
+        self.record(format!("umount2 {} {}", s(target), flags))
+    }
+    fn pivot_root(&self, new_root: &CStr, put_old: &CStr) -> SysResult {
+        self.record(format!("pivot_root {} {}", s(new_root), s(put_old)))
+    }
+    fn chroot(&self, path: &CStr) -> SysResult {
+        self.record(format!("chroot {}", s(path)))
+    }
+    fn chdir(&self, path: &CStr) -> SysResult {
+        self.record(format!("chdir {}", s(path)))
+    }
+    fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
+        self.record(format!("mkdir {} {:o}", s(path), mode))
+    }
+    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
+        self.record(format!("mknod {} {:o} {}:{}", s(path), mode, libc::major(dev), libc::minor(dev)))
+    }
+    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult {
+        self.record(format!("symlink {} {}", s(target), s(link)))
+    }
+    fn touch(&self, path: &CStr, mode: u32) -> SysResult {
+        self.record(format!("touch {} {:o}", s(path), mode))
+    }
+    fn sethostname(&self, name: &[u8]) -> SysResult {
+        self.record(format!("sethostname {}", String::from_utf8_lossy(name)))
+    }
+    fn unshare(&self, flags: i32) -> SysResult {
+        self.record(format!("unshare {:#x}", flags))
+    }
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult {
+        self.record(format!("setns {} {:#x}", fd, nstype))
+    }
+    fn setgroups(&self, gids: &[u32]) -> SysResult {
+        self.record(format!("setgroups {:?}", gids))
+    }
+    fn setresgid(&self, gid: u32) -> SysResult {
+        self.record(format!("setresgid {}", gid))
+    }
+    fn setresuid(&self, uid: u32) -> SysResult {
+        self.record(format!("setresuid {}", uid))
+    }
+    fn capbset_drop(&self, cap: u32) -> SysResult {
+        self.record(format!("capbset_drop {}", cap))
+    }
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult {
+        self.record(format!("capset {:#x} {:#x} {:#x}", effective, permitted, inheritable))
+    }
+    fn clear_ambient_caps(&self) -> SysResult {
+        self.record("clear_ambient_caps".to_string())
+    }
+    fn set_no_new_privs(&self) -> SysResult {
+        self.record("set_no_new_privs".to_string())
+    }
+    fn set_pdeathsig(&self, sig: i32) -> SysResult {
+        self.record(format!("set_pdeathsig {}", sig))
+    }
+    fn umask(&self, mask: u32) {
+        let _ = self.record(format!("umask {:o}", mask));
+    }
+    fn loopback_up(&self) -> SysResult {
+        self.record("loopback_up".to_string())
+    }
+}

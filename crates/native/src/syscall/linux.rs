@@ -1,0 +1,116 @@
+//! The real `Syscall`: thin libc calls, nothing else.
+
+use super::{Errno, SysResult, Syscall};
+use std::ffi::CStr;
+use std::ptr::null;
+
+pub struct Linux;
+
+fn check(rc: libc::c_long) -> SysResult {
+    if rc < 0 { Err(Errno::last()) } else { Ok(()) }
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(null(), |c| c.as_ptr())
+}
+
+impl Syscall for Linux {
+    fn mount(&self, source: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: u64, data: Option<&CStr>) -> SysResult {
+        check(unsafe { libc::mount(opt_ptr(source), target.as_ptr(), opt_ptr(fstype), flags as libc::c_ulong, opt_ptr(data) as *const libc::c_void) } as libc::c_long)
+    }
+    fn umount2(&self, target: &CStr, flags: i32) -> SysResult {
+        check(unsafe { libc::umount2(target.as_ptr(), flags) } as libc::c_long)
+    }
+    fn pivot_root(&self, new_root: &CStr, put_old: &CStr) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+    }
+    fn chroot(&self, path: &CStr) -> SysResult {
+        check(unsafe { libc::chroot(path.as_ptr()) } as libc::c_long)
+    }
+    fn chdir(&self, path: &CStr) -> SysResult {
+        check(unsafe { libc::chdir(path.as_ptr()) } as libc::c_long)
+    }
+    fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
+        check(unsafe { libc::mkdir(path.as_ptr(), mode) } as libc::c_long)
+    }
+    fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
+        check(unsafe { libc::mknod(path.as_ptr(), mode, dev) } as libc::c_long)
+    }
+    fn symlink(&self, target: &CStr, link: &CStr) -> SysResult {
+        check(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } as libc::c_long)
+    }
+    fn touch(&self, path: &CStr, mode: u32) -> SysResult {
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, mode) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        unsafe { libc::close(fd) };
+        Ok(())
+    }
+    fn sethostname(&self, name: &[u8]) -> SysResult {
+        check(unsafe { libc::sethostname(name.as_ptr() as *const libc::c_char, name.len()) } as libc::c_long)
+    }
+    fn unshare(&self, flags: i32) -> SysResult {
+        check(unsafe { libc::unshare(flags) } as libc::c_long)
+    }
+    fn setns(&self, fd: i32, nstype: i32) -> SysResult {
+        check(unsafe { libc::setns(fd, nstype) } as libc::c_long)
+    }
+    fn setgroups(&self, gids: &[u32]) -> SysResult {
+        // The raw syscall, not glibc's wrapper: glibc broadcasts setgroups to
+        // all threads with a signal, which is unnecessary in a fresh child.
+        check(unsafe { libc::syscall(libc::SYS_setgroups, gids.len(), gids.as_ptr()) })
+    }
+    fn setresgid(&self, gid: u32) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })
+    }
+    fn setresuid(&self, uid: u32) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
+    }
+    fn capbset_drop(&self, cap: u32) -> SysResult {
+        check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long)
+    }
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> SysResult {
+        #[repr(C)]
+        struct Header { version: u32, pid: i32 }
+        #[repr(C)]
+        struct Data { effective: u32, permitted: u32, inheritable: u32 }
+        const VERSION_3: u32 = 0x2008_0522;
+        let header = Header { version: VERSION_3, pid: 0 };
+        let data = [
+            Data { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+            Data { effective: (effective >> 32) as u32, permitted: (permitted >> 32) as u32, inheritable: (inheritable >> 32) as u32 },
+        ];
+        check(unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) })
+    }
+    fn clear_ambient_caps(&self) -> SysResult {
+        check(unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) } as libc::c_long)
+    }
+    fn set_no_new_privs(&self) -> SysResult {
+        check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) } as libc::c_long)
+    }
+    fn set_pdeathsig(&self, sig: i32) -> SysResult {
+        check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } as libc::c_long)
+    }
+    fn umask(&self, mask: u32) {
+        unsafe { libc::umask(mask) };
+    }
+    fn loopback_up(&self) -> SysResult {
+        let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if sock < 0 {
+            return Err(Errno::last());
+        }
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut rc = unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) };
+        if rc == 0 {
+            unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+            rc = unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) };
+        }
+        let err = Errno::last();
+        unsafe { libc::close(sock) };
+        if rc < 0 { Err(err) } else { Ok(()) }
+    }
+}
