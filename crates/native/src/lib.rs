@@ -11,8 +11,10 @@ pub mod child;
 pub mod launch;
 pub mod pty;
 pub mod rawio;
+pub mod rootedfs;
 pub mod rootfs;
 pub mod spec;
 pub mod syscall;
 
+mod napi_fs;
 mod napi_runtime;
