@@ -187,7 +187,10 @@ fn setup_stdio(spec: &ChildSpec) -> Result<(), Errno> {
         }
     };
     for (target, fd) in fds.iter().enumerate() {
-        if *fd != target as i32 && unsafe { libc::dup2(*fd, target as i32) } < 0 {
+        let target = target as i32;
+        // dup2 onto itself keeps FD_CLOEXEC (Node sets it on some stdio fds), so clear it explicitly.
+        let r = if *fd == target { unsafe { libc::fcntl(target, libc::F_SETFD, 0) } } else { unsafe { libc::dup2(*fd, target) } };
+        if r < 0 {
             return Err(Errno::last());
         }
     }

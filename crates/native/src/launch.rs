@@ -10,7 +10,7 @@
 //! setns helper), where allocation is not safe.
 
 use crate::child::{self, ChildSpec, ExecArgs, Failure, Stage};
-use crate::rawio::{read_full, write_all, write_file, write_proc_file, Dec};
+use crate::rawio::{read_full, write_all, write_proc_file, Dec};
 use crate::syscall::{linux::Linux, Errno};
 use std::ffi::CString;
 
@@ -19,8 +19,10 @@ pub struct LaunchSpec {
     pub clone_flags: i32,
     pub child: ChildSpec,
     pub exec_args: ExecArgs,
-    /// cgroup.procs files to write the child's pid into before it runs.
-    pub cgroup_procs: Vec<CString>,
+    /// Open (write-only) cgroup.procs files to write the child's pid into
+    /// before it runs. Fds, not paths: the setns helper has already joined
+    /// the container's mount namespace, where the host's cgroupfs is not visible.
+    pub cgroup_procs: Vec<i32>,
     pub uid_map: Option<Vec<u8>>,
     pub gid_map: Option<Vec<u8>>,
 }
@@ -106,8 +108,8 @@ pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
         Err(f)
     };
     let pid_dec = Dec::new(pid as u64);
-    for path in &spec.cgroup_procs {
-        if let Err(e) = write_file(path, pid_dec.as_bytes()) {
+    for fd in &spec.cgroup_procs {
+        if let Err(e) = write_all(*fd, pid_dec.as_bytes()) {
             return abort(Failure::new(Stage::Cgroup, e));
         }
     }

@@ -156,6 +156,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
         "none" => Network::None,
         other => return Err(Error::from_reason(format!("unknown network mode {}", other))),
     };
+    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
     let config = ContainerConfig {
         rootfs: RootfsSpec {
             rootfs: opts.rootfs,
@@ -173,7 +174,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
         gid_maps: id_maps(opts.gid_maps),
         process: process_config(opts.process),
         stdio,
-        cgroup_procs: opts.cgroup_procs,
+        cgroup_procs: procs.0.clone(),
     };
     let launch_spec = spec::container(&config).map_err(Error::from_reason)?;
     let r = match opts.status_path {
@@ -194,7 +195,8 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
 #[napi]
 pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     let stdio = stdio_config(&opts.stdio)?;
-    let launch_spec = spec::joining(&process_config(opts.process), &stdio, &opts.cgroup_procs).map_err(Error::from_reason)?;
+    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
+    let launch_spec = spec::joining(&process_config(opts.process), &stdio, &procs.0).map_err(Error::from_reason)?;
     // User first and mount last: joining the mount namespace last keeps the
     // /proc paths of the others resolvable until then.
     let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("mnt", libc::CLONE_NEWNS)];

@@ -2,7 +2,6 @@
 //! decimal formatting, whole-buffer writes, and small file writes.
 
 use crate::syscall::Errno;
-use std::ffi::CStr;
 
 /// A number formatted in decimal on the stack.
 pub struct Dec {
@@ -85,6 +84,7 @@ pub fn read_full(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(got)
 }
 
+/// Writes `data` to an existing file in one write (/proc files need that).
 fn write_file_ptr(path: *const libc::c_char, data: &[u8]) -> Result<(), Errno> {
     let fd = unsafe { libc::open(path, libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -93,11 +93,6 @@ fn write_file_ptr(path: *const libc::c_char, data: &[u8]) -> Result<(), Errno> {
     let r = write_all(fd, data);
     unsafe { libc::close(fd) };
     r
-}
-
-/// Writes `data` to an existing file in one write (cgroup and /proc files need that).
-pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    write_file_ptr(path.as_ptr(), data)
 }
 
 pub fn write_proc_file(pid: i32, name: &[u8], data: &[u8]) -> Result<(), Errno> {

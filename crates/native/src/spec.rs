@@ -51,7 +51,8 @@ pub struct ContainerConfig {
     pub gid_maps: Vec<IdMap>,
     pub process: ProcessConfig,
     pub stdio: StdioConfig,
-    pub cgroup_procs: Vec<String>,
+    /// Open cgroup.procs fds (see `OpenFiles`).
+    pub cgroup_procs: Vec<i32>,
 }
 
 pub fn cstring(s: &str, what: &str) -> Result<CString, String> {
@@ -104,6 +105,32 @@ fn stdio(s: &StdioConfig) -> Stdio {
     }
 }
 
+/// Opens each cgroup.procs file for writing; the fds close when `OpenFiles` drops.
+pub struct OpenFiles(pub Vec<i32>);
+
+impl OpenFiles {
+    pub fn open_write(paths: &[String]) -> Result<OpenFiles, String> {
+        let mut files = OpenFiles(Vec::new());
+        for p in paths {
+            let c = cstring(p, "cgroup path")?;
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(format!("open {}: {}", p, std::io::Error::last_os_error()));
+            }
+            files.0.push(fd);
+        }
+        Ok(files)
+    }
+}
+
+impl Drop for OpenFiles {
+    fn drop(&mut self) {
+        for fd in &self.0 {
+            unsafe { libc::close(*fd) };
+        }
+    }
+}
+
 fn id_map_bytes(maps: &[IdMap]) -> Option<Vec<u8>> {
     if maps.is_empty() {
         return None;
@@ -138,18 +165,18 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
         clone_flags: flags,
         exec_args,
         child,
-        cgroup_procs: cstrings(&c.cgroup_procs, "cgroup path")?,
+        cgroup_procs: c.cgroup_procs.clone(),
         uid_map: id_map_bytes(&c.uid_maps),
         gid_map: id_map_bytes(&c.gid_maps),
     })
 }
 
 /// A process joining an existing container (`exec`): no new namespaces, no rootfs work.
-pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[String]) -> Result<LaunchSpec, String> {
+pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[i32]) -> Result<LaunchSpec, String> {
     let process = process_spec(p)?;
     let child = ChildSpec { stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, loopback_up: false, rootfs: Vec::new(), process };
     let exec_args = ExecArgs::new(&child.process);
-    Ok(LaunchSpec { clone_flags: libc::CLONE_PARENT, exec_args, child, cgroup_procs: cstrings(cgroup_procs, "cgroup path")?, uid_map: None, gid_map: None })
+    Ok(LaunchSpec { clone_flags: libc::CLONE_PARENT, exec_args, child, cgroup_procs: cgroup_procs.to_vec(), uid_map: None, gid_map: None })
 }
 
 fn describe_step(s: &PlannedStep) -> String {
@@ -196,7 +223,7 @@ mod tests {
             gid_maps: vec![],
             process: ProcessConfig { args: vec!["ps".into()], exec_candidates: vec!["/bin/ps".into()], cwd: "/a/b".into(), die_with_parent: true, ..Default::default() },
             stdio: StdioConfig::Fds([0, 1, 2]),
-            cgroup_procs: vec!["/sys/fs/cgroup/pids/tsbuild/x/cgroup.procs".into()],
+            cgroup_procs: vec![7],
         }
     }
 

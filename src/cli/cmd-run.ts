@@ -1,0 +1,172 @@
+// `tsbuild run`: create a container from an image and run a command in it,
+// in the foreground (exit status passed through) or detached (-d).
+import { openSync } from 'node:fs';
+import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
+import type { CliContext } from './context.js';
+import { usageError } from '../errors.js';
+import { resolveRunnableImage } from '../image/resolve.js';
+import { relayPty, forwardSignals, withTimeout } from '../run/attach.js';
+import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, removeContainerFiles, waitContainer, type LaunchStdio } from '../run/container.js';
+import { parseLimits } from '../run/limits.js';
+import { commandLine, containerEnv, workingDir } from '../run/process-spec.js';
+import { reapStale } from '../run/reaper.js';
+import { newContainerId, type BindSpec, type ContainerState } from '../run/state.js';
+import { resolveUser } from '../run/user.js';
+import { native } from '../native/index.js';
+
+export const runFlags: FlagSpec[] = [
+  { name: 'name', type: 'string', help: 'container name', value: 'NAME' },
+  { name: 'rm', type: 'bool', help: 'remove the container when it exits' },
+  { name: 'detach', short: 'd', type: 'bool', help: 'run in the background and print the container ID' },
+  { name: 'interactive', short: 'i', type: 'bool', help: 'keep stdin attached' },
+  { name: 'tty', short: 't', type: 'bool', help: 'allocate a pseudo-terminal' },
+  { name: 'hostname', type: 'string', help: 'container host name', value: 'NAME' },
+  { name: 'env', short: 'e', type: 'list', help: 'set an environment variable', value: 'K=V' },
+  { name: 'workdir', short: 'w', type: 'string', help: 'working directory inside the container', value: 'DIR' },
+  { name: 'user', short: 'u', type: 'string', help: 'user (name or uid) and optional group', value: 'USER[:GROUP]' },
+  { name: 'entrypoint', type: 'string', help: "override the image's ENTRYPOINT", value: 'CMD' },
+  { name: 'network', type: 'string', help: 'none (default: a new network namespace with loopback only) or host', value: 'MODE' },
+  { name: 'cpu-period', type: 'string', help: 'CPU CFS period in microseconds', value: 'N' },
+  { name: 'cpu-quota', type: 'string', help: 'CPU CFS quota in microseconds per period', value: 'N' },
+  { name: 'cpus', type: 'string', help: 'number of CPUs (sets period and quota)', value: 'F' },
+  { name: 'cpuset-cpus', type: 'string', help: 'CPUs the container may use, e.g. 0-1', value: 'LIST' },
+  { name: 'memory', short: 'm', type: 'string', help: 'memory limit, e.g. 32m', value: 'SIZE' },
+  { name: 'pids-limit', type: 'string', help: 'maximum number of processes (-1: unlimited)', value: 'N' },
+  { name: 'volume', short: 'v', type: 'list', help: 'bind mount a host path', value: 'HOST:CTR[:ro]' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+const usage = `Usage: tsbuild run [OPTIONS] IMAGE [COMMAND [ARG...]]
+
+Run a command in a new container. IMAGE is an image name, or dir:PATH for a
+plain directory used as a one-layer image.
+
+Options:
+${formatFlagHelp(runFlags)}
+`;
+
+export function parseVolume(spec: string): BindSpec {
+  const parts = spec.split(':');
+  const [source, target, mode] = parts;
+  if (parts.length < 2 || parts.length > 3 || !source || !target) throw usageError(`invalid volume "${spec}": expected HOST:CONTAINER[:ro]`);
+  if (!source.startsWith('/') || !target.startsWith('/')) throw usageError(`invalid volume "${spec}": both paths must be absolute`);
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw usageError(`invalid volume mode "${mode}" in "${spec}": expected ro or rw`);
+  return { source, target, readonly: mode === 'ro' };
+}
+
+export function parseNetwork(v: string | undefined): 'host' | 'none' {
+  const n = v ?? 'none';
+  if (n !== 'host' && n !== 'none') throw usageError(`invalid --network "${n}": expected host or none`);
+  return n;
+}
+
+export async function run(ctx: CliContext, argv: string[]): Promise<number> {
+  const a = parseArgs(argv, runFlags, { stopAtPositional: true });
+  if (a.bools.get('help')) { process.stdout.write(usage); return 0; }
+  const [imageRef, ...userArgs] = a.positionals;
+  if (!imageRef) throw usageError('"tsbuild run" requires at least 1 argument: IMAGE (see tsbuild run --help)');
+  const detached = a.bools.get('detach') ?? false;
+  const tty = a.bools.get('tty') ?? false;
+  const interactive = a.bools.get('interactive') ?? false;
+  const autoRemove = a.bools.get('rm') ?? false;
+  if (interactive && tty && !detached && !process.stdin.isTTY) throw usageError('the input device is not a TTY (drop -t, or run from a terminal)');
+  const limits = parseLimits({
+    memory: a.strings.get('memory'), cpus: a.strings.get('cpus'), cpuPeriod: a.strings.get('cpu-period'),
+    cpuQuota: a.strings.get('cpu-quota'), pidsLimit: a.strings.get('pids-limit'), cpusetCpus: a.strings.get('cpuset-cpus'),
+  });
+  const network = parseNetwork(a.strings.get('network'));
+  const binds = (a.lists.get('volume') ?? []).map(parseVolume);
+
+  reapStale(ctx.root);
+  const image = await resolveRunnableImage(ctx.root, imageRef);
+  const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
+  const id = newContainerId();
+  const hostname = a.strings.get('hostname') ?? id.slice(0, 12);
+  const user = a.strings.get('user') ?? image.config.User ?? '';
+  const home = resolveUser(image.layerDirs, user).home;
+  const state = createContainer(ctx.root, {
+    id,
+    image,
+    name: a.strings.get('name'),
+    kind: 'run',
+    detached,
+    autoRemove,
+    config: {
+      args,
+      env: containerEnv(image.config, a.lists.get('env') ?? [], { hostname, home, tty }),
+      cwd: workingDir(image.config, a.strings.get('workdir')),
+      user,
+      hostname,
+      network,
+      tty,
+      interactive,
+      limits,
+      binds,
+    },
+  });
+  return detached ? runDetached(ctx, state) : runForeground(ctx, state);
+}
+
+function runDetached(ctx: CliContext, state: ContainerState): number {
+  const log = openLog(ctx.root, state.id);
+  const devnull = openSync('/dev/null', 'r');
+  try {
+    if (state.config.tty) {
+      // The monitor inherits the master and holds it, so a `-dit` shell waits on its terminal.
+      const pty = native().openPty(80, 24);
+      try {
+        launchContainer(ctx.root, state, { ttySlave: pty.slave, ttyPath: pty.slavePath });
+      } finally {
+        native().closeFd(pty.slave);
+        native().closeFd(pty.master);
+      }
+    } else {
+      launchContainer(ctx.root, state, { fds: [devnull, log, log] });
+    }
+  } catch (err) {
+    removeContainerFiles(ctx.root, state);
+    throw err;
+  } finally {
+    native().closeFd(log);
+    native().closeFd(devnull);
+  }
+  ctx.stdout.write(`${state.id}\n`);
+  return 0;
+}
+
+async function runForeground(ctx: CliContext, state: ContainerState): Promise<number> {
+  const { tty, interactive } = state.config;
+  let pty: { master: number; slave: number; slavePath: string } | undefined;
+  let stdio: LaunchStdio;
+  let devnull: number | undefined;
+  if (tty) {
+    pty = native().openPty(process.stdout.columns ?? 80, process.stdout.rows ?? 24);
+    stdio = { ttySlave: pty.slave, ttyPath: pty.slavePath };
+  } else {
+    if (!interactive) devnull = openSync('/dev/null', 'r');
+    stdio = { fds: [devnull ?? 0, 1, 2] };
+  }
+  let pid: number;
+  try {
+    pid = launchContainer(ctx.root, state, stdio);
+  } catch (err) {
+    if (pty) { native().closeFd(pty.master); }
+    removeContainerFiles(ctx.root, state);
+    throw err;
+  } finally {
+    if (pty) native().closeFd(pty.slave);
+    if (devnull !== undefined) native().closeFd(devnull);
+  }
+  const stopForwarding = forwardSignals(pid);
+  const relay = pty ? relayPty(pty.master, interactive) : undefined;
+  const info = await waitContainer(ctx.root, state, pid);
+  if (relay && pty) {
+    await withTimeout(relay.drained, 2000);
+    relay.stop();
+    native().closeFd(pty.master);
+  }
+  stopForwarding();
+  if (info.oomKilled) process.stderr.write(`tsbuild: ${oomMessage(state)}\n`);
+  if (state.autoRemove) removeContainerFiles(ctx.root, state);
+  return exitStatusCode(info);
+}

@@ -1,0 +1,27 @@
+// Resolving what a user typed after `run` or `from` into a RunnableImage:
+// `dir:/path` runs a plain directory as a one-layer image (used by tests and
+// for debugging a rootfs); anything else is an image in the store.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TsbuildError, ExitCode } from '../errors.js';
+import type { RunnableImage } from './runnable.js';
+
+export async function resolveRunnableImage(root: string, ref: string): Promise<RunnableImage> {
+  if (ref.startsWith('dir:')) {
+    const dir = resolve(ref.slice(4));
+    let isDir = false;
+    try { isDir = statSync(dir).isDirectory(); } catch { /* reported below */ }
+    if (!isDir) throw new TsbuildError('E_IMAGE_NOT_FOUND', `not a directory: ${dir}`, { exitCode: ExitCode.internal });
+    return { id: `dir:${dir}`, name: ref, layerDirs: [dir], config: {} };
+  }
+  const { openStore, getRunnableImage } = await import('../store/index.js');
+  const store = await openStore(root);
+  try {
+    return await getRunnableImage(store, ref);
+  } catch (err) {
+    if (err instanceof TsbuildError) throw new TsbuildError(err.code, err.message, { exitCode: ExitCode.internal, cause: err });
+    throw err;
+  } finally {
+    await store.close();
+  }
+}

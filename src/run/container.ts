@@ -1,0 +1,225 @@
+// Container lifecycle: create (dirs + record), launch (cgroup + native
+// spawn), observe (wait, refresh), and end (stop, kill, remove). The CLI
+// commands are thin layers over these functions, and the build engine
+// uses the same launch path for RUN steps.
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { TsbuildError, ExitCode } from '../errors.js';
+import { native } from '../native/index.js';
+import type { RunnableImage } from '../image/runnable.js';
+import { cgroupName, createCgroup, oomKilled, removeCgroup } from './cgroups.js';
+import { containerPaths, prepareContainerDirs, writeMeminfo } from './container-fs.js';
+import { formatBytes } from './limits.js';
+import { execCandidates } from './process-spec.js';
+import { isAlive, startTime } from './proc.js';
+import { newContainerId, randomName, listStates, writeState, type ContainerState, type RunConfig } from './state.js';
+import { resolveUser } from './user.js';
+
+export interface CreateOptions {
+  /** Chosen by the caller when the hostname must default to it; else generated. */
+  id?: string;
+  image: RunnableImage;
+  name?: string;
+  kind: ContainerState['kind'];
+  config: RunConfig;
+  detached: boolean;
+  autoRemove: boolean;
+}
+
+export function createContainer(root: string, opts: CreateOptions): ContainerState {
+  const existing = listStates(root);
+  const names = new Set(existing.map((c) => c.name));
+  if (opts.name !== undefined) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new TsbuildError('E_BAD_NAME', `invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { exitCode: ExitCode.internal });
+    if (names.has(opts.name)) throw new TsbuildError('E_NAME_IN_USE', `the container name "${opts.name}" is already in use; remove that container or choose another name`, { exitCode: ExitCode.internal });
+  }
+  const id = opts.id ?? newContainerId();
+  const hostname = opts.config.hostname || id.slice(0, 12);
+  const state: ContainerState = {
+    id,
+    name: opts.name ?? randomName(names),
+    created: new Date().toISOString(),
+    kind: opts.kind,
+    imageId: opts.image.id,
+    imageName: opts.image.name,
+    layerDirs: opts.image.layerDirs,
+    imageConfig: opts.image.config,
+    config: { ...opts.config, hostname },
+    status: 'created',
+    detached: opts.detached,
+    autoRemove: opts.autoRemove,
+    cgroupName: cgroupName(root, id),
+  };
+  // The record goes first: whatever a crash leaves after this, the reaper can find.
+  writeState(root, state);
+  prepareContainerDirs(containerPaths(root, id), hostname);
+  return state;
+}
+
+export type LaunchStdio = { fds: [number, number, number] } | { ttySlave: number; ttyPath: string };
+
+/** Why a process could not start, as `run` reports it: 127 not found, 126 not executable, 125 ours. */
+function launchError(r: { stage?: string | null; errno?: number | null; message?: string | null }, argv0: string): TsbuildError {
+  if (r.stage === 'exec' && r.errno === osConstants.errno.ENOENT) {
+    return new TsbuildError('E_EXEC_NOT_FOUND', `executable file not found: "${argv0}" is not in $PATH or does not exist in the image`, { exitCode: ExitCode.notFound });
+  }
+  if (r.stage === 'exec' && (r.errno === osConstants.errno.EACCES || r.errno === osConstants.errno.ENOEXEC)) {
+    return new TsbuildError('E_EXEC_DENIED', `cannot execute "${argv0}": ${r.message ?? 'permission denied'}`, { exitCode: ExitCode.cannotInvoke });
+  }
+  return new TsbuildError(`E_START_${(r.stage ?? 'unknown').toUpperCase()}`, `cannot start container: ${r.message ?? 'unknown failure'}`, { exitCode: ExitCode.internal });
+}
+
+/**
+ * Starts the container's process. Foreground processes die with this
+ * process (even on kill -9); detached ones are watched by a monitor that
+ * records their exit status in the container dir.
+ */
+export function launchContainer(root: string, state: ContainerState, stdio: LaunchStdio): number {
+  const paths = containerPaths(root, state.id);
+  const cfg = state.config;
+  const user = resolveUser(state.layerDirs, cfg.user);
+  const cgroup = state.cgroupName as string;
+  const procsFiles = createCgroup(cgroup, cfg.limits);
+  const binds = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: !isDirectory(b.source) }));
+  if (cfg.limits.memory !== undefined) {
+    writeMeminfo(paths.meminfo, cfg.limits.memory);
+    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true });
+  }
+  const tty = 'ttySlave' in stdio;
+  let r;
+  try {
+    r = native().spawnContainer({
+      rootfs: paths.merged,
+      lowerDirs: [paths.init, ...[...state.layerDirs].reverse()],
+      upperDir: paths.upper,
+      workDir: paths.work,
+      hostname: cfg.hostname,
+      network: cfg.network,
+      binds,
+      console: tty ? stdio.ttyPath : undefined,
+      maskPaths: true,
+      process: {
+        args: cfg.args,
+        env: cfg.env,
+        execCandidates: execCandidates(cfg.args[0] as string, cfg.env, cfg.cwd),
+        cwd: cfg.cwd,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups,
+        noNewPrivs: true,
+        dieWithParent: true,
+      },
+      stdio: tty ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
+      cgroupProcs: procsFiles,
+      statusPath: state.detached ? paths.statusFile : undefined,
+    });
+  } catch (err) {
+    removeCgroup(cgroup);
+    throw new TsbuildError('E_START', `cannot start container: ${(err as Error).message}`, { exitCode: ExitCode.internal });
+  }
+  if (r.pid === undefined || r.pid === null) {
+    removeCgroup(cgroup);
+    throw launchError(r, cfg.args[0] as string);
+  }
+  state.status = 'running';
+  state.pid = r.pid;
+  state.pidStartTime = startTime(r.pid);
+  state.startedAt = new Date().toISOString();
+  if (!state.detached) {
+    state.ownerPid = process.pid;
+    state.ownerStartTime = startTime(process.pid);
+  }
+  writeState(root, state);
+  return r.pid;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export interface ExitInfo {
+  exitCode?: number;
+  signal?: number;
+  oomKilled: boolean;
+}
+
+/** The exit status `run` returns: the code, or 128+N for death by signal N. */
+export function exitStatusCode(e: ExitInfo): number {
+  return e.signal !== undefined ? 128 + e.signal : (e.exitCode ?? 0);
+}
+
+/** Records how the container ended and frees its cgroup. */
+export function markExited(root: string, state: ContainerState, e: ExitInfo): void {
+  state.status = 'exited';
+  state.exitCode = e.signal !== undefined ? 128 + e.signal : e.exitCode;
+  state.signal = e.signal;
+  state.oomKilled = e.oomKilled;
+  state.finishedAt = new Date().toISOString();
+  if (state.cgroupName) removeCgroup(state.cgroupName);
+  // `rm -f` may have removed the container while we waited: don't resurrect it.
+  if (existsSync(containerPaths(root, state.id).dir)) writeState(root, state);
+}
+
+/** Waits for a foreground container's process and records its end. */
+export async function waitContainer(root: string, state: ContainerState, pid: number): Promise<ExitInfo> {
+  const st = await native().waitPid(pid);
+  const info: ExitInfo = {
+    exitCode: st.exitCode ?? undefined,
+    signal: st.signal ?? undefined,
+    oomKilled: state.cgroupName !== undefined && st.signal === 9 && oomKilled(state.cgroupName),
+  };
+  markExited(root, state, info);
+  return info;
+}
+
+export function oomMessage(state: ContainerState): string {
+  const limit = state.config.limits.memory;
+  return `container ${state.name} was killed: out of memory (memory limit ${limit !== undefined ? formatBytes(limit) : 'of its cgroup'} reached)`;
+}
+
+/**
+ * Brings a record up to date with reality: a container whose process is
+ * gone (detached and exited, or foreground and its tsbuild was killed) is
+ * marked exited, its cgroup removed, and removed itself if it was `--rm`.
+ * Returns undefined when the record was removed.
+ */
+export function refreshContainer(root: string, state: ContainerState): ContainerState | undefined {
+  if (state.status !== 'running' || isAlive(state.pid, state.pidStartTime)) return state;
+  if (!state.detached && isAlive(state.ownerPid, state.ownerStartTime)) return state; // its owner is recording the exit now
+  const paths = containerPaths(root, state.id);
+  let info: ExitInfo = { signal: 9, oomKilled: false };
+  if (state.detached && existsSync(paths.statusFile)) {
+    const st = native().decodeWaitStatus(Number(readFileSync(paths.statusFile, 'utf8')));
+    info = { exitCode: st.exitCode ?? undefined, signal: st.signal ?? undefined, oomKilled: false };
+  }
+  info.oomKilled = state.cgroupName !== undefined && info.signal === 9 && oomKilled(state.cgroupName);
+  markExited(root, state, info);
+  if (state.autoRemove) {
+    removeContainerFiles(root, state);
+    return undefined;
+  }
+  return state;
+}
+
+export function signalContainer(state: ContainerState, signal: number): boolean {
+  if (state.status !== 'running' || !isAlive(state.pid, state.pidStartTime)) return false;
+  return native().signalPid(state.pid as number, signal);
+}
+
+export function removeContainerFiles(root: string, state: ContainerState): void {
+  if (state.cgroupName) removeCgroup(state.cgroupName);
+  rmSync(containerPaths(root, state.id).dir, { recursive: true, force: true });
+}
+
+/** Opens the detached container's log for appending; the caller closes it after launch. */
+export function openLog(root: string, id: string): number {
+  return openSync(containerPaths(root, id).logFile, 'a', 0o640);
+}
+
+export function closeFd(fd: number): void {
+  closeSync(fd);
+}

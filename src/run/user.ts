@@ -1,0 +1,61 @@
+// `-u USER[:GROUP]` to numeric ids, resolved through the image's own
+// /etc/passwd and /etc/group as docker does: names must exist there, numbers
+// need not. Supplementary groups are every group listing the user.
+import { TsbuildError } from '../errors.js';
+import { readImageFile } from './layerfs.js';
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  groups: number[];
+  home: string;
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+interface GroupEntry { name: string; gid: number; members: string[] }
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).flatMap((l) => {
+    const f = l.split(':');
+    if (f.length < 7) return [];
+    return [{ name: f[0] as string, uid: Number(f[2]), gid: Number(f[3]), home: f[5] as string }];
+  });
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).flatMap((l) => {
+    const f = l.split(':');
+    if (f.length < 4) return [];
+    return [{ name: f[0] as string, gid: Number(f[2]), members: (f[3] as string).split(',').filter(Boolean) }];
+  });
+}
+
+const isNumeric = (s: string) => /^\d+$/.test(s);
+
+/** Resolves a user spec against passwd/group file contents (either may be absent). */
+export function resolveUserSpec(spec: string, passwdText: string | undefined, groupText: string | undefined): ResolvedUser {
+  const [userPart = '', groupPart] = spec === '' ? ['root'] : spec.split(':', 2);
+  const passwd = parsePasswd(passwdText ?? '');
+  const groups = parseGroup(groupText ?? '');
+  const entry = isNumeric(userPart) ? passwd.find((p) => p.uid === Number(userPart)) : passwd.find((p) => p.name === userPart);
+  if (!entry && !isNumeric(userPart)) {
+    throw new TsbuildError('E_USER_NOT_FOUND', `unable to find user ${userPart}: no matching entries in passwd file`, { exitCode: 125 });
+  }
+  const uid = entry ? entry.uid : Number(userPart);
+  let gid = entry ? entry.gid : 0;
+  if (groupPart !== undefined && groupPart !== '') {
+    if (isNumeric(groupPart)) gid = Number(groupPart);
+    else {
+      const g = groups.find((x) => x.name === groupPart);
+      if (!g) throw new TsbuildError('E_GROUP_NOT_FOUND', `unable to find group ${groupPart}: no matching entries in group file`, { exitCode: 125 });
+      gid = g.gid;
+    }
+  }
+  const supplementary = entry ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  const all = [gid, ...supplementary.filter((g) => g !== gid)];
+  return { uid, gid, groups: all, home: entry?.home ?? '/' };
+}
+
+export function resolveUser(layerDirs: readonly string[], spec: string): ResolvedUser {
+  return resolveUserSpec(spec, readImageFile(layerDirs, '/etc/passwd'), readImageFile(layerDirs, '/etc/group'));
+}
