@@ -84,6 +84,12 @@ export class RegistryClient {
     this.tokens = new BearerTokens({ registry, agent: (u) => this.agentFor(u) });
   }
 
+  /** An absolute URL for a Location header (relative to the registry's base URL). */
+  async absolute(location: string): Promise<string> {
+    await this.ping();
+    return new URL(location, `${this.baseUrl}/`).toString();
+  }
+
   /** Close keep-alive sockets so the CLI can exit promptly. */
   close(): void {
     this.transport.httpAgent.destroy();

@@ -1,0 +1,57 @@
+// The registry client's public face for the rest of tsbuild.
+//
+// Owns: `ensureImage`, the "pull if missing" step that `run`, `from` and
+// the build engine's FROM use, plus re-exports of pull/push and the
+// reference parser. Local names win: an image tagged `app:1` locally is
+// found by that name before any registry is asked (CONTRACT.md).
+import type { Platform } from '../image/oci.js';
+import type { ImageRecord, Store } from '../store/index.js';
+import { TsbuildError } from '../errors.js';
+import type { Logger } from '../cli/context.js';
+import { pull, type PullOptions } from './pull.js';
+import { makeProgress } from './progress.js';
+import { tryParseReference } from './reference.js';
+
+export { pull, fetchImageManifest, type PullOptions, type PullResult } from './pull.js';
+export { push, type PushOptions, type PushResult } from './push.js';
+export { parseReference, tryParseReference, apiHost, type ImageReference } from './reference.js';
+export { parsePlatform, hostPlatform, formatPlatform } from './manifest.js';
+export { makeProgress, silentProgress, type Progress } from './progress.js';
+export { findCredentials, saveCredentials } from './credentials.js';
+
+/** docker's --pull policies. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+export interface EnsureImageOptions extends Omit<PullOptions, 'progress'> {
+  policy?: PullPolicy;
+  platform?: Platform;
+  /** Progress goes to stderr at info level (bars in a TTY); quiet below it. */
+  log?: Logger;
+  quiet?: boolean;
+}
+
+/**
+ * The image `ref` names: from the store when present (unless policy is
+ * `always`), else pulled. Image IDs and digests are never pulled by prefix.
+ * Throws E_IMAGE_NOT_FOUND for policy `never` or an ID the store lacks.
+ */
+export async function ensureImage(store: Store, ref: string, opts: EnsureImageOptions = {}): Promise<ImageRecord> {
+  const policy = opts.policy ?? 'missing';
+  if (policy !== 'always') {
+    const local = await store.findImage(ref);
+    if (local) return local;
+  }
+  const parsed = tryParseReference(ref);
+  if (policy === 'never' || !parsed || /^(sha256:)?[0-9a-f]{64}$/.test(ref)) {
+    if (policy === 'always' && parsed === undefined) {
+      // `--pull always` with an ID: the store is the only place an ID can come from.
+      const local = await store.findImage(ref);
+      if (local) return local;
+    }
+    throw new TsbuildError('E_IMAGE_NOT_FOUND', `image not found: ${ref}`);
+  }
+  opts.log?.info(`Trying to pull ${parsed.toString()}...`);
+  const quiet = opts.quiet ?? (opts.log ? opts.log.level === 'error' || opts.log.level === 'warn' : true);
+  const result = await pull(store, parsed, { ...opts, progress: makeProgress('Copying', { quiet }) });
+  return result.image;
+}

@@ -1,0 +1,224 @@
+// Resumable blob downloads into the store.
+//
+// Owns: fetching one blob so that an interrupted transfer is not started
+// over. The bytes flow straight into the store's atomic, hashing putBlob
+// (which alone decides whether they are right), and are also appended to a
+// partial file under ROOT/registry/partial/. If the connection resets, we
+// continue with `Range: bytes=<have>-`; if the whole process dies (kill -9),
+// the next pull replays the partial file into putBlob first — hashing the
+// part we have — and asks the registry only for the rest. A digest mismatch
+// deletes the partial file: the store keeps nothing, and neither do we.
+//
+// The partial file lives outside the store's tmp/ because the store empties
+// tmp/ on open, which would throw away exactly what we keep for resuming.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { TsbuildError } from '../errors.js';
+import type { Descriptor } from '../image/oci.js';
+import type { Store } from '../store/index.js';
+import { isConnectionError, type RegistryClient } from './http.js';
+import type { Progress } from './progress.js';
+
+/** Partial files nobody resumed for this long are removed. */
+const STALE_MS = 7 * 24 * 3600 * 1000;
+
+export interface BlobSource {
+  client: RegistryClient;
+  repository: string;
+  /** For messages: `host/repo`. */
+  name: string;
+}
+
+export interface DownloadOptions {
+  progress: Progress;
+  /** How many times a broken connection is resumed before giving up. */
+  resumes?: number;
+  baseDelayMs?: number;
+}
+
+export function partialDir(store: Store): string {
+  return join(store.root, 'registry', 'partial');
+}
+
+/** One download per digest per process: two pulls sharing a layer share the transfer. */
+const inflight = new Map<string, Promise<void>>();
+
+/** Ensure the store holds blob `desc`, downloading what is missing. */
+export function fetchBlob(store: Store, src: BlobSource, desc: Descriptor, opts: DownloadOptions): Promise<void> {
+  const key = `${store.root}\0${desc.digest}`;
+  let p = inflight.get(key);
+  if (!p) {
+    p = fetchBlobOnce(store, src, desc, opts).finally(() => inflight.delete(key));
+    inflight.set(key, p);
+  }
+  return p;
+}
+
+async function fetchBlobOnce(store: Store, src: BlobSource, desc: Descriptor, opts: DownloadOptions): Promise<void> {
+  if (await store.hasBlob(desc.digest)) {
+    opts.progress.finish(desc.digest, 'skipped: already exists');
+    return;
+  }
+  const dir = partialDir(store);
+  await mkdir(dir, { recursive: true });
+  const hex = desc.digest.slice('sha256:'.length);
+  const lock = await claim(join(dir, `${hex}.lock`));
+  // Another live process is downloading this blob: don't share its file,
+  // download privately (no resume) rather than wait on a stranger.
+  const path = lock ? join(dir, hex) : join(dir, `${hex}.${process.pid}.${Date.now()}.private`);
+  opts.progress.start(desc.digest, desc.size);
+  const state = { corrupt: false };
+  try {
+    await store.putBlob(Readable.from(streamBlob(src, desc, path, opts, state)), { digest: desc.digest, size: desc.size });
+    await rm(path, { force: true });
+    opts.progress.finish(desc.digest, 'done');
+  } catch (err) {
+    opts.progress.finish(desc.digest, 'failed');
+    // Bytes that hash wrong must not be resumed from. Anything else (a
+    // broken connection, Ctrl-C) keeps the partial file for the next pull.
+    if (state.corrupt || (err as TsbuildError).code === 'E_DIGEST_MISMATCH' || !lock) await rm(path, { force: true });
+    throw err;
+  } finally {
+    if (lock) await unlink(lock).catch(() => undefined);
+  }
+}
+
+/**
+ * Take `<hex>.lock` by exclusive create, holding our pid. A lock whose pid is
+ * gone (kill -9) is taken over. Returns the lock path, or undefined when a
+ * live process holds it.
+ */
+async function claim(lockPath: string): Promise<string | undefined> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      return lockPath;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number(await readFile(lockPath, 'utf8').catch(() => ''));
+    // Our own pid here is a stale lock from a killed process that had the same
+    // pid: downloads inside this process are already deduplicated by `inflight`.
+    if (pid > 0 && pid !== process.pid && alive(pid)) return undefined;
+    await unlink(lockPath).catch(() => undefined);
+  }
+  return undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The blob's bytes: first whatever the partial file holds, then the network
+ * from that offset on, resuming with a Range request after a reset. Each
+ * network chunk is appended to the partial file before it is yielded.
+ */
+async function* streamBlob(src: BlobSource, desc: Descriptor, path: string, opts: DownloadOptions, state: { corrupt: boolean }): AsyncGenerator<Uint8Array> {
+  let have = 0;
+  const st = await stat(path).catch(() => undefined);
+  if (st && st.size <= desc.size) have = st.size;
+  else if (st) await rm(path, { force: true }); // longer than the blob: can't be a prefix of it
+
+  const file: FileHandle = await open(path, have > 0 ? 'r+' : 'w');
+  try {
+    if (have > 0) {
+      for await (const chunk of createReadStream(path, { start: 0, end: have - 1 })) {
+        opts.progress.advance(desc.digest, (chunk as Buffer).length);
+        yield chunk as Buffer;
+      }
+    }
+    let offset = have;
+    const resumes = opts.resumes ?? 5;
+    for (let attempt = 0; offset < desc.size || (desc.size === 0 && attempt === 0); attempt++) {
+      try {
+        for await (const chunk of fetchFrom(src, desc, offset)) {
+          if (offset + chunk.length > desc.size) {
+            state.corrupt = true;
+            throw sizeMismatch(src, desc, 'larger');
+          }
+          await file.write(chunk, 0, chunk.length, offset);
+          offset += chunk.length;
+          opts.progress.advance(desc.digest, chunk.length);
+          yield chunk;
+        }
+        if (offset >= desc.size) break;
+        // A body that ends cleanly but short is a complete response of the
+        // wrong length (a reset surfaces as an error instead): the blob on the
+        // registry is not what the manifest says.
+        state.corrupt = true;
+        throw sizeMismatch(src, desc, 'smaller');
+      } catch (err) {
+        if (err instanceof TsbuildError || !isConnectionError(err) || attempt >= resumes) {
+          if (err instanceof TsbuildError) throw err;
+          throw new TsbuildError('E_REGISTRY_UNREACHABLE', `downloading blob ${desc.digest} from ${src.name}: ${(err as Error).message}`, { cause: err });
+        }
+        await sleep((opts.baseDelayMs ?? 250) * 2 ** attempt);
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+function sizeMismatch(src: BlobSource, desc: Descriptor, how: string): TsbuildError {
+  return new TsbuildError('E_DIGEST_MISMATCH', `blob ${desc.digest} from ${src.name} is ${how} than its ${desc.size} bytes: digest mismatch`);
+}
+
+/** GET the blob from `offset`; a server that ignores Range sends it whole, and we skip what we have. */
+async function* fetchFrom(src: BlobSource, desc: Descriptor, offset: number): AsyncGenerator<Buffer> {
+  const res = await src.client.request({
+    path: `/v2/${src.repository}/blobs/${desc.digest}`,
+    repository: src.repository,
+    headers: offset > 0 ? { Range: `bytes=${offset}-` } : {},
+    expect: offset > 0 ? [200, 206] : [200],
+    what: `blob ${desc.digest} in ${src.name}`,
+  });
+  if (!res.body) return;
+  let skip = offset > 0 && res.status === 200 ? offset : 0;
+  if (offset > 0 && res.status === 206) {
+    const range = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '');
+    if (!range || Number(range[1]) !== offset) {
+      throw new TsbuildError('E_REGISTRY', `blob ${desc.digest} from ${src.name}: registry answered range request for ${offset} with "${res.headers.get('content-range')}"`);
+    }
+  }
+  for await (const raw of res.body) {
+    let chunk = raw as Buffer;
+    if (skip > 0) {
+      const n = Math.min(skip, chunk.length);
+      skip -= n;
+      chunk = chunk.subarray(n);
+      if (chunk.length === 0) continue;
+    }
+    yield chunk;
+  }
+}
+
+/** Remove partial downloads that no live process holds and nobody resumed for a week. */
+export async function cleanStalePartials(store: Store, now = Date.now()): Promise<void> {
+  const dir = partialDir(store);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    if (n.endsWith('.lock')) continue;
+    const p = join(dir, n);
+    const st = await stat(p).catch(() => undefined);
+    if (!st) continue;
+    const isPrivate = n.endsWith('.private');
+    const owner = isPrivate ? Number(n.split('.')[1]) : undefined;
+    const orphan = isPrivate && owner !== undefined && !alive(owner);
+    if (orphan || now - st.mtimeMs > STALE_MS) {
+      const lock = `${join(dir, n.split('.')[0] as string)}.lock`;
+      const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
+      if (!isPrivate && holder > 0 && alive(holder)) continue;
+      await rm(p, { force: true });
+    }
+  }
+}

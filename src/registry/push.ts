@@ -1,0 +1,199 @@
+// Pushing an image from the store to a registry.
+//
+// Owns: the order of a push — every blob first (config and layers, in
+// parallel), the manifest last, so the registry never holds a manifest that
+// names a missing blob. For each blob: HEAD to skip what the registry has, a
+// cross-repository mount when the image came from another repository of the
+// same registry, else an upload — one PUT for small blobs, PATCH chunks for
+// large ones. The manifest goes up byte for byte as stored, so its digest
+// (and the image's identity) is the same on both sides.
+import pLimit from 'p-limit';
+import { Readable } from 'node:stream';
+import { TsbuildError } from '../errors.js';
+import type { Descriptor } from '../image/oci.js';
+import type { ImageRecord, Store } from '../store/index.js';
+import { RegistryClient, type ClientOptions } from './http.js';
+import { repositoryScope } from './auth.js';
+import { parseManifest } from './manifest.js';
+import { silentProgress, type Progress } from './progress.js';
+import { parseReference, tryParseReference, type ImageReference } from './reference.js';
+
+/** Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size. */
+export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+
+export interface PushOptions extends ClientOptions {
+  progress?: Progress;
+  concurrency?: number;
+  chunkSize?: number;
+  client?: RegistryClient;
+}
+
+export interface PushResult {
+  reference: ImageReference;
+  /** Digest of the pushed manifest. */
+  digest: string;
+  size: number;
+}
+
+interface Target {
+  client: RegistryClient;
+  dest: ImageReference;
+  progress: Progress;
+  chunkSize: number;
+}
+
+/** Where `push IMAGE` goes without DEST: the name the user typed, if it names this image. */
+function defaultDestination(image: string, record: ImageRecord): ImageReference {
+  const ref = tryParseReference(image);
+  if (ref && !ref.digest && record.names.includes(ref.toString())) return ref;
+  throw new TsbuildError('E_USAGE', `"${image}" is not a name of the image; give a destination: tsbuild push ${image} REGISTRY/NAME[:TAG]`, { exitCode: 125 });
+}
+
+/** Repositories of the destination registry this image was pulled from or pushed to: mount sources. */
+function mountSources(record: ImageRecord, dest: ImageReference): string[] {
+  const repos = new Set<string>();
+  for (const s of [...record.repoDigests, ...record.names]) {
+    const r = tryParseReference(s);
+    if (r && r.registry === dest.registry && r.repository !== dest.repository) repos.add(r.repository);
+  }
+  return [...repos];
+}
+
+/** Count bytes as they pass, for the progress bars. */
+async function* counted(src: AsyncIterable<unknown>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    const b = chunk as Buffer;
+    onBytes(b.length);
+    yield b;
+  }
+}
+
+const octet = (size: number, extra: Record<string, string> = {}): Record<string, string> =>
+  ({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(size), ...extra });
+
+function withDigest(location: string, digest: string): string {
+  const u = new URL(location);
+  u.searchParams.set('digest', digest);
+  return u.toString();
+}
+
+async function locationOf(t: Target, res: { headers: { get(n: string): string | null } }, what: string): Promise<string> {
+  const loc = res.headers.get('location');
+  if (!loc) throw new TsbuildError('E_REGISTRY', `${what}: registry ${t.dest.registry} sent no upload Location`);
+  return t.client.absolute(loc);
+}
+
+/** Upload one blob to an open upload session. */
+async function upload(store: Store, t: Target, desc: Descriptor, location: string): Promise<void> {
+  const repo = t.dest.repository;
+  const what = `uploading blob ${desc.digest} to ${t.dest.name}`;
+  const common = { repository: repo, actions: ['pull', 'push'] as const, what };
+  if (desc.size <= t.chunkSize) {
+    const res = await t.client.request({
+      ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: octet(desc.size), expect: [201],
+      body: async () => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n))),
+    });
+    await res.arrayBuffer();
+    return;
+  }
+  // Chunked: PATCH each chunk with its Content-Range; each answer moves the session.
+  let offset = 0;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    const chunk = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    const res = await t.client.request({
+      ...common, method: 'PATCH', path: location, body: chunk, expect: [202],
+      headers: octet(chunk.length, { 'Content-Range': `${offset}-${offset + chunk.length - 1}` }),
+    });
+    await res.arrayBuffer();
+    location = await locationOf(t, res, what);
+    offset += chunk.length;
+    t.progress.advance(desc.digest, chunk.length);
+  };
+  for await (const raw of await store.openBlob(desc.digest, desc.size)) {
+    const b = raw as Buffer;
+    pending.push(b);
+    pendingBytes += b.length;
+    if (pendingBytes >= t.chunkSize) await flush();
+  }
+  if (pendingBytes > 0) await flush();
+  const res = await t.client.request({ ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: { 'Content-Length': '0' }, expect: [201] });
+  await res.arrayBuffer();
+}
+
+/** Make sure the registry has blob `desc` in the destination repository. */
+async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[]): Promise<void> {
+  const repo = t.dest.repository;
+  const scope = { repository: repo, actions: ['pull', 'push'] as const };
+  const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
+  await head.arrayBuffer();
+  if (head.status === 200) { t.progress.finish(desc.digest, 'skipped: already exists'); return; }
+  if (!(await store.hasBlob(desc.digest))) {
+    throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
+  }
+  let location: string | undefined;
+  const from = mountFrom[0];
+  if (from) {
+    // A mount the registry can't do (blob not there, no access) answers 202
+    // with an ordinary upload session, which we then use.
+    const res = await t.client.request({
+      ...scope, method: 'POST', expect: [201, 202], extraScopes: [repositoryScope(from, ['pull'])],
+      path: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`,
+      headers: { 'Content-Length': '0' },
+    });
+    await res.arrayBuffer();
+    if (res.status === 201) { t.progress.finish(desc.digest, `mounted from ${from}`); return; }
+    location = await locationOf(t, res, `mounting blob ${desc.digest}`);
+  }
+  if (!location) {
+    const res = await t.client.request({ ...scope, method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' } });
+    await res.arrayBuffer();
+    location = await locationOf(t, res, `starting upload of ${desc.digest}`);
+  }
+  t.progress.start(desc.digest, desc.size);
+  await upload(store, t, desc, location);
+  t.progress.finish(desc.digest, 'done');
+}
+
+/**
+ * Push the stored image `image` (a name or ID) to `destination` (default:
+ * the name itself). Blobs first, manifest last; returns the manifest digest.
+ */
+export async function push(store: Store, image: string, destination?: string, opts: PushOptions = {}): Promise<PushResult> {
+  const record = await store.resolveImage(image);
+  const dest = destination ? parseReference(destination) : defaultDestination(image, record);
+  const client = opts.client ?? new RegistryClient(dest.registry, opts);
+  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE };
+  try {
+    const bytes = await store.readBlob(record.manifestDigest);
+    const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
+    if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
+    const { manifest } = parsed;
+    const sources = mountSources(record, dest);
+    const limit = pLimit(opts.concurrency ?? 4);
+    await Promise.all([manifest.config, ...manifest.layers].map((d) => limit(() => pushBlob(store, t, d, sources))));
+
+    const tagOrDigest = dest.digest ?? dest.tag ?? 'latest';
+    if (dest.digest && dest.digest !== record.manifestDigest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${record.manifestDigest}`);
+    }
+    t.progress.note('Writing manifest to image destination');
+    const res = await client.request({
+      method: 'PUT', path: `/v2/${dest.repository}/manifests/${tagOrDigest}`, repository: dest.repository, actions: ['pull', 'push'],
+      headers: { 'Content-Type': parsed.mediaType, 'Content-Length': String(bytes.length) }, body: bytes, expect: [201],
+      what: `manifest ${dest.toString()}`,
+    });
+    await res.arrayBuffer();
+    const echoed = res.headers.get('docker-content-digest');
+    if (echoed && echoed !== record.manifestDigest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${record.manifestDigest}`);
+    }
+    return { reference: dest, digest: record.manifestDigest, size: bytes.length };
+  } finally {
+    t.progress.close();
+    if (!opts.client) client.close();
+  }
+}
