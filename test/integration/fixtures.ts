@@ -1,5 +1,7 @@
 // Paths and helpers shared by integration tests.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const repoDir = resolve(import.meta.dirname, '../..');
@@ -15,4 +17,41 @@ export function tsbuild(root: string, args: string[], opts: { input?: string; ti
     timeout: opts.timeout ?? 60_000,
     env: opts.env ?? process.env,
   });
+}
+
+/** Start the CLI without waiting (for detached-style checks, signals and kill -9). */
+export function tsbuildAsync(root: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, [tsbuildBin, '--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Collect a child's stdout/stderr and exit status. */
+export function finished(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => { stdout += d; });
+  child.stderr?.on('data', (d) => { stderr += d; });
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A fresh store root under /tmp, removed by the returned cleanup. */
+export function tempRoot(prefix: string): { root: string; cleanup: () => void } {
+  const root = mkdtempSync(join(tmpdir(), `tsbuild-${prefix}-`));
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+/** Lines of /proc/mounts that mention `needle`. */
+export function hostMountsMentioning(needle: string): string[] {
+  return readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(needle));
+}
+
+/** One-line error, no stack trace: what every failure must look like. */
+export function expectOneLineError(stderr: string): void {
+  const lines = stderr.trim().split('\n');
+  if (lines.length !== 1 || !lines[0]?.startsWith('tsbuild: ') || /\n\s+at /.test(stderr)) {
+    throw new Error(`expected one "tsbuild: ..." line, got:\n${stderr}`);
+  }
 }
