@@ -16,6 +16,7 @@ export const commands: Record<string, Command> = {
   rm: { summary: 'Remove containers', load: () => import('./cmd-lifecycle.js').then((m) => ({ run: m.rm })) },
   logs: { summary: 'Print the output of a detached container', load: () => import('./cmd-logs.js') },
   inspect: { summary: 'Print an image or container as JSON', load: () => import('./cmd-inspect.js') },
+  parse: { summary: 'Parse and validate a Containerfile without running it', load: () => import('./cmd-parse.js') },
   pull: { summary: 'Pull an image from a registry', load: () => import('./cmd-pull.js') },
   push: { summary: 'Push an image to a registry', load: () => import('./cmd-push.js') },
   login: { summary: 'Log in to a registry', load: () => import('./cmd-login.js') },

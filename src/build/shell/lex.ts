@@ -24,6 +24,11 @@ export interface LexOptions {
   rawQuotes?: boolean;
   /** Keep escape characters in the result. */
   rawEscapes?: boolean;
+  /**
+   * Expand a heredoc body as a shell would: quotes are ordinary characters and
+   * the escape character only escapes `$`, itself, `` ` `` and a newline.
+   */
+  heredocBody?: boolean;
 }
 
 export interface WordExpansion {
@@ -150,7 +155,7 @@ class Expander {
   processUntil(stop: string | null, mode: Mode): { value: string; words: string[] } {
     let value = '';
     const fields = new FieldSplitter();
-    const quotesSpecial = !this.opts.skipQuotes;
+    const quotesSpecial = !this.opts.skipQuotes && !this.opts.heredocBody;
     for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
       if (stop !== null && ch === stop) {
         this.next();
@@ -167,7 +172,12 @@ class Expander {
         fields.addRaw(v);
       } else {
         this.next();
-        if (ch === this.esc) {
+        if (ch === this.esc && this.opts.heredocBody) {
+          const after = this.peek();
+          if (after === '$' || after === this.esc || after === '`') { value += after; this.next(); }
+          else if (after === '\n') this.next();
+          else value += ch;
+        } else if (ch === this.esc) {
           if (this.opts.rawEscapes) { value += ch; fields.addRaw(ch); }
           const escaped = this.next();
           if (escaped === undefined) break; // a trailing escape is dropped

@@ -1,0 +1,55 @@
+// The Containerfile front end as one call: find and read the file, parse it,
+// type it, resolve ARGs and stages, and expand what can be expanded without
+// pulling anything. `tsbuild parse` uses it, and so will `build --check`;
+// `build` itself calls the same pieces and then executes the plan.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TsbuildError } from '../../errors.js';
+import { type BuildPlan, planBuild, type PlanOptions } from './graph.js';
+import { type Containerfile, parseStages } from './stages.js';
+
+export interface CheckOptions extends PlanOptions {
+  /** How errors name the file: the path the user gave. */
+  file: string;
+}
+
+export interface CheckResult {
+  containerfile: Containerfile;
+  /** The stages the target needs, with their bases and dependencies. */
+  plan: BuildPlan;
+}
+
+/** Parse and validate Containerfile text without running anything. Throws located TsbuildErrors. */
+export function checkContainerfileText(source: string, opts: CheckOptions): CheckResult {
+  const containerfile = parseStages(source, { file: opts.file });
+  return { containerfile, plan: planBuild(containerfile, opts) };
+}
+
+/** Read `path` (named `opts.file` in errors, default `path`) and check it. */
+export async function checkContainerfile(path: string, opts: Partial<CheckOptions> = {}): Promise<CheckResult> {
+  const file = opts.file ?? path;
+  return checkContainerfileText(await readContainerfile(path, file), { ...opts, file });
+}
+
+export async function readContainerfile(path: string, file: string = path): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new TsbuildError('E_NO_CONTAINERFILE', `cannot read the Containerfile: ${why}`, { location: { file }, cause: err });
+  }
+}
+
+/** `-f` default: CONTEXT/Containerfile, then CONTEXT/Dockerfile. */
+export async function findContainerfile(context: string): Promise<string> {
+  for (const name of ['Containerfile', 'Dockerfile']) {
+    const candidate = join(context, name);
+    try {
+      if ((await stat(candidate)).isFile()) return candidate;
+    } catch {
+      // try the next name
+    }
+  }
+  throw new TsbuildError('E_NO_CONTAINERFILE', `no Containerfile or Dockerfile in ${context} (use -f FILE)`);
+}
