@@ -10,7 +10,7 @@ import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, 
 import { parseLimits } from '../run/limits.js';
 import { commandLine, containerEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';
-import { newContainerId, type BindSpec, type ContainerState } from '../run/state.js';
+import { newContainerId, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
 import { native } from '../native/index.js';
 
@@ -33,6 +33,9 @@ export const runFlags: FlagSpec[] = [
   { name: 'memory', short: 'm', type: 'string', help: 'memory limit, e.g. 32m', value: 'SIZE' },
   { name: 'pids-limit', type: 'string', help: 'maximum number of processes (-1: unlimited)', value: 'N' },
   { name: 'volume', short: 'v', type: 'list', help: 'bind mount a host path', value: 'HOST:CTR[:ro]' },
+  { name: 'uidmap', type: 'list', help: 'run in a user namespace with this uid map', value: 'CTR:HOST:SIZE' },
+  { name: 'gidmap', type: 'list', help: 'gid map for the user namespace (default: the uid map)', value: 'CTR:HOST:SIZE' },
+  { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates when pulling (default true)' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -52,6 +55,12 @@ export function parseVolume(spec: string): BindSpec {
   if (!source.startsWith('/') || !target.startsWith('/')) throw usageError(`invalid volume "${spec}": both paths must be absolute`);
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw usageError(`invalid volume mode "${mode}" in "${spec}": expected ro or rw`);
   return { source, target, readonly: mode === 'ro' };
+}
+
+export function parseIdMap(spec: string, flag: string): IdMap {
+  const m = /^(\d+):(\d+):(\d+)$/.exec(spec);
+  if (!m || Number(m[3]) === 0) throw usageError(`invalid ${flag} "${spec}": expected CONTAINER_ID:HOST_ID:SIZE`);
+  return { containerId: Number(m[1]), hostId: Number(m[2]), size: Number(m[3]) };
 }
 
 export function parseNetwork(v: string | undefined): 'host' | 'none' {
@@ -76,9 +85,12 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   });
   const network = parseNetwork(a.strings.get('network'));
   const binds = (a.lists.get('volume') ?? []).map(parseVolume);
+  const uidMaps = (a.lists.get('uidmap') ?? []).map((m) => parseIdMap(m, '--uidmap'));
+  const gidMaps = (a.lists.get('gidmap') ?? []).map((m) => parseIdMap(m, '--gidmap'));
+  if (gidMaps.length > 0 && uidMaps.length === 0) throw usageError('--gidmap needs --uidmap');
 
   reapStale(ctx.root);
-  const image = await resolveRunnableImage(ctx.root, imageRef);
+  const image = await resolveRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') });
   const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
   const id = newContainerId();
   const hostname = a.strings.get('hostname') ?? id.slice(0, 12);
@@ -102,6 +114,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       interactive,
       limits,
       binds,
+      ...(uidMaps.length > 0 ? { uidMaps, gidMaps: gidMaps.length > 0 ? gidMaps : uidMaps } : {}),
     },
   });
   return detached ? runDetached(ctx, state) : runForeground(ctx, state);

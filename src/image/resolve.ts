@@ -1,12 +1,19 @@
 // Resolving what a user typed after `run` or `from` into a RunnableImage:
 // `dir:/path` runs a plain directory as a one-layer image (used by tests and
-// for debugging a rootfs); anything else is an image in the store.
+// for debugging a rootfs); anything else is an image in the store, pulled
+// first when the store does not have it (docker's default pull policy).
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
+import type { Logger } from '../cli/context.js';
 import type { RunnableImage } from './runnable.js';
 
-export async function resolveRunnableImage(root: string, ref: string): Promise<RunnableImage> {
+export interface ResolveOptions {
+  log?: Logger;
+  tlsVerify?: boolean;
+}
+
+export async function resolveRunnableImage(root: string, ref: string, opts: ResolveOptions = {}): Promise<RunnableImage> {
   if (ref.startsWith('dir:')) {
     const dir = resolve(ref.slice(4));
     let isDir = false;
@@ -17,9 +24,14 @@ export async function resolveRunnableImage(root: string, ref: string): Promise<R
   const { openStore, getRunnableImage } = await import('../store/index.js');
   const store = await openStore(root);
   try {
+    if (!(await store.findImage(ref))) {
+      const { ensureImage } = await import('../registry/index.js');
+      await ensureImage(store, ref, { log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) });
+    }
     return await getRunnableImage(store, ref);
   } catch (err) {
-    if (err instanceof TsbuildError) throw new TsbuildError(err.code, err.message, { exitCode: ExitCode.internal, cause: err });
+    // Whatever went wrong with the image, `run` reports it as its own failure (125).
+    if (err instanceof TsbuildError) throw new TsbuildError(err.code, err.message, { exitCode: ExitCode.internal, location: err.location, cause: err });
     throw err;
   } finally {
     await store.close();

@@ -2,17 +2,18 @@
 // spawn), observe (wait, refresh), and end (stop, kill, remove). The CLI
 // commands are thin layers over these functions, and the build engine
 // uses the same launch path for RUN steps.
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
 import type { RunnableImage } from '../image/runnable.js';
 import { cgroupName, createCgroup, oomKilled, removeCgroup } from './cgroups.js';
-import { containerPaths, prepareContainerDirs, writeMeminfo } from './container-fs.js';
+import { containerPaths, INIT_FILES, prepareContainerDirs, writeMeminfo } from './container-fs.js';
 import { formatBytes } from './limits.js';
 import { execCandidates } from './process-spec.js';
 import { isAlive, startTime } from './proc.js';
-import { newContainerId, randomName, listStates, writeState, type ContainerState, type RunConfig } from './state.js';
+import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveUser } from './user.js';
 
 export interface CreateOptions {
@@ -86,6 +87,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
     binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true });
   }
   const tty = 'ttySlave' in stdio;
+  if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
   let r;
   try {
     r = native().spawnContainer({
@@ -95,6 +97,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
       workDir: paths.work,
       hostname: cfg.hostname,
       network: cfg.network,
+      uidMaps: cfg.uidMaps,
+      gidMaps: cfg.gidMaps ?? cfg.uidMaps,
       binds,
       console: tty ? stdio.ttyPath : undefined,
       maskPaths: true,
@@ -131,6 +135,25 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   }
   writeState(root, state);
   return r.pid;
+}
+
+/** The host id that container id `id` maps to, or undefined when unmapped. */
+export function mapToHost(maps: readonly IdMap[], id: number): number | undefined {
+  const m = maps.find((x) => id >= x.containerId && id < x.containerId + x.size);
+  return m === undefined ? undefined : m.hostId + (id - m.containerId);
+}
+
+/**
+ * In a user namespace the container's root is an ordinary host uid, so the
+ * directories it writes (the rw layer, the overlay work dir, the init layer)
+ * must belong to that uid, or copy-up fails.
+ */
+function ownForUserNamespace(paths: ReturnType<typeof containerPaths>, cfg: RunConfig): void {
+  const uid = mapToHost(cfg.uidMaps ?? [], 0);
+  const gid = mapToHost(cfg.gidMaps ?? cfg.uidMaps ?? [], 0);
+  if (uid === undefined || gid === undefined) throw new TsbuildError('E_BAD_IDMAP', 'the user namespace maps must map container uid and gid 0', { exitCode: ExitCode.internal });
+  for (const dir of [paths.upper, paths.work, paths.merged, paths.init, join(paths.init, 'etc')]) chownSync(dir, uid, gid);
+  for (const f of INIT_FILES) chownSync(join(paths.init, f), uid, gid);
 }
 
 function isDirectory(p: string): boolean {

@@ -13,6 +13,9 @@ export type ContainerStatus = 'created' | 'running' | 'exited';
 
 export interface BindSpec { source: string; target: string; readonly: boolean }
 
+/** One line of a user namespace map: container ids [containerId, containerId+size) are host ids from hostId. */
+export interface IdMap { containerId: number; hostId: number; size: number }
+
 /** How to run the container's process; kept so `ps`, `inspect` and `exec` can use it. */
 export interface RunConfig {
   args: string[];
@@ -25,6 +28,9 @@ export interface RunConfig {
   interactive: boolean;
   limits: ResourceLimits;
   binds: BindSpec[];
+  /** With maps, the container gets a user namespace. */
+  uidMaps?: IdMap[];
+  gidMaps?: IdMap[];
 }
 
 export interface ContainerState {

@@ -1,6 +1,6 @@
 // Paths and helpers shared by integration tests.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -40,6 +40,8 @@ export function sleep(ms: number): Promise<void> {
 /** A fresh store root under /tmp, removed by the returned cleanup. */
 export function tempRoot(prefix: string): { root: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), `tsbuild-${prefix}-`));
+  // mkdtemp makes 0700; a user-namespaced container's root must traverse it, as with /var/lib/tsbuild.
+  chmodSync(root, 0o755);
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -125,6 +125,10 @@ pub struct ProcessSpec {
 }
 
 pub struct ChildSpec {
+    /// In a new user namespace: become its root (uid/gid 0 through the maps)
+    /// before mounting, since the cloned child still holds host ids that
+    /// the namespace does not map.
+    pub become_ns_root: bool,
     pub stdio: Stdio,
     pub new_session: bool,
     pub hostname: Option<CString>,
@@ -154,6 +158,10 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
         Ok(1) if go[0] == b'g' => {}
         Ok(_) => return Err(Failure::new(Stage::Sync, Errno(libc::EPIPE))),
         Err(e) => return Err(Failure::new(Stage::Sync, e)),
+    }
+    if spec.become_ns_root {
+        sys.setresgid(0).map_err(|e| Failure::new(Stage::Gid, e))?;
+        sys.setresuid(0).map_err(|e| Failure::new(Stage::Uid, e))?;
     }
     if spec.new_cgroup_ns {
         sys.unshare(libc::CLONE_NEWCGROUP).map_err(|e| Failure::new(Stage::CgroupNs, e))?;
@@ -298,7 +306,7 @@ mod tests {
     }
 
     fn spec(uid: u32) -> ChildSpec {
-        ChildSpec { stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
+        ChildSpec { become_ns_root: false, stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
     }
 
     fn go_pipe() -> i32 {
@@ -325,6 +333,16 @@ mod tests {
         // Capabilities in the default set are never dropped from the bounding set.
         assert!(!calls.contains(&"capbset_drop 0".to_string()));
         assert!(calls.contains(&"capbset_drop 21".to_string()));
+    }
+
+    #[test]
+    fn a_user_namespace_child_becomes_its_root_before_any_mount() {
+        let rec = Recorder::new();
+        let mut s = spec(0);
+        s.become_ns_root = true;
+        prepare(&rec, &s, go_pipe()).unwrap();
+        let calls = rec.calls();
+        assert_eq!(&calls[0..2], &["setresgid 0", "setresuid 0"]);
     }
 
     #[test]

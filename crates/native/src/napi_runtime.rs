@@ -166,6 +166,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file }).collect(),
             console: opts.console,
             bind_devices: false,
+            bind_sys: false,
             mask_paths: opts.mask_paths,
         },
         hostname: opts.hostname,

@@ -58,6 +58,9 @@ pub struct RootfsSpec {
     pub console: Option<String>,
     /// True inside a user namespace, where mknod is not allowed: devices are bind-mounted from the host.
     pub bind_devices: bool,
+    /// Bind the host's /sys instead of mounting sysfs: a user namespace that
+    /// shares the host's network namespace may not mount a new sysfs.
+    pub bind_sys: bool,
     pub mask_paths: bool,
 }
 
@@ -124,7 +127,12 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     p.mkdir(under(root, "proc"), 0o555);
     p.mount(Some("proc"), under(root, "proc"), Some("proc"), MS_NOSUID | MS_NODEV | MS_NOEXEC, None);
     p.mkdir(under(root, "sys"), 0o555);
-    p.mount(Some("sysfs"), under(root, "sys"), Some("sysfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
+    if spec.bind_sys {
+        p.mount(Some("/sys"), under(root, "sys"), None, MS_BIND | MS_REC, None);
+        p.mount(None, under(root, "sys"), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None);
+    } else {
+        p.mount(Some("sysfs"), under(root, "sys"), Some("sysfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
+    }
     plan_dev(&mut p, spec);
     for b in &spec.binds {
         let target = under(root, &b.target);
@@ -255,6 +263,7 @@ mod tests {
             binds: vec![BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false }],
             console: None,
             bind_devices: false,
+            bind_sys: false,
             mask_paths: true,
         }
     }
@@ -298,6 +307,15 @@ mod tests {
         let calls = rec.calls();
         assert!(!calls.iter().any(|c| c.starts_with("mknod")));
         assert!(calls.contains(&"mount /dev/null /c/merged/dev/null - 0x1000 -".to_string()));
+    }
+
+    #[test]
+    fn a_user_namespace_on_the_host_network_binds_sys() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { bind_sys: true, ..spec() })).unwrap();
+        let calls = rec.calls();
+        assert!(!calls.iter().any(|c| c.contains(" sysfs ")));
+        assert!(calls.contains(&"mount /sys /c/merged/sys - 0x5000 -".to_string()));
     }
 
     #[test]

@@ -150,8 +150,10 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
     if user_ns {
         flags |= libc::CLONE_NEWUSER;
     }
-    let rootfs_spec = RootfsSpec { bind_devices: user_ns, ..c.rootfs.clone() };
+    let bind_sys = user_ns && matches!(c.network, Network::Host);
+    let rootfs_spec = RootfsSpec { bind_devices: user_ns, bind_sys, ..c.rootfs.clone() };
     let child = ChildSpec {
+        become_ns_root: user_ns,
         stdio: stdio(&c.stdio),
         new_session: true,
         hostname: c.hostname.as_deref().map(|h| cstring(h, "hostname")).transpose()?,
@@ -174,7 +176,7 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
 /// A process joining an existing container (`exec`): no new namespaces, no rootfs work.
 pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[i32]) -> Result<LaunchSpec, String> {
     let process = process_spec(p)?;
-    let child = ChildSpec { stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, loopback_up: false, rootfs: Vec::new(), process };
+    let child = ChildSpec { become_ns_root: false, stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, loopback_up: false, rootfs: Vec::new(), process };
     let exec_args = ExecArgs::new(&child.process);
     Ok(LaunchSpec { clone_flags: libc::CLONE_PARENT, exec_args, child, cgroup_procs: cgroup_procs.to_vec(), uid_map: None, gid_map: None })
 }

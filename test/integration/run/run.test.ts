@@ -96,6 +96,21 @@ describe('tsbuild run', () => {
     expect(r.stdout.trim()).toMatch(/^(unknown|up)$/);
   });
 
+  it('runs in a user namespace with the given uid/gid maps', () => {
+    const r = tsbuild(root, ['run', '-d', '--name', 'userns', '--uidmap', '0:100000:65536', IMG, 'sh', '-c', 'id -u > /tmp/uid; touch /tmp/ok; exec sleep 300']);
+    expect(r.status).toBe(0);
+    const { pid } = stateOf('userns');
+    const inside = tsbuild(root, ['exec', 'userns', 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map; cat /tmp/uid; ls /tmp/ok']);
+    expect(inside.stdout).toMatch(/^\s*0\s+100000\s+65536$/m);
+    expect(inside.stdout).toMatch(/^0$/m);
+    expect(inside.stdout).toContain('/tmp/ok');
+    // Seen from the host, the container's root is an unprivileged uid.
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    expect(status).toMatch(/^Uid:\s+100000\s+100000\s+100000\s+100000$/m);
+    expect(status).toMatch(/^Gid:\s+100000\s/m);
+    expect(tsbuild(root, ['rm', '-f', 'userns']).status).toBe(0);
+  });
+
   it('passes the exit status through', () => {
     expect(tsbuild(root, ['run', '--rm', IMG, 'sh', '-c', 'exit 7']).status).toBe(7);
     expect(tsbuild(root, ['run', '--rm', IMG, 'true']).status).toBe(0);
