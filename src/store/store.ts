@@ -1,9 +1,302 @@
-// The Store implementation (interface and contracts in index.ts).
-// TODO: being written; the API in index.ts is stable.
-import type { Store } from './index.js';
+// StoreImpl: wires the blob CAS, image index, layer store, locks and GC into
+// the Store interface (contracts are documented on the interface in
+// index.ts). Owns the lock discipline: every mutation runs inside a lease
+// (the shared "gc" lock), index read-modify-writes hold the "images" lock,
+// and rmi/prune hold "gc" exclusively. Lock order is always gc → images →
+// layer stripe, so no two paths can deadlock.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { TsbuildError } from '../errors.js';
+import type { ImageConfig, ImageManifest } from '../image/oci.js';
+import { BlobStore, notFound as blobNotFound } from './blobs.js';
+import { computeUsage, listContainers, recordContent, sweep } from './gc.js';
+import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './images.js';
+import type { BlobInfo, ExpectedBlob, ImageRecord, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
+import { LayerStore } from './layers.js';
+import { LockManager } from './lock.js';
 
-export class StoreImpl {
-  static async open(_root: string): Promise<Store> {
-    throw new Error('store: not implemented yet');
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class StoreImpl implements Store {
+  private readonly tmpDir: string;
+  private readonly blobs: BlobStore;
+  private readonly index: ImageIndex;
+  private readonly layers: LayerStore;
+  private readonly locks: LockManager;
+  private readonly lease = new AsyncLocalStorage<true>();
+
+  private constructor(readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+    this.locks = new LockManager(join(root, 'locks'));
+    this.blobs = new BlobStore(root, this.tmpDir);
+    this.index = new ImageIndex(root, this.tmpDir);
+    this.layers = new LayerStore(root, this.tmpDir, this.blobs, this.locks);
+  }
+
+  static async open(root: string): Promise<Store> {
+    const s = new StoreImpl(root);
+    try {
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      await Promise.all([mkdir(s.tmpDir, { recursive: true }), mkdir(join(root, 'locks'), { recursive: true })]);
+      await Promise.all([s.blobs.init(), s.index.init(), s.layers.init()]);
+    } catch (err) {
+      throw new TsbuildError('E_STORE', `cannot open the store at ${root}: ${(err as Error).message}`, { cause: err });
+    }
+    await s.clean();
+    return s;
+  }
+
+  // ---- leases and locks ----
+
+  async withLease<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.lease.getStore()) return fn();
+    const release = await this.locks.acquire('gc', false);
+    try {
+      return await this.lease.run(true, fn);
+    } finally {
+      release();
+    }
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.lease.getStore()) {
+      throw new TsbuildError('E_INTERNAL', 'rmi/prune called inside a store lease would wait for itself');
+    }
+    const release = await this.locks.acquire('gc', true);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Read-modify-write of the image index under the "images" lock. */
+  private async editImages<T>(fn: (images: ImageRecord[]) => Promise<{ images?: ImageRecord[]; result: T }> | { images?: ImageRecord[]; result: T }): Promise<T> {
+    const release = await this.locks.acquire('images', true);
+    try {
+      const out = await fn(await this.index.load());
+      if (out.images) await this.index.save(out.images);
+      return out.result;
+    } finally {
+      release();
+    }
+  }
+
+  // ---- blobs ----
+
+  putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo> {
+    return this.withLease(() => this.blobs.put(source, expected));
+  }
+
+  putBlobBytes(data: Uint8Array, expected?: ExpectedBlob): Promise<BlobInfo> {
+    return this.withLease(() => this.blobs.putBytes(data, expected));
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    return (await this.blobs.stat(digest)) !== undefined;
+  }
+
+  statBlob(digest: string): Promise<BlobInfo | undefined> {
+    return this.blobs.stat(digest);
+  }
+
+  openBlob(digest: string, size?: number): Promise<Readable> {
+    return this.blobs.open(digest, size);
+  }
+
+  readBlob(digest: string, size?: number): Promise<Buffer> {
+    return this.blobs.read(digest, size);
+  }
+
+  async readJson<T>(digest: string, size?: number): Promise<T> {
+    const data = await this.blobs.read(digest, size);
+    try {
+      return JSON.parse(data.toString('utf8')) as T;
+    } catch {
+      throw new TsbuildError('E_CORRUPT_JSON', `blob ${digest} is not valid JSON`);
+    }
+  }
+
+  deleteBlob(digest: string): Promise<void> {
+    return this.blobs.delete(digest);
+  }
+
+  // ---- images ----
+
+  putImage(input: PutImageInput): Promise<ImageRecord> {
+    return this.withLease(async () => {
+      for (const d of [input.manifestDigest, input.configDigest]) {
+        if (!(await this.hasBlob(d))) throw blobNotFound(d);
+      }
+      const names = (input.names ?? []).map(normaliseName);
+      const repoDigests = input.repoDigests ?? [];
+      return this.editImages((images) => {
+        let rec = images.find((r) => r.manifestDigest === input.manifestDigest);
+        if (!rec) {
+          rec = {
+            id: input.configDigest,
+            manifestDigest: input.manifestDigest,
+            manifestMediaType: input.manifestMediaType,
+            configDigest: input.configDigest,
+            names: [],
+            repoDigests: [],
+            created: new Date().toISOString(),
+          };
+          images.push(rec);
+        }
+        for (const r of images) if (r !== rec) r.names = r.names.filter((n) => !names.includes(n));
+        rec.names = [...new Set([...rec.names, ...names])];
+        rec.repoDigests = [...new Set([...rec.repoDigests, ...repoDigests])];
+        return { images, result: { ...rec } };
+      });
+    });
+  }
+
+  async findImage(ref: string): Promise<ImageRecord | undefined> {
+    return lookup(await this.index.load(), ref);
+  }
+
+  async resolveImage(ref: string): Promise<ImageRecord> {
+    const rec = await this.findImage(ref);
+    if (!rec) throw notFound(ref);
+    return rec;
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    return (await this.index.load()).sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  tagImage(ref: string, name: string): Promise<ImageRecord> {
+    const n = normaliseName(name);
+    return this.withLease(() => this.editImages((images) => {
+      const rec = lookup(images, ref);
+      if (!rec) throw notFound(ref);
+      for (const r of images) r.names = r.names.filter((x) => x !== n);
+      rec.names.push(n);
+      return { images, result: { ...rec } };
+    }));
+  }
+
+  untagImage(name: string): Promise<void> {
+    const n = normaliseName(name);
+    return this.withLease(() => this.editImages((images) => {
+      const rec = images.find((r) => r.names.includes(n));
+      if (!rec) throw notFound(name);
+      rec.names = rec.names.filter((x) => x !== n);
+      return { images, result: undefined };
+    }));
+  }
+
+  removeImage(ref: string, opts: { force?: boolean } = {}): Promise<RemoveImageResult> {
+    return this.exclusive(async () => {
+      const removed: ImageRecord[] = [];
+      const result = await this.editImages(async (images) => {
+        const rec = lookup(images, ref);
+        if (!rec) throw notFound(ref);
+        const byId = isIdReference(images, ref) || ref.includes('@');
+        const name = byId ? undefined : normaliseName(ref);
+        // A name on an image with other names: only that name goes.
+        if (name && rec.names.length > 1) {
+          rec.names = rec.names.filter((n) => n !== name);
+          return { images, result: { untagged: [name], deleted: [] } };
+        }
+        const targets = byId && ref.replace(/^sha256:/, '').length <= 64 && rec.id.includes(ref.replace(/^sha256:/, ''))
+          ? images.filter((r) => r.id === rec.id)
+          : [rec];
+        const names = targets.flatMap((r) => r.names);
+        if (byId && names.length > 1 && !opts.force) {
+          throw new TsbuildError('E_IMAGE_CONFLICT', `unable to remove ${ref} (must be forced): image is referenced by several names: ${names.join(', ')}`);
+        }
+        const users = (await listContainers(this.root)).filter((c) => c.imageId === rec.id);
+        const othersShareId = images.some((r) => r.id === rec.id && !targets.includes(r));
+        if (users.length && !othersShareId) {
+          if (!opts.force) {
+            throw new TsbuildError('E_IMAGE_IN_USE', `unable to remove image ${ref}: it is used by container ${users.map((u) => u.id.slice(0, 12)).join(', ')} (use -f to untag it)`);
+          }
+          // As docker: forced removal of an image a container uses only untags it.
+          for (const r of targets) r.names = [];
+          return { images, result: { untagged: names, deleted: [] } };
+        }
+        removed.push(...targets);
+        return { images: images.filter((r) => !targets.includes(r)), result: { untagged: names, deleted: [...new Set(targets.map((r) => r.id))] } };
+      });
+      if (removed.length) await this.collect(removed);
+      return result;
+    });
+  }
+
+  /** Free the content of `removed` records that nothing else uses. Caller holds gc exclusively. */
+  private async collect(removed: ImageRecord[]): Promise<void> {
+    const candidates = { blobs: [] as string[], layers: [] as string[] };
+    for (const r of removed) {
+      const c = await recordContent(this.blobs, r);
+      candidates.blobs.push(...c.blobs);
+      candidates.layers.push(...c.layers);
+    }
+    const usage = await computeUsage(this.root, this.blobs, await this.index.load());
+    await sweep(this.root, this.tmpDir, this.blobs, usage, candidates);
+  }
+
+  async readImage(record: ImageRecord): Promise<{ manifest: ImageManifest; config: ImageConfig }> {
+    const manifest = await this.readJson<ImageManifest>(record.manifestDigest);
+    const config = await this.readJson<ImageConfig>(record.configDigest);
+    return { manifest, config };
+  }
+
+  // ---- layers ----
+
+  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
+    return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType));
+  }
+
+  layerDir(diffId: string): Promise<string | undefined> {
+    return this.layers.find(diffId);
+  }
+
+  // ---- lifecycle ----
+
+  prune(): Promise<PruneResult> {
+    return this.exclusive(async () => {
+      const containers = await listContainers(this.root);
+      const inUse = new Set(containers.map((c) => c.imageId));
+      const { kept, dropped } = await this.editImages((images) => {
+        const dropped = images.filter((r) => r.names.length === 0 && !inUse.has(r.id));
+        const kept = images.filter((r) => !dropped.includes(r));
+        return { images: dropped.length ? kept : undefined, result: { kept, dropped } };
+      });
+      const usage = await computeUsage(this.root, this.blobs, kept);
+      const swept = await sweep(this.root, this.tmpDir, this.blobs, usage);
+      await this.clean();
+      return { ...swept, imagesRemoved: dropped.length };
+    });
+  }
+
+  async clean(): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.tmpDir);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const pid = Number(/^[a-z]+-(\d+)-/.exec(e)?.[1]);
+      // Only garbage of dead writers: a live process may still rename it into place.
+      if (Number.isInteger(pid) && isAlive(pid)) continue;
+      await rm(join(this.tmpDir, e), { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    // Locks are scoped to calls and released by them; nothing is held between calls.
   }
 }
