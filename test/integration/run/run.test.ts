@@ -97,13 +97,13 @@ describe('tsbuild run', () => {
   });
 
   it('runs in a user namespace with the given uid/gid maps', () => {
-    const r = tsbuild(root, ['run', '-d', '--name', 'userns', '--uidmap', '0:100000:65536', IMG, 'sh', '-c', 'id -u > /tmp/uid; touch /tmp/ok; exec sleep 300']);
+    const r = tsbuild(root, ['run', '-d', '--name', 'userns', '--uidmap', '0:100000:65536', IMG, 'sh', '-c', 'id -u > /uid; touch /ok; exec sleep 300']);
     expect(r.status).toBe(0);
     const { pid } = stateOf('userns');
-    const inside = tsbuild(root, ['exec', 'userns', 'sh', '-c', 'while [ ! -e /tmp/ok ]; do sleep 0.05; done; cat /proc/self/uid_map /proc/self/gid_map; cat /tmp/uid; ls /tmp/ok']);
+    const inside = tsbuild(root, ['exec', 'userns', 'sh', '-c', 'while [ ! -e /ok ]; do sleep 0.05; done; cat /proc/self/uid_map /proc/self/gid_map; cat /uid; ls /ok']);
     expect(inside.stdout).toMatch(/^\s*0\s+100000\s+65536$/m);
     expect(inside.stdout).toMatch(/^0$/m);
-    expect(inside.stdout).toContain('/tmp/ok');
+    expect(inside.stdout).toContain('/ok');
     // Seen from the host, the container's root is an unprivileged uid.
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     expect(status).toMatch(/^Uid:\s+100000\s+100000\s+100000\s+100000$/m);
