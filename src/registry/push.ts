@@ -33,6 +33,14 @@ export interface PushResult {
   /** Digest of the pushed manifest. */
   digest: string;
   size: number;
+  /** How each blob got there: uploaded, mounted from another repository, or already present. */
+  blobs: BlobCounts;
+}
+
+export interface BlobCounts {
+  uploaded: number;
+  mounted: number;
+  existing: number;
 }
 
 interface Target {
@@ -40,6 +48,7 @@ interface Target {
   dest: ImageReference;
   progress: Progress;
   chunkSize: number;
+  counts: BlobCounts;
 }
 
 /** Where `push IMAGE` goes without DEST: the name the user typed, if it names this image. */
@@ -130,7 +139,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   const scope = { repository: repo, actions: ['pull', 'push'] as const };
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
-  if (head.status === 200) { t.progress.finish(desc.digest, 'skipped: already exists'); return; }
+  if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
   if (!(await store.hasBlob(desc.digest))) {
     throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
   }
@@ -145,7 +154,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
       headers: { 'Content-Length': '0' },
     });
     await res.arrayBuffer();
-    if (res.status === 201) { t.progress.finish(desc.digest, `mounted from ${from}`); return; }
+    if (res.status === 201) { t.counts.mounted++; t.progress.finish(desc.digest, `mounted from ${from}`); return; }
     location = await locationOf(t, res, `mounting blob ${desc.digest}`);
   }
   if (!location) {
@@ -155,6 +164,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   }
   t.progress.start(desc.digest, desc.size);
   await upload(store, t, desc, location);
+  t.counts.uploaded++;
   t.progress.finish(desc.digest, 'done');
 }
 
@@ -166,7 +176,7 @@ export async function push(store: Store, image: string, destination?: string, op
   const record = await store.resolveImage(image);
   const dest = destination ? parseReference(destination) : defaultDestination(image, record);
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
-  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE };
+  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE, counts: { uploaded: 0, mounted: 0, existing: 0 } };
   try {
     const bytes = await store.readBlob(record.manifestDigest);
     const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
@@ -191,7 +201,7 @@ export async function push(store: Store, image: string, destination?: string, op
     if (echoed && echoed !== record.manifestDigest) {
       throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${record.manifestDigest}`);
     }
-    return { reference: dest, digest: record.manifestDigest, size: bytes.length };
+    return { reference: dest, digest: record.manifestDigest, size: bytes.length, blobs: t.counts };
   } finally {
     t.progress.close();
     if (!opts.client) client.close();

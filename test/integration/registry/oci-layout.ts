@@ -2,7 +2,8 @@
 // A layer is either a directory (tarred by GNU tar, numeric owners) or a set
 // of in-memory files (packed with tar-stream); layers are gzipped. A layout
 // may hold one image or a multi-platform index.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -122,19 +123,24 @@ export async function makeMultiArchLayout(layout: string, tag: string, specs: Im
   return { indexDigest, images };
 }
 
-/** Push a layout's tag with skopeo (the oracle) to `dest` (`host/name:tag`). */
-export function skopeoPush(layout: string, tag: string, dest: string, opts: { creds?: string; all?: boolean; format?: 'v2s2' | 'oci' } = {}): void {
-  execFileSync('skopeo', [
+const execFileAsync = promisify(execFile);
+
+/**
+ * Push a layout's tag with skopeo (the oracle) to `dest` (`host/name:tag`).
+ * Asynchronous: a token server in this process must keep answering meanwhile.
+ */
+export async function skopeoPush(layout: string, tag: string, dest: string, opts: { creds?: string; all?: boolean; format?: 'v2s2' | 'oci' } = {}): Promise<void> {
+  await execFileAsync('skopeo', [
     'copy', '--quiet', '--dest-tls-verify=false',
     ...(opts.creds ? ['--dest-creds', opts.creds] : []),
     ...(opts.all ? ['--all'] : []),
     ...(opts.format ? ['--format', opts.format] : []),
     `oci:${layout}:${tag}`, `docker://${dest}`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  ], { timeout: 120_000, maxBuffer: 1 << 24 });
 }
 
 /** The manifest digest skopeo sees at `ref` (what a registry serves). */
-export function skopeoDigest(ref: string, creds?: string): string {
-  const out = execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`]);
-  return sha(out);
+export async function skopeoDigest(ref: string, creds?: string): Promise<string> {
+  const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`], { encoding: 'buffer', timeout: 60_000 });
+  return sha(stdout);
 }
