@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturesDir } from './fixtures.js';
+import { cleanupStaleRegistries } from './registry-server.js';
 
 export function makeBusyboxRootfs(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
@@ -28,4 +29,6 @@ export function makeBusyboxRootfs(dir: string): void {
 export default function setup(): void {
   mkdirSync(fixturesDir, { recursive: true });
   makeBusyboxRootfs(join(fixturesDir, 'busybox-rootfs'));
+  // Registries left running by a test run that was killed (SIGKILL, Ctrl-C).
+  cleanupStaleRegistries();
 }
