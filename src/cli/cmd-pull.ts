@@ -31,7 +31,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const quiet = a.bools.get('quiet') || ctx.log.level === 'error' || ctx.log.level === 'warn';
   const store = await openStore(ctx.root);
   try {
-    if (!quiet) ctx.log.info(`Trying to pull ${ref.toString()}...`);
+    // Only in a terminal: in logs, a failed pull must stay one error line.
+    if (!quiet && process.stderr.isTTY) ctx.log.info(`Trying to pull ${ref.toString()}...`);
     const result = await pull(store, ref, {
       platform,
       tlsVerify: a.bools.get('tls-verify'),

@@ -50,8 +50,9 @@ export async function ensureImage(store: Store, ref: string, opts: EnsureImageOp
     }
     throw new TsbuildError('E_IMAGE_NOT_FOUND', `image not found: ${ref}`);
   }
-  opts.log?.info(`Trying to pull ${parsed.toString()}...`);
   const quiet = opts.quiet ?? (opts.log ? opts.log.level === 'error' || opts.log.level === 'warn' : true);
+  // Only in a terminal: in logs, a failed pull must stay one error line.
+  if (!quiet && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
   const result = await pull(store, parsed, { ...opts, progress: makeProgress('Copying', { quiet }) });
   return result.image;
 }
