@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import type { Descriptor } from '../image/oci.js';
 import type { ImageRecord, Store } from '../store/index.js';
+import type { Logger } from '../cli/context.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest } from './manifest.js';
@@ -49,6 +50,7 @@ interface Target {
   progress: Progress;
   chunkSize: number;
   counts: BlobCounts;
+  log?: Logger;
 }
 
 /** Where `push IMAGE` goes without DEST: the name the user typed, if it names this image. */
@@ -106,6 +108,7 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
     return;
   }
   // Chunked: PATCH each chunk with its Content-Range; each answer moves the session.
+  t.log?.debug(`uploading ${desc.digest} (${desc.size} bytes) in chunks of ${t.chunkSize}`);
   let offset = 0;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -176,7 +179,7 @@ export async function push(store: Store, image: string, destination?: string, op
   const record = await store.resolveImage(image);
   const dest = destination ? parseReference(destination) : defaultDestination(image, record);
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
-  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE, counts: { uploaded: 0, mounted: 0, existing: 0 } };
+  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
     const bytes = await store.readBlob(record.manifestDigest);
     const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
