@@ -20,4 +20,10 @@ export const commands: Record<string, Command> = {
   pull: { summary: 'Pull an image from a registry', load: () => import('./cmd-pull.js') },
   push: { summary: 'Push an image to a registry', load: () => import('./cmd-push.js') },
   login: { summary: 'Log in to a registry', load: () => import('./cmd-login.js') },
+  images: { summary: 'List images in the store', load: () => import('./cmd-images.js') },
+  tag: { summary: 'Give an image another name', load: () => import('./cmd-tag.js') },
+  rmi: { summary: 'Remove images', load: () => import('./cmd-rmi.js') },
+  save: { summary: 'Save images to an OCI layout or a docker/OCI archive', load: () => import('./cmd-save.js') },
+  load: { summary: 'Load images from an OCI layout or a docker/OCI archive', load: () => import('./cmd-load.js') },
+  prune: { summary: 'Remove unused images, blobs and layers', load: () => import('./cmd-prune.js') },
 };

@@ -192,3 +192,13 @@ export async function openStore(root: string): Promise<Store> {
 export async function getRunnableImage(store: Store, ref: string): Promise<RunnableImage> {
   return resolveRunnable(store, ref);
 }
+
+/** Open the store at `root`, run `fn`, and close it whatever happens (for CLI commands). */
+export async function usingStore<T>(root: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(root);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

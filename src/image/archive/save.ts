@@ -1,0 +1,173 @@
+// `tsbuild save`: images from the store as an OCI layout directory, an
+// oci-archive tar, or a docker-archive tar (docker load / podman load).
+//
+// OCI outputs hold the store's blobs unchanged; a Docker schema2 image gets
+// an equivalent OCI manifest (same config and layer blobs, OCI media types),
+// since umoci and the OCI spec accept only OCI types in a layout. The index
+// names each manifest by tag (org.opencontainers.image.ref.name, what
+// `umoci --image DIR:TAG` and `skopeo oci:DIR:TAG` look for) and by full
+// name (io.containerd.image.name, what docker and our load read back).
+// docker-archive layers are uncompressed tars named by diffID, checked
+// against that diffID while written, as `docker save` makes them.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { TsbuildError } from '../../errors.js';
+import { parseReference, tryParseReference } from '../../registry/reference.js';
+import { tempName } from '../../store/blobs.js';
+import { digestHex, HashingTransform, sha256Of } from '../../store/digest.js';
+import type { ImageRecord, Store } from '../../store/index.js';
+import { decompressor, detectFileCompression } from '../compression.js';
+import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci.js';
+import { DirSink, TarSink, type ArchiveSink } from './sink.js';
+
+export type SaveFormat = 'oci-dir' | 'oci-archive' | 'docker-archive';
+export const SAVE_FORMATS: readonly SaveFormat[] = ['oci-dir', 'oci-archive', 'docker-archive'];
+
+interface Resolved {
+  record: ImageRecord;
+  /** Normalised names to record in the archive. */
+  names: string[];
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+async function resolve(store: Store, ref: string): Promise<Resolved> {
+  const record = await store.resolveImage(ref);
+  const { manifest, config } = await store.readImage(record);
+  const asName = tryParseReference(ref)?.toString();
+  // A name argument saves that name; an ID saves every name the image has.
+  const names = asName && record.names.includes(asName) ? [asName] : record.names;
+  return { record, names, manifest, config };
+}
+
+/** Save `refs` to `dest` in `format`. Output appears only when complete. */
+export async function saveImages(store: Store, refs: string[], format: SaveFormat, dest: string): Promise<void> {
+  const images: Resolved[] = [];
+  for (const r of refs) images.push(await resolve(store, r));
+  const sink: ArchiveSink = format === 'oci-dir' ? new DirSink(dest) : new TarSink(dest);
+  try {
+    if (format === 'docker-archive') await writeDocker(store, images, sink);
+    else await writeOci(store, images, sink, format === 'oci-dir' ? dest : undefined);
+    await sink.commit();
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
+// ---- OCI ----
+
+const TO_OCI: Record<string, string> = {
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  [MediaType.dockerLayerForeignGzip]: MediaType.ociLayerNondistGzip,
+  [MediaType.dockerConfig]: MediaType.ociConfig,
+};
+
+/** The manifest to put in an OCI layout: the stored one if it is OCI, else an OCI rewrite. */
+async function ociManifest(store: Store, img: Resolved): Promise<{ bytes: Buffer; desc: Descriptor }> {
+  if (img.record.manifestMediaType === MediaType.ociManifest) {
+    const bytes = await store.readBlob(img.record.manifestDigest);
+    return { bytes, desc: { mediaType: MediaType.ociManifest, digest: img.record.manifestDigest, size: bytes.length } };
+  }
+  const m = img.manifest;
+  const conv = (d: Descriptor): Descriptor => ({ ...d, mediaType: TO_OCI[d.mediaType] ?? d.mediaType });
+  const oci: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: conv(m.config), layers: m.layers.map(conv) };
+  if (m.annotations) oci.annotations = m.annotations;
+  const bytes = Buffer.from(JSON.stringify(oci));
+  return { bytes, desc: { mediaType: MediaType.ociManifest, digest: sha256Of(bytes), size: bytes.length } };
+}
+
+async function copyBlobTo(store: Store, sink: ArchiveSink, d: Descriptor): Promise<void> {
+  const name = `blobs/sha256/${digestHex(d.digest)}`;
+  if (await sink.has(name, d.size)) return;
+  await sink.addStream(name, d.size, await store.openBlob(d.digest, d.size));
+}
+
+/** The index.json already in an OCI directory we add to (skopeo and umoci keep several images in one layout). */
+async function existingIndex(dir: string | undefined): Promise<ImageIndex | undefined> {
+  if (!dir) return undefined;
+  try {
+    const idx = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex;
+    return Array.isArray(idx.manifests) ? idx : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeOci(store: Store, images: Resolved[], sink: ArchiveSink, dir: string | undefined): Promise<void> {
+  const prior = await existingIndex(dir);
+  const entries: Descriptor[] = [];
+  for (const img of images) {
+    const { bytes, desc } = await ociManifest(store, img);
+    await copyBlobTo(store, sink, img.manifest.config);
+    for (const l of img.manifest.layers) await copyBlobTo(store, sink, l);
+    const mname = `blobs/sha256/${digestHex(desc.digest)}`;
+    if (!(await sink.has(mname, desc.size))) await sink.addBuffer(mname, bytes);
+    const names = img.names.length ? img.names : [undefined];
+    for (const n of names) {
+      const ref = n ? parseReference(n) : undefined;
+      const annotations: Record<string, string> = {};
+      if (ref) {
+        annotations[IMAGE_NAME_ANNOTATION] = ref.toString();
+        if (ref.tag) annotations[REF_NAME_ANNOTATION] = ref.tag;
+      }
+      entries.push({ ...desc, ...(ref ? { annotations } : {}), platform: { architecture: img.config.architecture, os: img.config.os, ...(img.config.variant ? { variant: img.config.variant } : {}) } });
+    }
+  }
+  // Entries we write replace older ones with the same tag or name.
+  const taken = new Set(entries.flatMap((e) => [e.annotations?.[REF_NAME_ANNOTATION], e.annotations?.[IMAGE_NAME_ANNOTATION]]).filter(Boolean));
+  const kept = (prior?.manifests ?? []).filter((e) => !taken.has(e.annotations?.[REF_NAME_ANNOTATION]) && !taken.has(e.annotations?.[IMAGE_NAME_ANNOTATION]));
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...kept, ...entries] };
+  await sink.addBuffer('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+  await sink.addBuffer('index.json', Buffer.from(JSON.stringify(index)));
+}
+
+// ---- docker-archive ----
+
+/** `docker save` spelling: `busybox:latest`, `user/app:1`, `localhost:5000/a:1`. */
+function repoTag(name: string): string | undefined {
+  const ref = parseReference(name);
+  return ref.tag ? ref.familiarName() : undefined;
+}
+
+async function writeDockerLayer(store: Store, sink: ArchiveSink, layer: Descriptor, diffId: string): Promise<void> {
+  const name = `${digestHex(diffId)}/layer.tar`;
+  if (await sink.has(name, 0)) return;
+  const blobPath = join(store.root, 'blobs', 'sha256', digestHex(layer.digest));
+  const kind = await detectFileCompression(blobPath).catch(() => 'none' as const);
+  if (kind === 'none') {
+    if (layer.digest !== diffId) throw new TsbuildError('E_DIGEST_MISMATCH', `layer ${layer.digest}: digest mismatch for diffID ${diffId}`);
+    await sink.addStream(name, layer.size, await store.openBlob(layer.digest, layer.size));
+    return;
+  }
+  // The tar entry needs its size up front: decompress to a temp file first, checking the diffID.
+  const tmp = join(store.root, 'tmp', tempName('save'));
+  try {
+    const hash = new HashingTransform();
+    await pipeline(await store.openBlob(layer.digest, layer.size), decompressor(kind), hash, createWriteStream(tmp, { mode: 0o600 }));
+    if (hash.digest() !== diffId) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `layer ${layer.digest}: digest mismatch for diffID ${diffId}: it uncompresses to ${hash.digest()}`);
+    }
+    await sink.addStream(name, hash.bytes, createReadStream(tmp, { highWaterMark: 1 << 20 }));
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+async function writeDocker(store: Store, images: Resolved[], sink: ArchiveSink): Promise<void> {
+  const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
+  for (const img of images) {
+    const diffIds = img.config.rootfs.diff_ids;
+    if (diffIds.length !== img.manifest.layers.length) {
+      throw new TsbuildError('E_CORRUPT_IMAGE', `image ${img.record.id}: manifest has ${img.manifest.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
+    }
+    const cfgName = `${digestHex(img.record.configDigest)}.json`;
+    if (!(await sink.has(cfgName, 0))) await sink.addBuffer(cfgName, await store.readBlob(img.record.configDigest));
+    for (const [i, l] of img.manifest.layers.entries()) await writeDockerLayer(store, sink, l, diffIds[i] as string);
+    const tags = img.names.map(repoTag).filter((t): t is string => t !== undefined);
+    manifest.push({ Config: cfgName, RepoTags: tags.length ? tags : null, Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`) });
+  }
+  await sink.addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest)));
+}
