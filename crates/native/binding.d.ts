@@ -171,6 +171,30 @@ export interface PtyPair {
 
 export declare function resizePty(fd: number, cols: number, rows: number): void
 
+/** One entry of a scanned layer directory. */
+export interface ScanEntry {
+  /** Relative, `/`-separated. */
+  path: string
+  /** dir, file, symlink, char, block, fifo or socket. */
+  kind: string
+  mode: number
+  uid: number
+  gid: number
+  size: number
+  mtimeSec: number
+  mtimeNsec: number
+  rdevMajor: number
+  rdevMinor: number
+  nlink: number
+  /** Inode number, for detecting hard links (as a string: it may exceed 2^53). */
+  ino: string
+  linkTarget?: string
+  xattrs?: Array<Xattr>
+}
+
+/** Every entry under `dir`, depth-first with sorted names, with xattrs. */
+export declare function scanLayer(dir: string): Array<ScanEntry>
+
 /** Sends a signal; returns false when the process no longer exists. */
 export declare function signalPid(pid: number, signal: number): boolean
 

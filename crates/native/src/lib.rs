@@ -9,6 +9,7 @@ pub mod caps;
 pub mod cgroup;
 pub mod child;
 pub mod launch;
+pub mod layerscan;
 pub mod pty;
 pub mod rawio;
 pub mod rootedfs;
@@ -17,4 +18,5 @@ pub mod spec;
 pub mod syscall;
 
 mod napi_fs;
+mod napi_layer;
 mod napi_runtime;

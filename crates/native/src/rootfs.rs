@@ -115,9 +115,11 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     let mut p = Plan(Vec::new());
     p.mount(None, cs("/"), None, MS_REC | MS_PRIVATE, None);
     if !spec.lower_dirs.is_empty() {
+        // No redirects or metacopy: the upper dir must hold every change as
+        // plain files, because it becomes an image layer as it is.
         let mut data = format!("lowerdir={}", spec.lower_dirs.join(":"));
         if let (Some(upper), Some(work)) = (&spec.upper_dir, &spec.work_dir) {
-            data.push_str(&format!(",upperdir={},workdir={}", upper, work));
+            data.push_str(&format!(",upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off", upper, work));
         }
         p.mount(Some("overlay"), cs(root), Some("overlay"), 0, Some(&data));
     } else {
@@ -274,7 +276,7 @@ mod tests {
         apply(&rec, &plan(&spec())).unwrap();
         let calls = rec.calls();
         assert_eq!(calls[0], "mount - / - 0x44000 -");
-        assert_eq!(calls[1], "mount overlay /c/merged overlay 0x0 lowerdir=/c/init:/l/2:/l/1,upperdir=/c/upper,workdir=/c/work");
+        assert_eq!(calls[1], "mount overlay /c/merged overlay 0x0 lowerdir=/c/init:/l/2:/l/1,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,metacopy=off,index=off");
         let pivot = calls.iter().position(|c| c == "pivot_root . .").unwrap();
         assert_eq!(calls[pivot - 1], "chdir /c/merged");
         assert_eq!(calls[pivot + 1], "umount2 . 2");

@@ -1,0 +1,52 @@
+//! napi entry point for scanning a layer directory (see `layerscan`).
+use crate::layerscan;
+use crate::napi_fs::Xattr;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// One entry of a scanned layer directory.
+#[napi(object)]
+pub struct ScanEntry {
+    /// Relative, `/`-separated.
+    pub path: String,
+    /// dir, file, symlink, char, block, fifo or socket.
+    pub kind: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: f64,
+    pub mtime_sec: f64,
+    pub mtime_nsec: u32,
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    pub nlink: u32,
+    /// Inode number, for detecting hard links (as a string: it may exceed 2^53).
+    pub ino: String,
+    pub link_target: Option<String>,
+    pub xattrs: Option<Vec<Xattr>>,
+}
+
+/// Every entry under `dir`, depth-first with sorted names, with xattrs.
+#[napi]
+pub fn scan_layer(dir: String) -> Result<Vec<ScanEntry>> {
+    let entries = layerscan::scan(std::path::Path::new(&dir)).map_err(|e| Error::from_reason(format!("scan {}: {}", dir, e)))?;
+    Ok(entries
+        .into_iter()
+        .map(|e| ScanEntry {
+            path: e.path,
+            kind: e.kind.name().to_string(),
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            size: e.size as f64,
+            mtime_sec: e.mtime_sec as f64,
+            mtime_nsec: e.mtime_nsec,
+            rdev_major: e.rdev_major,
+            rdev_minor: e.rdev_minor,
+            nlink: e.nlink as u32,
+            ino: e.ino.to_string(),
+            link_target: e.link_target,
+            xattrs: if e.xattrs.is_empty() { None } else { Some(e.xattrs.into_iter().map(|(name, value)| Xattr { name, value: value.into() }).collect()) },
+        })
+        .collect())
+}
