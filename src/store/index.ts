@@ -159,6 +159,14 @@ export interface Store {
   ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string): Promise<string>;
   /** The lowerdir path for a diffID if that layer is unpacked, else undefined. */
   layerDir(diffId: string): Promise<string | undefined>;
+  /**
+   * Publish a directory the caller built (a build step's overlay upperdir)
+   * as the unpacked form of a layer whose blob is already in the store, by
+   * renaming it into place: no second copy of the files. `dir` must be on
+   * the store's filesystem and already in overlay form. Idempotent: if the
+   * layer is already present, `dir` is removed and the existing one returned.
+   */
+  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string>;
 
   // ---- lifecycle ----
 

@@ -75,6 +75,34 @@ export class LayerStore {
     }
   }
 
+  /** See Store.adoptLayerDir. The caller holds a lease. */
+  async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
+    const existing = await this.find(diffId);
+    if (existing) {
+      await rm(dir, { recursive: true, force: true });
+      return existing;
+    }
+    const hex = digestHex(diffId);
+    const work = join(this.tmpDir, tempName('layer'));
+    await mkdir(work, { recursive: true, mode: 0o755 });
+    try {
+      await rename(dir, join(work, 'diff'));
+      const meta: LayerMeta = { diffId, blobDigest, mediaType, compression: 'gzip', size };
+      await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
+      try {
+        await rename(work, join(this.dir, hex));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        await rm(work, { recursive: true, force: true }); // another build published the same layer first
+      }
+      return this.diffDir(diffId);
+    } catch (err) {
+      await rm(work, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
   private async unpack(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
     const hex = digestHex(diffId);
     const what = `layer ${blobDigest}`;

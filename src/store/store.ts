@@ -259,6 +259,10 @@ export class StoreImpl implements Store {
     return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType));
   }
 
+  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
+    return this.withLease(() => this.layers.adopt(diffId, blobDigest, mediaType, dir, size));
+  }
+
   layerDir(diffId: string): Promise<string | undefined> {
     return this.layers.find(diffId);
   }
