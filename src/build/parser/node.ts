@@ -52,8 +52,13 @@ export class LogicalLine {
   }
 }
 
-/** Build the node for `text`, which starts at `base` within `logical`. */
-export function buildNode(logical: LogicalLine, escape: string, text = logical.text, base = 0): AstNode {
+/**
+ * Build the node for `text`, which starts at `base` within `logical`. A
+ * trigger is only nested one level deep: `ONBUILD ONBUILD …` is refused by the
+ * instruction stage, and stopping here keeps a pathological line from
+ * recursing without bound.
+ */
+export function buildNode(logical: LogicalLine, escape: string, text = logical.text, base = 0, nested = false): AstNode {
   const split = splitCommand(text);
   const keyword = split.keyword.toLowerCase();
   const node: AstNode = {
@@ -72,7 +77,7 @@ export function buildNode(logical: LogicalLine, escape: string, text = logical.t
   const restBase = base + split.restOffset;
   if (keyword === 'onbuild') {
     // ONBUILD's argument is a whole instruction of its own.
-    if (split.rest !== '') node.child = buildNode(logical, escape, split.rest, restBase);
+    if (split.rest !== '' && !nested) node.child = buildNode(logical, escape, split.rest, restBase, true);
     return node;
   }
   const parsed: LineParse = (lineParsers[keyword] ?? parseIgnore)(split.rest, escape);

@@ -4,9 +4,10 @@
 // `\c` for a literal c. The expander escapes quoted text before it gets here,
 // so `${v#"*"}` removes a literal star as in sh.
 //
-// Patterns are matched by a small backtracking matcher over code points rather
-// than by translating to a RegExp: "shortest suffix" needs every split point
-// anyway, and a matcher can't be tricked by regex metacharacters.
+// Patterns are matched by a small state-set matcher over code points rather
+// than by translating to a RegExp: one pass yields every match length (which
+// shortest/longest prefix and replacement need), regex metacharacters in a
+// pattern mean nothing special, and there is no backtracking to blow up.
 
 type Token =
   | { t: 'lit'; c: string }
@@ -93,39 +94,44 @@ function matchesOne(tok: Token, ch: string): boolean {
 
 /** Does the whole of `text` (code points) match the pattern? */
 export function globMatches(tokens: readonly Token[], text: readonly string[]): boolean {
-  // Classic wildcard matching: remember the last star and retry from there.
-  let ti = 0;
-  let ci = 0;
-  let starTi = -1;
-  let starCi = 0;
-  while (ci < text.length) {
-    const tok = tokens[ti];
-    if (tok && tok.t === 'star') {
-      starTi = ti++;
-      starCi = ci;
-    } else if (tok && matchesOne(tok, text[ci] as string)) {
-      ti++;
-      ci++;
-    } else if (starTi >= 0) {
-      ti = starTi + 1;
-      ci = ++starCi;
-    } else {
-      return false;
+  return matchLengths(tokens, text, 0).at(-1) === text.length;
+}
+
+/**
+ * Every length L such that text[start, start+L) matches the whole pattern,
+ * ascending. A set-of-states simulation: O(length × pattern), no backtracking,
+ * so a hostile pattern can't make expansion slow.
+ */
+function matchLengths(tokens: readonly Token[], text: readonly string[], start: number): number[] {
+  const end = tokens.length;
+  // A star also matches the empty string, so reaching it reaches what follows.
+  const close = (states: Set<number>): Set<number> => {
+    for (const s of states) if (tokens[s]?.t === 'star') states.add(s + 1);
+    return states;
+  };
+  let states = close(new Set([0]));
+  const lengths = states.has(end) ? [0] : [];
+  for (let k = start; k < text.length && states.size > 0; k++) {
+    const ch = text[k] as string;
+    const next = new Set<number>();
+    for (const s of states) {
+      const tok = tokens[s];
+      if (!tok) continue;
+      if (tok.t === 'star') next.add(s);
+      else if (matchesOne(tok, ch)) next.add(s + 1);
     }
+    states = close(next);
+    if (states.has(end)) lengths.push(k - start + 1);
   }
-  while (tokens[ti]?.t === 'star') ti++;
-  return ti === tokens.length;
+  return lengths;
 }
 
 /** `${v#p}` (shortest) and `${v##p}` (longest): drop a matching prefix. */
 export function removePrefix(value: string, pattern: string, longest: boolean): string {
-  const tokens = compileGlob(pattern);
   const chars = Array.from(value);
-  for (let k = 0; k <= chars.length; k++) {
-    const len = longest ? chars.length - k : k;
-    if (globMatches(tokens, chars.slice(0, len))) return chars.slice(len).join('');
-  }
-  return value;
+  const lengths = matchLengths(compileGlob(pattern), chars, 0);
+  const cut = longest ? lengths.at(-1) : lengths[0];
+  return cut === undefined ? value : chars.slice(cut).join('');
 }
 
 /** `${v%p}` (shortest) and `${v%%p}` (longest): drop a matching suffix. */
@@ -134,7 +140,7 @@ export function removeSuffix(value: string, pattern: string, longest: boolean): 
   const chars = Array.from(value);
   for (let k = 0; k <= chars.length; k++) {
     const start = longest ? k : chars.length - k;
-    if (globMatches(tokens, chars.slice(start))) return chars.slice(0, start).join('');
+    if (matchLengths(tokens, chars, start).at(-1) === chars.length - start) return chars.slice(0, start).join('');
   }
   return value;
 }
@@ -150,17 +156,14 @@ export function replaceMatches(value: string, pattern: string, replacement: stri
   let out = '';
   let i = 0;
   while (i < chars.length) {
-    let matchLen = 0;
-    for (let len = chars.length - i; len > 0; len--) {
-      if (globMatches(tokens, chars.slice(i, i + len))) { matchLen = len; break; }
-    }
-    if (matchLen === 0) {
+    const longest = matchLengths(tokens, chars, i).at(-1) ?? 0;
+    if (longest === 0) {
       out += chars[i];
       i++;
       continue;
     }
     out += replacement;
-    i += matchLen;
+    i += longest;
     if (!all) return out + chars.slice(i).join('');
   }
   return out;
