@@ -144,7 +144,7 @@ export class RegistryClient {
     const tls = /certificate|self.signed|SSL|TLS|EPROTO/i.test(`${e?.code} ${e?.message}`);
     return new TsbuildError(tls ? 'E_TLS' : 'E_REGISTRY_UNREACHABLE',
       tls ? `TLS error talking to ${this.registry}: ${e?.message ?? detail} (use --tls-verify=false or a CA in /etc/containers/certs.d/${this.registry}/)`
-        : `cannot reach registry ${this.registry}: ${detail}`, { cause: err });
+        : `cannot reach registry ${this.registry}${this.host === this.registry ? '' : ` (${this.host})`}: ${detail}`, { cause: err });
   }
 
   private credentialsFor(repository: string | undefined): Promise<Credentials | undefined> {

@@ -102,13 +102,14 @@ async function claim(lockPath: string): Promise<string | undefined> {
     const pid = Number(await readFile(lockPath, 'utf8').catch(() => ''));
     // Our own pid here is a stale lock from a killed process that had the same
     // pid: downloads inside this process are already deduplicated by `inflight`.
-    if (pid > 0 && pid !== process.pid && alive(pid)) return undefined;
+    if (pid > 0 && pid !== process.pid && processAlive(pid)) return undefined;
     await unlink(lockPath).catch(() => undefined);
   }
   return undefined;
 }
 
-function alive(pid: number): boolean {
+/** True while process `pid` exists (EPERM: it exists but isn't ours). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -213,11 +214,11 @@ export async function cleanStalePartials(store: Store, now = Date.now()): Promis
     if (!st) continue;
     const isPrivate = n.endsWith('.private');
     const owner = isPrivate ? Number(n.split('.')[1]) : undefined;
-    const orphan = isPrivate && owner !== undefined && !alive(owner);
+    const orphan = isPrivate && owner !== undefined && !processAlive(owner);
     if (orphan || now - st.mtimeMs > STALE_MS) {
       const lock = `${join(dir, n.split('.')[0] as string)}.lock`;
       const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
-      if (!isPrivate && holder > 0 && alive(holder)) continue;
+      if (!isPrivate && holder > 0 && processAlive(holder)) continue;
       await rm(p, { force: true });
     }
   }

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../../src/registry/partial-blob.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 const TMP_PREFIX = 'tsbuild-registry-';
@@ -142,14 +143,6 @@ function readOr(path: string): string {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Kill registries (and remove dirs) left by a test run that was killed. */
 export function cleanupStaleRegistries(): void {
@@ -158,7 +151,7 @@ export function cleanupStaleRegistries(): void {
     const dir = join('/tmp', name);
     // A registry whose test process still lives belongs to a run in progress.
     const owner = Number(readOr(join(dir, 'owner')));
-    if (owner > 0 && alive(owner)) continue;
+    if (owner > 0 && processAlive(owner)) continue;
     const pidFile = join(dir, 'pid');
     if (existsSync(pidFile)) {
       const pid = Number(readOr(pidFile));
