@@ -5,12 +5,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxRootfs, expectOneLineError, finished, sleep, tempRoot, tsbuild, tsbuildAsync } from '../fixtures.js';
 import { startRegistry, type RegistryServer } from '../registry-server.js';
 import { openStore, type ImageConfig } from '../../../src/store/index.js';
 import { makeLayout, makeMultiArchLayout, skopeoPush, type BuiltImage } from './oci-layout.js';
 
+const execFileAsync = promisify(execFile);
 let reg: RegistryServer;
 let work: string;
 let busybox: BuiltImage;
@@ -85,6 +88,34 @@ describe('tsbuild pull', () => {
       expect(r.stderr).toBe('');
       expect(r.stdout).toBe('hi\n');
       expect(r.status).toBe(0);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('pulls and runs an image built and pushed by buildah', async () => {
+    // buildah in private vfs storage, so the host's containers storage is untouched.
+    const store = join(work, 'buildah');
+    const ba = ['--root', join(store, 'root'), '--runroot', join(store, 'run'), '--storage-driver', 'vfs'];
+    const buildah = async (...args: string[]): Promise<string> => (await execFileAsync('buildah', [...ba, ...args], { timeout: 120_000 })).stdout.trim();
+    try {
+      const ctr = await buildah('from', 'scratch');
+      await buildah('copy', ctr, busyboxRootfs, '/');
+      await buildah('config', '--cmd', '/bin/sh', '--env', 'GREETING=from-buildah', ctr);
+      await buildah('commit', '-q', ctr, 'bh:1');
+      await buildah('push', '--tls-verify=false', 'bh:1', `docker://${reg.host}/buildah/bh:1`);
+      await buildah('rm', '-a');
+    } finally {
+      await execFileAsync('buildah', [...ba, 'rmi', '-a', '-f']).catch(() => undefined);
+    }
+    const { root, cleanup } = tempRoot('pull');
+    try {
+      const r = tsbuild(root, ['pull', `${reg.host}/buildah/bh:1`]);
+      expect(r.status, r.stderr).toBe(0);
+      const info = await inspect(root, `${reg.host}/buildah/bh:1`);
+      expect(info.config.config?.Env).toContain('GREETING=from-buildah');
+      const run = tsbuild(root, ['run', '--rm', '--network', 'none', `${reg.host}/buildah/bh:1`, 'sh', '-c', 'echo $GREETING']);
+      expect(run.stdout, run.stderr).toBe('from-buildah\n');
     } finally {
       cleanup();
     }
