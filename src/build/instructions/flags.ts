@@ -3,7 +3,7 @@
 // a suggestion. Values are kept as written for expansion later. Rules follow
 // buildkit's BFlags: `--flag` alone sets a boolean, `--flag=` is an empty
 // string value, and only list flags may repeat.
-import { fail } from '../parser/located-error.js';
+import { fail, shown } from '../parser/located-error.js';
 import { didYouMean } from './suggest.js';
 
 export type FlagType = 'string' | 'bool' | 'list';
@@ -39,7 +39,7 @@ export function parseFlags(instruction: string, flags: readonly string[], spec: 
     const type = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (type === undefined) {
       const options = known.length === 0 ? ' (it takes no flags)' : didYouMean(name, known, (s) => `--${s}`);
-      fail('E_UNKNOWN_FLAG', `unknown flag for ${instruction}: --${name}${options}`);
+      fail('E_UNKNOWN_FLAG', `unknown flag for ${instruction}: ${shown(`--${name}`)}${options}`);
     }
     if (values.has(name) && type !== 'list') fail('E_BAD_FLAG', `duplicate flag for ${instruction}: --${name}`);
     if (type === 'bool') {

@@ -4,7 +4,7 @@
 // ONBUILD's trigger is parsed like any instruction so its mistakes are found
 // in this build, not in some later image's build.
 import type { AstNode } from '../parser/ast.js';
-import { atLine, fail } from '../parser/located-error.js';
+import { atLine, fail, shown } from '../parser/located-error.js';
 import {
   parseArg, parseCmd, parseEntrypoint, parseEnv, parseExpose, parseLabel, parseMaintainer, parseShell, parseStopsignal,
   parseUser, parseVolume, parseWorkdir,
@@ -34,7 +34,7 @@ export function parseInstruction(node: AstNode, file: string): Instruction {
   return atLine(file, node.startLine, () => {
     const parser = Object.hasOwn(parsers, node.keyword) ? parsers[node.keyword] : undefined;
     const name = node.spelled.toUpperCase();
-    if (!parser) fail('E_UNKNOWN_INSTRUCTION', `unknown instruction: ${name}${didYouMean(name, INSTRUCTION_NAMES)}`);
+    if (!parser) fail('E_UNKNOWN_INSTRUCTION', `unknown instruction: ${shown(name)}${didYouMean(name, INSTRUCTION_NAMES)}`);
     return parser({ node, file, name });
   });
 }

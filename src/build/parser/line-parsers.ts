@@ -4,7 +4,7 @@
 // VOLUME split it on white space, ENV/LABEL produce key/value pairs with
 // quotes kept, and unknown keywords get no arguments at all (the instruction
 // stage reports them, with a suggestion).
-import { fail } from './located-error.js';
+import { fail, shown } from './located-error.js';
 import { parseJsonArray } from './json-args.js';
 import { isSpace } from '../shell/unicode.js';
 
@@ -80,7 +80,7 @@ function parseKeyValues(rest: string, escape: string, keyword: string): LinePars
   if (first === undefined) return none;
   if (!first.includes('=')) {
     const m = WHITESPACE_RUN.exec(rest);
-    if (!m) fail('E_MISSING_ARG', `${keyword} ${rest} has no value: use ${keyword} ${rest}=VALUE or ${keyword} ${rest} VALUE`);
+    if (!m) fail('E_MISSING_ARG', `${keyword} ${shown(rest)} has no value: use ${keyword} ${shown(rest)}=VALUE or ${keyword} ${shown(rest)} VALUE`);
     return { args: [rest.slice(0, m.index), rest.slice(m.index + m[0].length), ''], json: false };
   }
   const args: string[] = [];

@@ -29,3 +29,8 @@ export function atLine<T>(file: string, line: number, fn: () => T): T {
 export function fail(code: string, message: string): never {
   throw new TsbuildError(code, message);
 }
+
+/** User text for a one-line message: as is when plain, JSON-quoted when it holds spaces or control characters. */
+export function shown(text: string): string {
+  return /^[^\s\p{Cc}\p{Cf}]+$/u.test(text) ? text : JSON.stringify(text);
+}

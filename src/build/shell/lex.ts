@@ -62,7 +62,9 @@ export function expandWord(word: string, env: Env, opts: LexOptions = {}): WordE
     return { value, words, matched: x.matched, unmatched: x.unmatched };
   } catch (err) {
     if (err instanceof ExpandFailure) {
-      throw new TsbuildError('E_EXPAND', `failed to process ${JSON.stringify(word)}: ${err.message}`);
+      // One line, whatever the word holds (heredoc bodies are expanded too).
+      const shownWord = JSON.stringify(word.length > 80 ? `${word.slice(0, 77)}...` : word);
+      throw new TsbuildError('E_EXPAND', `failed to process ${shownWord}: ${err.message.replace(/[\r\n]+/g, ' ')}`);
     }
     throw err;
   }

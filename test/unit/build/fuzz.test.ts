@@ -83,6 +83,7 @@ describe('front end never fails except with a located TsbuildError', () => {
       } catch (err) {
         if (!(err instanceof TsbuildError)) throw new Error(`input ${n} ${JSON.stringify(source)} threw ${String(err)}`);
         expect(err.code, JSON.stringify(source)).toMatch(/^E_[A-Z_]+$/);
+        expect(err.describe(), 'errors are one line').not.toMatch(/[\r\n]/);
         expect(err.location?.file, `${err.code} ${err.message} for ${JSON.stringify(source)}`).toBe(file);
         const line = err.location?.line;
         expect(Number.isInteger(line) && (line as number) >= 1 && (line as number) <= lineCount, `line ${line} for ${JSON.stringify(source)}`).toBe(true);
