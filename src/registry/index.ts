@@ -10,7 +10,7 @@ import { TsbuildError } from '../errors.js';
 import type { Logger } from '../cli/context.js';
 import { pull, type PullOptions } from './pull.js';
 import { makeProgress } from './progress.js';
-import { tryParseReference } from './reference.js';
+import { parseReference } from './reference.js';
 
 export { pull, fetchImageManifest, type PullOptions, type PullResult } from './pull.js';
 export { push, type PushOptions, type PushResult } from './push.js';
@@ -37,19 +37,14 @@ export interface EnsureImageOptions extends Omit<PullOptions, 'progress'> {
  */
 export async function ensureImage(store: Store, ref: string, opts: EnsureImageOptions = {}): Promise<ImageRecord> {
   const policy = opts.policy ?? 'missing';
-  if (policy !== 'always') {
+  // An ID names content only the store can have: never pulled, always looked up.
+  const isId = /^(sha256:)?[0-9a-f]{64}$/.test(ref);
+  if (policy !== 'always' || isId) {
     const local = await store.findImage(ref);
     if (local) return local;
   }
-  const parsed = tryParseReference(ref);
-  if (policy === 'never' || !parsed || /^(sha256:)?[0-9a-f]{64}$/.test(ref)) {
-    if (policy === 'always' && parsed === undefined) {
-      // `--pull always` with an ID: the store is the only place an ID can come from.
-      const local = await store.findImage(ref);
-      if (local) return local;
-    }
-    throw new TsbuildError('E_IMAGE_NOT_FOUND', `image not found: ${ref}`);
-  }
+  if (policy === 'never' || isId) throw new TsbuildError('E_IMAGE_NOT_FOUND', `image not found: ${ref}`);
+  const parsed = parseReference(ref); // throws E_INVALID_REFERENCE naming what is wrong
   const quiet = opts.quiet ?? (opts.log ? opts.log.level === 'error' || opts.log.level === 'warn' : true);
   // Only in a terminal: in logs, a failed pull must stay one error line.
   if (!quiet && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
