@@ -3,6 +3,7 @@
 // them where podman would (REGISTRY_AUTH_FILE, the runtime dir, ~/.config).
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
+import { registryFlags, registryOptions } from '../registry/cli-options.js';
 import { TsbuildError, usageError } from '../errors.js';
 import { saveCredentials } from '../registry/credentials.js';
 import { RegistryClient } from '../registry/http.js';
@@ -13,7 +14,7 @@ const flags: FlagSpec[] = [
   { name: 'password', short: 'p', type: 'string', help: 'password (visible to other users: prefer --password-stdin)', value: 'PASSWORD' },
   { name: 'password-stdin', type: 'bool', help: 'read the password from stdin' },
   { name: 'authfile', type: 'string', help: 'write credentials to FILE (default $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json)', value: 'FILE' },
-  { name: 'tls-verify', type: 'bool', help: 'require HTTPS and verify certificates (default true)' },
+  ...registryFlags,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -47,7 +48,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   }
   if (!password) throw usageError('tsbuild login needs a password: --password-stdin');
 
-  const client = new RegistryClient(registry, { credentials: { username, password }, tlsVerify: a.bools.get('tls-verify'), log: ctx.log, retries: 2 });
+  const client = new RegistryClient(registry, { credentials: { username, password }, ...registryOptions(a), log: ctx.log, retries: 2 });
   try {
     const res = await client.request({ path: '/v2/', what: `login to ${registry}` });
     await res.arrayBuffer();

@@ -2,13 +2,14 @@
 // from a registry into the store and print its ID on stdout (progress on stderr).
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
+import { registryFlags, registryOptions } from '../registry/cli-options.js';
 import { usageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { makeProgress, parsePlatform, parseReference, pull } from '../registry/index.js';
 
 const flags: FlagSpec[] = [
   { name: 'platform', type: 'string', help: 'pull this platform from a multi-platform image (default: this host)', value: 'OS/ARCH[/VARIANT]' },
-  { name: 'tls-verify', type: 'bool', help: 'require HTTPS and verify certificates (default true; loopback registries use HTTP)' },
+  ...registryFlags,
   { name: 'quiet', short: 'q', type: 'bool', help: 'no progress output' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -35,7 +36,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     if (!quiet && process.stderr.isTTY) ctx.log.info(`Trying to pull ${ref.toString()}...`);
     const result = await pull(store, ref, {
       platform,
-      tlsVerify: a.bools.get('tls-verify'),
+      ...registryOptions(a),
       log: ctx.log,
       progress: makeProgress('Copying', { quiet }),
     });

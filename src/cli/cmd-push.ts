@@ -4,12 +4,13 @@
 import { writeFile } from 'node:fs/promises';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
+import { registryFlags, registryOptions } from '../registry/cli-options.js';
 import { usageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { makeProgress, push } from '../registry/index.js';
 
 const flags: FlagSpec[] = [
-  { name: 'tls-verify', type: 'bool', help: 'require HTTPS and verify certificates (default true; loopback registries use HTTP)' },
+  ...registryFlags,
   { name: 'digestfile', type: 'string', help: 'also write the manifest digest to FILE', value: 'FILE' },
   { name: 'quiet', short: 'q', type: 'bool', help: 'no progress output' },
   { name: 'help', type: 'bool', help: 'show this help' },
@@ -32,7 +33,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const store = await openStore(ctx.root);
   try {
     const result = await push(store, image, dest, {
-      tlsVerify: a.bools.get('tls-verify'),
+      ...registryOptions(a),
       log: ctx.log,
       progress: makeProgress('Copying', { quiet }),
     });

@@ -20,7 +20,10 @@ export interface TransportOptions {
   /** false: allow plain HTTP and unverified TLS for this registry (`--tls-verify=false`). */
   tlsVerify?: boolean;
   registriesConf?: string;
+  /** Root of per-registry certificate dirs (default /etc/containers/certs.d). */
   certsDir?: string;
+  /** One directory of certificates for this registry, as podman's --cert-dir (replaces certsDir/HOST). */
+  certDir?: string;
 }
 
 export interface Transport {
@@ -132,7 +135,11 @@ function readInsecure(path: string): string[] {
  * `NAME.cert` + `NAME.key` are a client certificate pair.
  */
 export function loadCertsFor(registry: string, certsDir: string = CERTS_DIR): { ca?: string[]; cert?: string; key?: string } {
-  const dir = join(certsDir, registry);
+  return loadCertsIn(join(certsDir, registry));
+}
+
+/** The `*.crt` CAs and `*.cert`/`*.key` client pair in one directory (absent: none). */
+export function loadCertsIn(dir: string): { ca?: string[]; cert?: string; key?: string } {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
@@ -159,7 +166,7 @@ export function resolveTransport(registry: string, opts: TransportOptions = {}):
   const loopback = isLoopback(registry);
   const insecure = opts.tlsVerify === false
     || readInsecure(opts.registriesConf ?? REGISTRIES_CONF).some((loc) => locationCovers(loc, registry));
-  const certs = loadCertsFor(registry, opts.certsDir ?? CERTS_DIR);
+  const certs = opts.certDir ? loadCertsIn(opts.certDir) : loadCertsFor(registry, opts.certsDir ?? CERTS_DIR);
   const httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: !insecure, ...certs });
   const httpAgent = new HttpAgent({ keepAlive: true });
   // Loopback registries speak plain HTTP (as docker assumes); insecure ones

@@ -6,6 +6,8 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from '../../src/registry/partial-blob.js';
@@ -25,6 +27,8 @@ export interface RegistryOptions {
   /** Basic auth with one user (htpasswd -Bbn). */
   htpasswd?: { username: string; password: string };
   token?: TokenAuthConfig;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certificate: string; key: string };
 }
 
 export interface RegistryServer {
@@ -55,6 +59,7 @@ function configYaml(storage: string, port: number, opts: RegistryOptions, htpass
   if (opts.token) {
     auth = `auth:\n  token:\n    realm: ${opts.token.realm}\n    service: ${opts.token.service}\n    issuer: ${opts.token.issuer}\n    rootcertbundle: ${opts.token.rootCertBundle}\n`;
   }
+  const tls = opts.tls ? `  tls:\n    certificate: ${opts.tls.certificate}\n    key: ${opts.tls.key}\n` : '';
   return `version: 0.1
 log:
   level: warn
@@ -71,16 +76,27 @@ storage:
 http:
   addr: 127.0.0.1:${port}
   secret: tsbuild-test-secret
-${auth}`;
+${tls}${auth}`;
 }
 
-async function waitUntilUp(child: ChildProcess, port: number, log: () => string): Promise<boolean> {
+/** The status of GET /v2/, over HTTPS without verification when `tls`. */
+function probe(port: number, tls: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = (tls ? httpsGet : httpGet)({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+}
+
+async function waitUntilUp(child: ChildProcess, port: number, tls: boolean, log: () => string): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) return false;
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (res.status === 200 || res.status === 401) return true;
+      const status = await probe(port, tls);
+      if (status === 200 || status === 401) return true;
     } catch {
       // not listening yet
     }
@@ -109,7 +125,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
     writeFileSync(join(dir, 'pid'), String(child.pid));
-    if (!(await waitUntilUp(child, port, () => output))) continue;
+    if (!(await waitUntilUp(child, port, opts.tls !== undefined, () => output))) continue;
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
