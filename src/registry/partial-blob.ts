@@ -70,17 +70,26 @@ async function fetchBlobOnce(store: Store, src: BlobSource, desc: Descriptor, op
   // download privately (no resume) rather than wait on a stranger.
   const path = lock ? join(dir, hex) : join(dir, `${hex}.${process.pid}.${Date.now()}.private`);
   opts.progress.start(desc.digest, desc.size);
-  const state = { corrupt: false };
   try {
-    await store.putBlob(Readable.from(streamBlob(src, desc, path, opts, state)), { digest: desc.digest, size: desc.size });
-    await rm(path, { force: true });
-    opts.progress.finish(desc.digest, 'done');
-  } catch (err) {
-    opts.progress.finish(desc.digest, 'failed');
-    // Bytes that hash wrong must not be resumed from. Anything else (a
-    // broken connection, Ctrl-C) keeps the partial file for the next pull.
-    if (state.corrupt || (err as TsbuildError).code === 'E_DIGEST_MISMATCH' || !lock) await rm(path, { force: true });
-    throw err;
+    for (let attempt = 0; ; attempt++) {
+      const state = { corrupt: false, resumedFrom: 0 };
+      try {
+        await store.putBlob(Readable.from(streamBlob(src, desc, path, opts, state)), { digest: desc.digest, size: desc.size });
+        await rm(path, { force: true });
+        opts.progress.finish(desc.digest, 'done');
+        return;
+      } catch (err) {
+        const corrupt = state.corrupt || (err as TsbuildError).code === 'E_DIGEST_MISMATCH';
+        // Bytes that hash wrong must not be resumed from. Anything else (a
+        // broken connection, Ctrl-C) keeps the partial file for the next pull.
+        if (corrupt || !lock) await rm(path, { force: true });
+        // A resumed download that hashes wrong may have had a bad partial
+        // file (a crash before its pages reached the disk): once, start over.
+        if (corrupt && state.resumedFrom > 0 && attempt === 0) continue;
+        opts.progress.finish(desc.digest, 'failed');
+        throw err;
+      }
+    }
   } finally {
     if (lock) await unlink(lock).catch(() => undefined);
   }
@@ -123,11 +132,12 @@ export function processAlive(pid: number): boolean {
  * from that offset on, resuming with a Range request after a reset. Each
  * network chunk is appended to the partial file before it is yielded.
  */
-async function* streamBlob(src: BlobSource, desc: Descriptor, path: string, opts: DownloadOptions, state: { corrupt: boolean }): AsyncGenerator<Uint8Array> {
+async function* streamBlob(src: BlobSource, desc: Descriptor, path: string, opts: DownloadOptions, state: { corrupt: boolean; resumedFrom: number }): AsyncGenerator<Uint8Array> {
   let have = 0;
   const st = await stat(path).catch(() => undefined);
   if (st && st.size <= desc.size) have = st.size;
   else if (st) await rm(path, { force: true }); // longer than the blob: can't be a prefix of it
+  state.resumedFrom = have;
 
   const file: FileHandle = await open(path, have > 0 ? 'r+' : 'w');
   try {
