@@ -174,14 +174,13 @@ class LayerWriter {
     this.call(() => this.root.whiteout(path), path);
   }
 
-  /** Apply directory metadata deepest first, then flush the tree to disk. */
+  /** Apply directory metadata deepest first (the store syncs the tree before publishing it). */
   finish(): void {
     const paths = [...this.dirs.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
     for (const p of paths) {
       const meta = this.dirs.get(p) as EntryMeta;
       this.call(() => this.root.setMetadata(p === '' ? '.' : p, meta), p || '.');
     }
-    this.call(() => this.root.sync(), '.');
   }
 }
 

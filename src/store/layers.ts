@@ -14,6 +14,7 @@ import { detectFileCompression } from '../image/compression.js';
 import { unpackLayer } from '../image/unpack.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
+import { native, nativeCall } from '../native/index.js';
 import type { LockManager } from './lock.js';
 
 export interface LayerMeta {
@@ -63,80 +64,85 @@ export class LayerStore {
     return p;
   }
 
+  /** Run `make` under the layer's stripe lock unless the layer appeared meanwhile. */
   private async ensureLocked(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
+    return this.once(diffId, () => this.unpack(diffId, blobDigest, mediaType));
+  }
+
+  private async once(diffId: string, make: () => Promise<string>): Promise<string> {
     const existing = await this.find(diffId);
     if (existing) return existing;
-    const hex = digestHex(diffId);
-    const release = await this.locks.acquire(`layer-${hex.slice(0, 2)}`, true);
+    const release = await this.locks.acquire(`layer-${digestHex(diffId).slice(0, 2)}`, true);
     try {
-      return (await this.find(diffId)) ?? (await this.unpack(diffId, blobDigest, mediaType));
+      return (await this.find(diffId)) ?? (await make());
     } finally {
       release();
     }
   }
 
-  /** See Store.adoptLayerDir. The caller holds a lease. */
-  async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
-    const existing = await this.find(diffId);
-    if (existing) {
-      await rm(dir, { recursive: true, force: true });
-      return existing;
-    }
-    const hex = digestHex(diffId);
-    const work = join(this.tmpDir, tempName('layer'));
-    await mkdir(work, { recursive: true, mode: 0o755 });
+  /**
+   * Flush `work` (holding `diff/`) to disk, add layer.json, and rename it to
+   * layers/<hex>. If another writer published the layer first, theirs is as
+   * good as ours and `work` is dropped. On failure `work` is removed.
+   */
+  private async publish(work: string, meta: LayerMeta): Promise<string> {
     try {
-      await rename(dir, join(work, 'diff'));
-      const meta: LayerMeta = { diffId, blobDigest, mediaType, compression: 'gzip', size };
+      nativeCall(`sync ${work}`, () => new (native().RootedDir)(work, false).sync());
       await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
       try {
-        await rename(work, join(this.dir, hex));
+        await rename(work, join(this.dir, digestHex(meta.diffId)));
+        await fsyncDir(this.dir);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        await rm(work, { recursive: true, force: true }); // another build published the same layer first
+        await rm(work, { recursive: true, force: true });
       }
-      return this.diffDir(diffId);
+      return this.diffDir(meta.diffId);
     } catch (err) {
       await rm(work, { recursive: true, force: true });
       throw err;
     }
   }
 
+  /** See Store.adoptLayerDir. The caller holds a lease. */
+  async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
+    const result = await this.once(diffId, async () => {
+      const work = join(this.tmpDir, tempName('layer'));
+      await mkdir(work, { recursive: true, mode: 0o755 });
+      try {
+        await rename(dir, join(work, 'diff'));
+      } catch (err) {
+        await rm(work, { recursive: true, force: true });
+        throw err;
+      }
+      return this.publish(work, { diffId, blobDigest, mediaType, compression: 'gzip', size });
+    });
+    // Already present (made by someone else): the caller's copy is not needed.
+    await rm(dir, { recursive: true, force: true });
+    return result;
+  }
+
   private async unpack(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
-    const hex = digestHex(diffId);
     const what = `layer ${blobDigest}`;
     const blobPath = this.blobs.path(blobDigest);
     if (!(await this.blobs.stat(blobDigest))) throw new TsbuildError('E_BLOB_NOT_FOUND', `${what}: blob is not in the store`);
     const work = join(this.tmpDir, tempName('layer'));
     const diff = join(work, 'diff');
     await mkdir(diff, { recursive: true, mode: 0o755 });
-    let done = false;
+    let res;
+    let compression;
     try {
       // Magic bytes decide, not the media type: archives and registries mislabel.
-      const compression = await detectFileCompression(blobPath);
-      const source = await this.blobs.open(blobDigest);
+      compression = await detectFileCompression(blobPath);
       const privileged = process.getuid?.() === 0;
-      const res = await unpackLayer(source, compression, diff, { privileged, what });
+      res = await unpackLayer(await this.blobs.open(blobDigest), compression, diff, { privileged, what });
       if (res.diffId !== diffId) {
         throw new TsbuildError('E_DIGEST_MISMATCH', `${what}: digest mismatch for diffID ${diffId}: the uncompressed layer hashes to ${res.diffId}`);
       }
-      const meta: LayerMeta = { diffId, blobDigest, mediaType, compression, size: res.size };
-      await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
-      try {
-        await rename(work, join(this.dir, hex));
-      } catch (err) {
-        // Someone else published it (a process that ignored the lock, or a
-        // crash-recovered duplicate): theirs is as good as ours.
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        return this.diffDir(diffId);
-      }
-      await fsyncDir(this.dir);
-      done = true;
-      return this.diffDir(diffId);
-    } finally {
-      if (!done) await rm(work, { recursive: true, force: true });
+    } catch (err) {
+      await rm(work, { recursive: true, force: true });
+      throw err;
     }
+    return this.publish(work, { diffId, blobDigest, mediaType, compression, size: res.size });
   }
 }
