@@ -36,6 +36,10 @@ export interface UnpackOptions {
 }
 
 const OPAQUE = '.wh..wh..opq';
+// overlayfs reads trusted.overlay.* (opaque, redirect, metacopy, origin) to
+// decide what a merged directory shows; a layer may not set them itself:
+// only our whiteout conversion writes the opaque marker.
+const OVERLAY_XATTR = 'trusted.overlay.';
 const WHITEOUT = '.wh.';
 
 /** Lexically clean a tar name into components (mirrors the Rust side; `..` clamps at the root). */
@@ -66,7 +70,7 @@ function metaOf(h: tar.Header, binaryXattrs: boolean, extra: { name: string; val
     mode: (h.mode ?? 0o644) & 0o7777,
     mtimeSec: sec,
     mtimeNsec: Math.max(0, nsec),
-    xattrs: [...xattrsOf(pax, binaryXattrs), ...extra],
+    xattrs: [...xattrsOf(pax, binaryXattrs).filter((x) => !x.name.startsWith(OVERLAY_XATTR)), ...extra],
   };
 }
 

@@ -3,6 +3,7 @@
 // store, the host's /etc/passwd and the places an escape would land are
 // untouched, whether the layer is refused or its entries are clamped inside.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -197,6 +198,17 @@ describe('hostile layers stay inside the layer directory', () => {
       // The link is to the symlink inode itself, whose target resolves inside the container.
       expect(lstatSync(join(r.dir as string, 'hl')).isSymbolicLink()).toBe(true);
       assertHostUntouched(r.dir);
+    });
+  });
+
+  it('drops overlayfs control xattrs a layer tries to set (trusted.overlay.*)', async () => {
+    await withStore(async (store) => {
+      const r = await attempt(store, [
+        { name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc', 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.ok': 'kept' } } as never,
+      ]);
+      expect(r.error).toBeUndefined();
+      const py = 'import os,sys; print(sorted(os.listxattr(sys.argv[1])))';
+      expect(execFileSync('python3', ['-c', py, join(r.dir as string, 'd')], { encoding: 'utf8' }).trim()).toBe("['user.ok']");
     });
   });
 });
