@@ -10,6 +10,8 @@ import { detectCompression } from '../../../src/image/compression.js';
 import { decodePaxRecords, xattrsOf } from '../../../src/image/pax.js';
 import { namesFromAnnotations } from '../../../src/image/archive/load.js';
 import { LockManager } from '../../../src/store/lock.js';
+import { openArchive } from '../../../src/image/archive/source.js';
+import { writeFileSync } from 'node:fs';
 
 function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
@@ -67,6 +69,21 @@ describe('store parts', () => {
       rex();
       (await late)();
       expect(events).toEqual(['exclusive', 'late shared']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('archive paths from manifests cannot leave the archive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbuild-unit-archive-'));
+    try {
+      writeFileSync(join(dir, 'manifest.json'), '[]');
+      const src = await openArchive(dir, dir, 'x');
+      expect((await src.read('manifest.json')).toString()).toBe('[]');
+      await expect(src.read('../../../etc/passwd')).rejects.toMatchObject({ code: 'E_BAD_ARCHIVE' });
+      await expect(src.read('a/../../x')).rejects.toMatchObject({ code: 'E_BAD_ARCHIVE' });
+      await expect(src.read('nope')).rejects.toMatchObject({ code: 'E_ARCHIVE_MISSING' });
+      await src.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
