@@ -43,6 +43,10 @@ export interface BindOptions {
   readonly: boolean
   /** The source is a file, not a directory. */
   isFile: boolean
+  /** Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay). */
+  fstype?: string
+  /** Options for `fstype`. */
+  data?: string
 }
 
 /** Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits. */
@@ -137,6 +141,12 @@ export interface JoinOptions {
  * flock on `path`, created if missing; resolves to the lock's fd.
  */
 export declare function lockFile(path: string, exclusive: boolean): Promise<number>
+
+/**
+ * A pipe as [readFd, writeFd], both close-on-exec: for capturing a
+ * container's output (the child's end is dup2'ed onto its stdio).
+ */
+export declare function makePipe(): Array<number>
 
 /** Opens a pty pair (both fds close-on-exec) with the given window size. */
 export declare function openPty(cols: number, rows: number): PtyPair

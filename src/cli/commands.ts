@@ -8,6 +8,7 @@ export interface Command {
 }
 
 export const commands: Record<string, Command> = {
+  build: { summary: 'Build an image from a Containerfile', load: () => import('./cmd-build.js') },
   run: { summary: 'Run a command in a new container', load: () => import('./cmd-run.js') },
   ps: { summary: 'List containers', load: () => import('./cmd-ps.js') },
   exec: { summary: 'Run a command in a running container', load: () => import('./cmd-exec.js') },

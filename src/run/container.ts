@@ -81,10 +81,10 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const user = resolveUser(state.layerDirs, cfg.user);
   const cgroup = state.cgroupName as string;
   const procsFiles = createCgroup(cgroup, cfg.limits);
-  const binds = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: !isDirectory(b.source) }));
+  const binds = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data }));
   if (cfg.limits.memory !== undefined) {
     writeMeminfo(paths.meminfo, cfg.limits.memory);
-    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true });
+    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined });
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);

@@ -26,3 +26,18 @@ export function readImageFile(layerDirs: readonly string[], path: string): strin
   }
   return undefined;
 }
+
+/** True if `path` exists in the merged view of the layers (a whiteout or opaque parent hides lower copies). */
+export function existsInImage(layerDirs: readonly string[], path: string): boolean {
+  const rel = posix.normalize(path).replace(/^\/+/, '');
+  if (rel === '' || rel === '.') return true;
+  for (let i = layerDirs.length - 1; i >= 0; i--) {
+    try {
+      const st = lstatSync(join(layerDirs[i] as string, rel));
+      return !(st.isCharacterDevice() && st.rdev === 0);
+    } catch {
+      continue;
+    }
+  }
+  return false;
+}

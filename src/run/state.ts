@@ -11,7 +11,16 @@ import type { ResourceLimits } from './limits.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
-export interface BindSpec { source: string; target: string; readonly: boolean }
+export interface BindSpec {
+  source: string;
+  target: string;
+  readonly: boolean;
+  /** Default: whether the source is a file. */
+  isFile?: boolean;
+  /** Mount this filesystem (tmpfs, overlay) instead of binding `source`. */
+  fstype?: string;
+  data?: string;
+}
 
 /** One line of a user namespace map: container ids [containerId, containerId+size) are host ids from hostId. */
 export interface IdMap { containerId: number; hostId: number; size: number }
@@ -37,8 +46,8 @@ export interface ContainerState {
   id: string;
   name: string;
   created: string;
-  /** `run` containers run a process; `working` ones (tsbuild from) are rootfs only until run/commit. */
-  kind: 'run' | 'working';
+  /** `run` containers run a process; `working` ones (tsbuild from) are rootfs only until run/commit; `build` ones are a build's RUN steps (transient, hidden from ps). */
+  kind: 'run' | 'working' | 'build';
   imageId: string;
   imageName: string;
   /** Bottom first. */

@@ -32,6 +32,10 @@ pub struct BindOptions {
     pub readonly: bool,
     /// The source is a file, not a directory.
     pub is_file: bool,
+    /// Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay).
+    pub fstype: Option<String>,
+    /// Options for `fstype`.
+    pub data: Option<String>,
 }
 
 /// The process to start and its credentials.
@@ -163,7 +167,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             lower_dirs: opts.lower_dirs,
             upper_dir: opts.upper_dir,
             work_dir: opts.work_dir,
-            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file }).collect(),
+            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data }).collect(),
             console: opts.console,
             bind_devices: false,
             bind_sys: false,
@@ -357,4 +361,15 @@ pub fn cgroup_oom_kills(root: String, name: String) -> u32 {
 #[napi]
 pub fn cgroup_pids(root: String, name: String) -> Vec<i32> {
     Hierarchy::detect(Path::new(&root)).pids(&name)
+}
+
+/// A pipe as [readFd, writeFd], both close-on-exec: for capturing a
+/// container's output (the child's end is dup2'ed onto its stdio).
+#[napi]
+pub fn make_pipe() -> Result<Vec<i32>> {
+    let mut fds = [0i32; 2];
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Error::from_reason(format!("pipe: {}", std::io::Error::last_os_error())));
+    }
+    Ok(fds.to_vec())
 }

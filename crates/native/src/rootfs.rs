@@ -42,6 +42,10 @@ pub struct BindMount {
     pub readonly: bool,
     /// True for a file source (the target is created as a file, not a dir).
     pub is_file: bool,
+    /// A filesystem to mount instead of a bind (tmpfs, or a read-only overlay of layers).
+    pub fstype: Option<String>,
+    /// Mount options for `fstype`, e.g. `lowerdir=a:b` or `size=64m`.
+    pub data: Option<String>,
 }
 
 /// Everything the parent decided about the rootfs, in plain Rust types.
@@ -139,7 +143,10 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     for b in &spec.binds {
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
-        p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None);
+        match &b.fstype {
+            Some(fstype) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
+            None => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
+        }
         if b.readonly {
             p.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None);
         }
@@ -262,7 +269,10 @@ mod tests {
             lower_dirs: vec!["/c/init".into(), "/l/2".into(), "/l/1".into()],
             upper_dir: Some("/c/upper".into()),
             work_dir: Some("/c/work".into()),
-            binds: vec![BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false }],
+            binds: vec![
+                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None },
+                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()) },
+            ],
             console: None,
             bind_devices: false,
             bind_sys: false,
@@ -288,6 +298,7 @@ mod tests {
         assert!(calls.contains(&"mknod /c/merged/dev/null 20666 1:3".to_string()));
         assert!(calls.contains(&"mount /host/data /c/merged/data - 0x5000 -".to_string()));
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
+        assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
         assert!(calls.contains(&"mount - /proc/sys - 0x102f -".to_string()));
     }
 

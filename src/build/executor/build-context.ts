@@ -1,0 +1,53 @@
+// Everything one build shares across its stages: options, the store, the
+// cache, progress, and memoised results (built stages, images used by
+// FROM or --from), so that each is resolved once even when stages run
+// in parallel.
+import type { Store } from '../../store/index.js';
+import type { IgnoreMatcher } from '../context/index.js';
+import type { ResourceLimits } from '../../run/limits.js';
+import type { Logger } from '../../cli/context.js';
+import type { BuildPlan, Stage } from '../index.js';
+import type { BuildCache } from './cache.js';
+import type { ImageState } from './image-state.js';
+import type { Progress } from './progress.js';
+
+export interface BuildOptions {
+  root: string;
+  contextDir: string;
+  /** The Containerfile's path on disk. */
+  containerfile: string;
+  /** How errors name the file (as the user gave it). */
+  displayFile: string;
+  tags: string[];
+  buildArgs: Map<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  labels: Map<string, string>;
+  network: 'host' | 'none';
+  limits: ResourceLimits;
+  secrets: Map<string, string>;
+  tlsVerify?: boolean;
+  log: Logger;
+}
+
+export interface StageResult {
+  state: ImageState;
+  /** The cache key of the stage's last step: what a stage built FROM it chains on. */
+  key: string;
+}
+
+export interface BuildContext {
+  opts: BuildOptions;
+  store: Store;
+  cache: BuildCache;
+  progress: Progress;
+  plan: BuildPlan;
+  /** Every stage of the file, in order (stage indexes in --from count all of them). */
+  allStages: Stage[];
+  escapeToken: string;
+  stages: Map<number, Promise<StageResult>>;
+  /** The context's .containerignore/.dockerignore rules. */
+  ignore: IgnoreMatcher | undefined;
+  images: Map<string, Promise<{ state: ImageState; id: string }>>;
+}

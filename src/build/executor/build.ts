@@ -1,0 +1,78 @@
+// `tsbuild build` end to end: read and plan the Containerfile, build the
+// stages the target needs (independent stages in parallel), and record the
+// target's image: config and manifest blobs, the image record with its
+// tags, and the optional --output export and --push.
+import { readFileSync } from 'node:fs';
+import { TsbuildError } from '../../errors.js';
+import { openStore } from '../../store/index.js';
+import { MediaType, type ImageConfig, type ImageManifest } from '../../image/oci.js';
+import { parseStages, planBuild } from '../index.js';
+import { loadIgnore } from '../context/index.js';
+import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
+import { BuildCache } from './cache.js';
+import type { ImageState } from './image-state.js';
+import { makeProgress, type ProgressMode } from './progress.js';
+import { buildStage } from './stage.js';
+
+export interface BuildResult {
+  imageId: string;
+  manifestDigest: string;
+  tags: string[];
+}
+
+export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
+  const source = readFileSync(opts.containerfile, 'utf8');
+  const cf = parseStages(source, { file: opts.displayFile });
+  const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
+  const store = await openStore(opts.root);
+  const progress = makeProgress(progressMode, plan.stages.length > 1);
+  try {
+    const ctx: BuildContext = {
+      opts,
+      store,
+      cache: new BuildCache(opts.root),
+      progress,
+      plan,
+      allStages: cf.stages,
+      escapeToken: cf.escapeToken,
+      stages: new Map(),
+      images: new Map(),
+      ignore: loadIgnore(opts.contextDir),
+    };
+    // Every stage starts at once and waits for what it depends on, so
+    // independent stages build in parallel.
+    for (const ps of plan.stages) {
+      const p = buildStage(ctx, ps);
+      p.catch(() => {}); // observed through the target (or a dependant)
+      ctx.stages.set(ps.index, p);
+    }
+    const settled = await Promise.allSettled([...ctx.stages.values()]);
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    const target = (await ctx.stages.get(plan.target)) as StageResult;
+    const result = await store.withLease(() => recordImage(ctx, target.state));
+    progress.result(result.imageId, result.tags);
+    return result;
+  } finally {
+    await progress.close();
+    await store.close();
+  }
+}
+
+async function recordImage(ctx: BuildContext, state: ImageState): Promise<BuildResult> {
+  const { store, opts } = ctx;
+  const inner = { ...(state.config.config ?? {}) };
+  if (opts.labels.size > 0) inner.Labels = { ...(inner.Labels ?? {}), ...Object.fromEntries(opts.labels) };
+  const config: ImageConfig = { ...state.config, created: new Date().toISOString(), config: inner };
+  const configBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(config)));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+  };
+  const manifestBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
+  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags });
+  if (record.id !== configBlob.digest) throw new TsbuildError('E_INTERNAL', 'image record does not match its config');
+  return { imageId: record.id, manifestDigest: manifestBlob.digest, tags: record.names };
+}

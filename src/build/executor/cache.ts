@@ -1,0 +1,47 @@
+// The build cache: step key → the image state after that step. A key
+// hashes the parent's key, the expanded instruction, the build args it
+// sees and, for COPY/ADD, the content digest of its sources; never mtimes.
+// Entries are small JSON files written atomically. Concurrent builds of
+// the same step serialise on a per-key lock, so the second one finds the
+// first one's result instead of making a different layer.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../../native/index.js';
+import type { StoredState } from './image-state.js';
+
+export function cacheKey(parts: readonly unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export class BuildCache {
+  private readonly dir: string;
+  private readonly lockDir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'cache', 'steps');
+    this.lockDir = join(root, 'locks', 'steps');
+    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.lockDir, { recursive: true });
+  }
+
+  get(key: string): StoredState | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${key}.json`), 'utf8')) as StoredState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  put(key: string, state: StoredState): void {
+    const tmp = join(this.dir, `.${key}.${process.pid}.tmp`);
+    writeFileSync(tmp, JSON.stringify(state));
+    renameSync(tmp, join(this.dir, `${key}.json`));
+  }
+
+  /** Exclusive lock on one key across processes; resolves to its release. */
+  async lock(key: string): Promise<() => void> {
+    const fd = await native().lockFile(join(this.lockDir, key.slice(0, 2)), true);
+    return () => native().unlockFile(fd);
+  }
+}

@@ -1,0 +1,41 @@
+// COPY and ADD in the executor: where the sources come from (the context,
+// another stage, an image) and where the result goes (a fresh dir under the
+// store's tmp, which becomes the layer). The file semantics live in
+// src/build/copy.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyCopy, copySourceDigest, type CopySource, type CopyStep } from '../copy/index.js';
+import type { AddInstruction, CopyInstruction } from '../index.js';
+import type { BuildContext } from './build-context.js';
+import { layerDirs, type ImageState } from './image-state.js';
+import { sourceState } from './stage.js';
+
+async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<CopyStep> {
+  let source: CopySource = { kind: 'context', dir: ctx.opts.contextDir };
+  if (ins.kind === 'copy' && ins.from !== null) source = { kind: 'layers', layerDirs: layerDirs(await sourceState(ctx, ins.from, ins.line)) };
+  return {
+    instruction: ins,
+    source,
+    targetLayers: layerDirs(state),
+    workdir: state.config.config?.WorkingDir || '/',
+    containerfile: ctx.opts.displayFile,
+    ignore: ctx.ignore,
+  };
+}
+
+export const copyStep = {
+  async digest(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {
+    return copySourceDigest(await stepFor(ctx, state, ins));
+  },
+  /** Returns the filled layer dir (inside the store's tmp, so it can be adopted by rename). */
+  async apply(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {
+    const dir = mkdtempSync(join(ctx.opts.root, 'tmp', 'copy-'));
+    try {
+      await applyCopy(await stepFor(ctx, state, ins), dir);
+      return dir;
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,152 @@
+// RUN --mount: cache (persisted under --root, shared/private/locked), bind
+// (from the context, a stage or an image; read-only unless rw, and then
+// writes land in a throwaway overlay), tmpfs and secret. Each becomes a
+// mount inside the step's container only; none of them reaches the layer.
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { join, posix, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { TsbuildError } from '../../errors.js';
+import { native } from '../../native/index.js';
+import type { BindSpec } from '../../run/state.js';
+import type { RunMount } from '../index.js';
+
+export interface MountContext {
+  root: string;
+  contextDir: string;
+  file: string;
+  line: number;
+  workdir: string;
+  /** `--secret id=…,src=…` from the command line. */
+  secrets: ReadonlyMap<string, string>;
+  /** Layer dirs (bottom first) of a stage or image named by `from=`. */
+  layersOf(from: string): Promise<string[]>;
+}
+
+export interface PreparedMounts {
+  binds: BindSpec[];
+  /** Extra environment (secrets with env=). */
+  env: string[];
+  /** Container paths the mounts needed; removed from the layer if the step created them. */
+  targets: string[];
+  release(): void;
+}
+
+function fail(ctx: MountContext, code: string, message: string): never {
+  throw new TsbuildError(code, message, { location: { file: ctx.file, line: ctx.line } });
+}
+
+/** A path inside the context, never outside it (symlinks resolved, then checked). */
+function contextPath(ctx: MountContext, source: string): string {
+  const base = realpathSync(ctx.contextDir);
+  let real: string;
+  try {
+    real = realpathSync(resolve(base, `.${posix.resolve('/', source)}`));
+  } catch {
+    fail(ctx, 'E_MOUNT_SOURCE', `mount source ${source} not found in the build context`);
+  }
+  if (real !== base && !real.startsWith(base + sep)) fail(ctx, 'E_SOURCE_OUTSIDE_CONTEXT', `mount source ${source} resolves outside the build context`);
+  return real;
+}
+
+function cacheDirName(id: string): string {
+  return createHash('sha256').update(id).digest('hex').slice(0, 32);
+}
+
+export async function prepareMounts(mounts: readonly RunMount[], ctx: MountContext): Promise<PreparedMounts> {
+  const binds: BindSpec[] = [];
+  const env: string[] = [];
+  const targets: string[] = [];
+  const locks: number[] = [];
+  const temps: string[] = [];
+  const tmpRoot = join(ctx.root, 'tmp');
+  mkdirSync(tmpRoot, { recursive: true });
+  const release = () => {
+    for (const fd of locks) native().unlockFile(fd);
+    for (const t of temps) rmSync(t, { recursive: true, force: true });
+  };
+  try {
+    for (const m of mounts) {
+      const target = m.target === null ? null : posix.resolve(ctx.workdir, m.target);
+      switch (m.type) {
+        case 'cache': {
+          if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a cache mount needs target=');
+          const id = m.id ?? target;
+          const base = join(ctx.root, 'cache', 'mounts');
+          let dir = join(base, cacheDirName(id));
+          mkdirSync(dir, { recursive: true });
+          if (m.sharing === 'locked') {
+            locks.push(await native().lockFile(`${dir}.lock`, true));
+          } else if (m.sharing === 'private') {
+            // Private: the shared dir if free, else a fresh one for this step only.
+            try {
+              locks.push(native().tryLockFile(`${dir}.lock`, true));
+            } catch {
+              dir = mkdtempSync(join(tmpRoot, 'cache-private-'));
+              temps.push(dir);
+            }
+          }
+          const st = statSync(dir);
+          if (m.uid !== null || m.gid !== null) chownSync(dir, m.uid ?? st.uid, m.gid ?? st.gid);
+          if (m.mode !== null) chmodSync(dir, m.mode);
+          binds.push({ source: dir, target, readonly: m.readonly, isFile: false });
+          targets.push(target);
+          break;
+        }
+        case 'tmpfs': {
+          if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a tmpfs mount needs target=');
+          binds.push({ source: 'tmpfs', target, readonly: false, isFile: false, fstype: 'tmpfs', data: `mode=1777${m.size !== null ? `,size=${m.size}` : ''}` });
+          targets.push(target);
+          break;
+        }
+        case 'bind': {
+          if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a bind mount needs target=');
+          const lowers: string[] = [];
+          if (m.from === null) {
+            lowers.push(contextPath(ctx, m.source ?? '/'));
+          } else {
+            const sub = posix.resolve('/', m.source ?? '/').slice(1);
+            for (const layer of (await ctx.layersOf(m.from)).reverse()) lowers.push(sub ? join(layer, sub) : layer);
+          }
+          const isFile = lowers.length === 1 && !statSync(lowers[0] as string).isDirectory();
+          if (isFile || (m.readonly && lowers.length === 1)) {
+            binds.push({ source: lowers[0] as string, target, readonly: m.readonly, isFile });
+          } else if (m.readonly) {
+            binds.push({ source: 'overlay', target, readonly: true, isFile: false, fstype: 'overlay', data: `lowerdir=${lowers.join(':')}` });
+          } else {
+            // rw: writes go to a scratch upper that is thrown away after the step.
+            const scratch = mkdtempSync(join(tmpRoot, 'bind-rw-'));
+            temps.push(scratch);
+            mkdirSync(join(scratch, 'u'));
+            mkdirSync(join(scratch, 'w'));
+            binds.push({ source: 'overlay', target, readonly: false, isFile: false, fstype: 'overlay', data: `lowerdir=${lowers.join(':')},upperdir=${join(scratch, 'u')},workdir=${join(scratch, 'w')}` });
+          }
+          targets.push(target);
+          break;
+        }
+        case 'secret': {
+          const id = m.id ?? (m.target ? posix.basename(m.target) : null);
+          if (!id) fail(ctx, 'E_MOUNT_SECRET', 'a secret mount needs id= or target=');
+          const src = ctx.secrets.get(id);
+          if (src === undefined) {
+            if (m.required) fail(ctx, 'E_SECRET_MISSING', `secret ${id} is required but was not given (use --secret id=${id},src=FILE)`);
+            break;
+          }
+          if (m.env !== null) {
+            env.push(`${m.env}=${readFileSync(src, 'utf8')}`);
+            if (m.target === null) break;
+          }
+          const t = target ?? `/run/secrets/${id}`;
+          binds.push({ source: src, target: t, readonly: true, isFile: true });
+          targets.push(t);
+          break;
+        }
+        default:
+          fail(ctx, 'E_MOUNT_TYPE', `RUN --mount=type=${m.type} is not supported`);
+      }
+    }
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return { binds, env, targets, release };
+}

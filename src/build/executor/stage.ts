@@ -1,0 +1,197 @@
+// Building one stage: resolve its base (a built stage, an image, or
+// scratch), run the base's ONBUILD triggers first, then apply each step.
+// Every step has a cache key chained from its parent's; RUN, COPY, ADD and
+// a WORKDIR that creates its directory make layers, and are looked up in
+// the cache (under a per-key lock, so concurrent builds share one result).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsbuildError } from '../../errors.js';
+import { writeLayer } from '../../image/layer-writer.js';
+import { INIT_FILES } from '../../run/container-fs.js';
+import { existsInImage } from '../../run/layerfs.js';
+import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
+import type { BuildContext, StageResult } from './build-context.js';
+import { cacheKey } from './cache.js';
+import { applyConfigInstruction, nopHistory } from './config-steps.js';
+import { copyStep } from './copy-step.js';
+import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
+import { useImage } from './images.js';
+import { runStep } from './run-step.js';
+
+const INIT_EXCLUDE = new Set<string>(INIT_FILES);
+
+/** An instruction as the cache sees it: expanded values, without its position in the file. */
+function describe(i: StageInstruction): string {
+  return JSON.stringify(i, (k, v) => (k === 'line' || k === 'endLine' || k === 'source' ? undefined : v));
+}
+
+function stageLabel(ps: PlannedStage): string {
+  return ps.name ?? String(ps.index);
+}
+
+async function resolveBase(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
+  const line = ps.stage.from.line;
+  switch (ps.base.kind) {
+    case 'scratch':
+      return { state: scratchState(), key: cacheKey(['scratch']) };
+    case 'stage':
+      return ctx.stages.get(ps.base.index) as Promise<StageResult>;
+    case 'image': {
+      const { state, id } = await useImage(ctx, ps.base.reference, line);
+      return { state, key: cacheKey(['image', id]) };
+    }
+  }
+}
+
+/** ONBUILD triggers of the base run first, as if written after FROM. */
+function withTriggers(stage: Stage, triggers: readonly string[], file: string): Stage {
+  if (triggers.length === 0) return stage;
+  const parsed = parseStages(`FROM scratch\n${triggers.join('\n')}\n`, { file: `${file} (ONBUILD of the base image)` });
+  const line = stage.from.line;
+  const placed = (parsed.stages[0]?.instructions ?? []).map((i) => ({ ...i, line, endLine: line }));
+  return { ...stage, instructions: [...placed, ...stage.instructions] };
+}
+
+export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
+  for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
+  const label = stageLabel(ps);
+  const file = ctx.opts.displayFile;
+  const base = await resolveBase(ctx, ps);
+  const triggers = base.state.config.config?.OnBuild ?? [];
+  const stage = withTriggers(ps.stage, triggers, file);
+  const baseEnv = new Map((base.state.config.config?.Env ?? []).map((kv) => {
+    const eq = kv.indexOf('=');
+    return [kv.slice(0, eq), kv.slice(eq + 1)] as [string, string];
+  }));
+  const steps = expandStage(stage, { file, escapeToken: ctx.escapeToken, buildArgs: ctx.opts.buildArgs, globalScope: ctx.plan.globalScope, baseEnv });
+  const total = steps.length + 1;
+  ctx.progress.step({ stage: label, n: 1, total, text: ps.stage.from.source, line: ps.stage.from.line }).done({});
+
+  // A child image does not inherit its parent's triggers.
+  let state: ImageState = triggers.length > 0 ? withHistory(base.state, { created: new Date().toISOString(), created_by: '/bin/sh -c #(nop) ONBUILD triggers ran', empty_layer: true }, (c) => { c.OnBuild = null; }) : base.state;
+  let key = base.key;
+  const cmdState = { cmdFromBase: true };
+  for (const [i, step] of steps.entries()) {
+    const ins = step.instruction;
+    const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
+    const stepKeyParts: unknown[] = [key, describe(ins)];
+    if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
+    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await copyStep.digest(ctx, state, ins));
+    key = cacheKey(stepKeyParts);
+
+    if (ins.kind !== 'run' && ins.kind !== 'copy' && ins.kind !== 'add' && ins.kind !== 'workdir') {
+      state = withHistory(state, { created: new Date().toISOString(), created_by: nopHistory(ins), empty_layer: true }, (c) => {
+        applyConfigInstruction(ins, c, step.env, cmdState);
+      });
+      if (ins.kind === 'maintainer') state = { ...state, config: { ...state.config, author: ins.maintainer } };
+      tracker.done({});
+      continue;
+    }
+    const cached = ctx.opts.noCache ? undefined : await lookup(ctx, key);
+    if (cached) {
+      state = cached;
+      if (ins.kind === 'workdir') state = withHistory(state, { created: new Date().toISOString(), created_by: nopHistory(ins), empty_layer: true }, () => {});
+      tracker.cached();
+      continue;
+    }
+    const release = await ctx.cache.lock(key);
+    try {
+      const again = ctx.opts.noCache ? undefined : await lookup(ctx, key);
+      if (again) {
+        state = again;
+        tracker.cached();
+        continue;
+      }
+      const timings: Record<string, number> = {};
+      state = await execute(ctx, state, ins, step.args, label, timings);
+      ctx.cache.put(key, toStored(state));
+      const top = state.layers.at(-1);
+      tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings });
+    } finally {
+      release();
+    }
+  }
+  return { state, key };
+}
+
+async function lookup(ctx: BuildContext, key: string): Promise<ImageState | undefined> {
+  const stored = ctx.cache.get(key);
+  return stored ? fromStored(ctx.store, stored) : undefined;
+}
+
+/** Runs a layer-making step and returns the state after it. */
+async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, stageLabel: string, timings: Record<string, number>): Promise<ImageState> {
+  const created = new Date().toISOString();
+  const t0 = performance.now();
+  if (ins.kind === 'workdir') {
+    const config = { ...(state.config.config ?? {}) };
+    applyConfigInstruction(ins, config, new Map(), { cmdFromBase: false });
+    const dir = config.WorkingDir ?? '/';
+    const history = { created, created_by: nopHistory(ins) };
+    if (existsInImage(layerDirs(state), dir)) {
+      return withHistory(state, { ...history, empty_layer: true }, (c) => { c.WorkingDir = dir; });
+    }
+    const layerDir = mkdtempSync(join(ctx.opts.root, 'tmp', 'workdir-'));
+    mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
+    const next = await commitDir(ctx, state, layerDir, history, timings);
+    return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
+  }
+  if (ins.kind === 'run') {
+    const result = await runStep({
+      root: ctx.opts.root,
+      run: ins,
+      layerDirs: layerDirs(state),
+      config: state.config.config ?? {},
+      args,
+      network: ctx.opts.network,
+      limits: ctx.opts.limits,
+      outputFd: ctx.progress.outputFd,
+      mounts: {
+        contextDir: ctx.opts.contextDir,
+        file: ctx.opts.displayFile,
+        secrets: ctx.opts.secrets,
+        layersOf: async (from) => layerDirs(await sourceState(ctx, from, ins.line)),
+      },
+    });
+    timings.run = performance.now() - t0;
+    try {
+      const shell = state.config.config?.Shell ?? ['/bin/sh', '-c'];
+      const createdBy = ins.command.form === 'exec' ? JSON.stringify(ins.command.args) : `${shell.join(' ')} ${ins.command.args[0] ?? ''}`;
+      return await commitDir(ctx, state, result.upperDir, { created, created_by: createdBy }, timings);
+    } finally {
+      result.dispose();
+    }
+  }
+  if (ins.kind === 'copy' || ins.kind === 'add') {
+    const layerDir = await copyStep.apply(ctx, state, ins);
+    timings.copy = performance.now() - t0;
+    const verb = ins.kind === 'copy' ? 'COPY' : 'ADD';
+    return commitDir(ctx, state, layerDir, { created, created_by: `/bin/sh -c #(nop) ${verb} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+$/, '') }, timings);
+  }
+  throw new TsbuildError('E_INTERNAL', `unexpected step ${ins.kind}`);
+}
+
+/** Turns a step's dir into a layer (adopting the dir) or, when empty, a history-only step. */
+async function commitDir(ctx: BuildContext, state: ImageState, dir: string, history: { created: string; created_by: string }, timings: Record<string, number>): Promise<ImageState> {
+  const t0 = performance.now();
+  try {
+    const layer = await writeLayer(ctx.store, dir, { exclude: INIT_EXCLUDE, adopt: true });
+    timings.commit = performance.now() - t0;
+    if (!layer) return withHistory(state, { ...history, empty_layer: true });
+    const lowerdir = (await ctx.store.layerDir(layer.diffId)) as string;
+    return withLayer(state, layer, lowerdir, history);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The state `--from=X` names: a stage of this build or an image. */
+export async function sourceState(ctx: BuildContext, from: string, line: number): Promise<ImageState> {
+  const ref = resolveSource(from, ctx.allStages);
+  if (ref?.kind === 'stage') {
+    const built = ctx.stages.get(ref.index);
+    if (!built) throw new TsbuildError('E_UNKNOWN_STAGE', `stage ${from} is not part of this build`, { location: { file: ctx.opts.displayFile, line } });
+    return (await built).state;
+  }
+  return (await useImage(ctx, ref?.reference ?? from, line)).state;
+}

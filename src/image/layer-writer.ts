@@ -1,0 +1,176 @@
+// Turning a layer directory in overlay form (a container's upperdir, a COPY
+// step's output) into an OCI layer blob: one streaming pass of
+// scan → tar (overlay whiteouts become OCI whiteouts) → sha256 (diffID) →
+// gzip → store (which hashes again for the blob digest while it writes).
+// Only the diff is read: the upper dir is exactly what the step changed.
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, constants as zlibConstants } from 'node:zlib';
+import * as tar from 'tar-stream';
+
+type HeaderArg = Partial<tar.Header> & { name: string };
+import { native } from '../native/index.js';
+import type { Store } from '../store/index.js';
+import { MediaType } from './oci.js';
+
+type ScanEntry = ReturnType<ReturnType<typeof native>['scanLayer']>[number];
+
+export interface LayerBlob {
+  diffId: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** Bytes of the uncompressed tar. */
+  uncompressedSize: number;
+}
+
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** Below this, a file is read in one call: cheaper than a stream per small file. */
+const SMALL_FILE = 1 << 20;
+
+/** Paths (relative, no leading slash) left out of the layer, e.g. the init layer's files. */
+export type ExcludeSet = ReadonlySet<string>;
+
+/** True if an entry is an overlay whiteout: a 0/0 character device. */
+function isWhiteout(e: ScanEntry): boolean {
+  return e.kind === 'char' && e.rdevMajor === 0 && e.rdevMinor === 0;
+}
+
+function baseHeader(e: ScanEntry): HeaderArg {
+  const pax: Record<string, string> = {};
+  for (const x of e.xattrs ?? []) {
+    if (x.name.startsWith('trusted.overlay.')) continue; // overlay bookkeeping, not content
+    pax[`SCHILY.xattr.${x.name}`] = x.value.toString('latin1');
+  }
+  return {
+    name: e.path,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: new Date(e.mtimeSec * 1000 + Math.floor(e.mtimeNsec / 1e6)),
+    ...(Object.keys(pax).length > 0 ? { pax } : {}),
+  };
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i + 1);
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+function entryWrite(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Writes the tar of `entries` (from `root`) into `pack`, then finalizes it. */
+async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[]): Promise<void> {
+  const firstPathOfInode = new Map<string, string>();
+  for (const e of entries) {
+    if (isWhiteout(e)) {
+      await entryWrite(pack, { name: `${dirOf(e.path)}.wh.${baseName(e.path)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: new Date(e.mtimeSec * 1000) });
+      continue;
+    }
+    const h = baseHeader(e);
+    switch (e.kind) {
+      case 'dir':
+        await entryWrite(pack, { ...h, type: 'directory' });
+        if (e.xattrs?.some((x) => x.name === OPAQUE_XATTR && x.value.toString() === 'y')) {
+          await entryWrite(pack, { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: h.mtime });
+        }
+        break;
+      case 'symlink':
+        await entryWrite(pack, { ...h, type: 'symlink', linkname: e.linkTarget ?? '' });
+        break;
+      case 'char':
+      case 'block':
+        await entryWrite(pack, { ...h, type: e.kind === 'char' ? 'character-device' : 'block-device', devmajor: e.rdevMajor, devminor: e.rdevMinor });
+        break;
+      case 'fifo':
+        await entryWrite(pack, { ...h, type: 'fifo' });
+        break;
+      case 'socket':
+        break; // tar cannot carry sockets; docker skips them too
+      default: {
+        if (e.nlink > 1) {
+          const first = firstPathOfInode.get(e.ino);
+          if (first !== undefined) {
+            await entryWrite(pack, { ...h, type: 'link', linkname: first, size: 0 });
+            break;
+          }
+          firstPathOfInode.set(e.ino, e.path);
+        }
+        const full = join(root, e.path);
+        if (e.size < SMALL_FILE) {
+          await entryWrite(pack, { ...h, type: 'file', size: e.size }, readFileSync(full));
+        } else {
+          await new Promise<void>((resolve, reject) => {
+            const sink = pack.entry({ ...h, type: 'file', size: e.size }, (err) => (err ? reject(err) : resolve()));
+            createReadStream(full).on('error', reject).pipe(sink);
+          });
+        }
+      }
+    }
+  }
+  pack.finalize();
+}
+
+/** Passes bytes through while hashing and counting them. */
+class Digester extends Transform {
+  private readonly hash = createHash('sha256');
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+}
+
+/** The entries of a layer dir, minus excluded paths (and whiteouts of them). */
+export function scanLayerDir(dir: string, exclude: ExcludeSet = new Set()): ScanEntry[] {
+  return native().scanLayer(dir).filter((e) => !exclude.has(e.path));
+}
+
+export interface WriteLayerOptions {
+  exclude?: ExcludeSet;
+  /** Move the dir into the store as the layer's unpacked form (it is consumed). */
+  adopt?: boolean;
+}
+
+/**
+ * Writes the layer blob for `dir`. Returns undefined for an empty diff
+ * (no layer, as buildah does). With `adopt`, the dir becomes the layer's
+ * lowerdir in the store; excluded paths are removed from it first so the
+ * dir and the blob hold the same files.
+ */
+export async function writeLayer(store: Store, dir: string, opts: WriteLayerOptions = {}): Promise<LayerBlob | undefined> {
+  const exclude = opts.exclude ?? new Set<string>();
+  const all = native().scanLayer(dir);
+  const entries = all.filter((e) => !exclude.has(e.path));
+  if (entries.length === 0) return undefined;
+  const pack = tar.pack();
+  const diff = new Digester();
+  const gzip = createGzip({ level: zlibConstants.Z_BEST_SPEED, memLevel: 9 });
+  const writing = writeTar(pack, dir, entries);
+  const [blob] = await Promise.all([
+    store.putBlob(gzip),
+    pipeline(pack, diff, gzip),
+    writing,
+  ]);
+  const layer: LayerBlob = { diffId: diff.digest(), digest: blob.digest, size: blob.size, mediaType: MediaType.ociLayerGzip, uncompressedSize: diff.size };
+  if (opts.adopt) {
+    for (const e of all) if (exclude.has(e.path)) rmSync(join(dir, e.path), { recursive: true, force: true });
+    await store.adoptLayerDir(layer.diffId, layer.digest, layer.mediaType, dir, layer.uncompressedSize);
+  }
+  return layer;
+}
