@@ -59,8 +59,9 @@ class DirSource implements ArchiveSource {
   constructor(readonly path: string) {}
 
   async size(name: string): Promise<number | undefined> {
+    const rel = clean(this.path, name);
     try {
-      const st = await stat(join(this.path, clean(this.path, name)));
+      const st = await stat(join(this.path, rel));
       return st.isFile() ? st.size : undefined;
     } catch {
       return undefined;
