@@ -12,9 +12,12 @@ import { busyboxRootfs, tsbuild } from '../fixtures.js';
 import { buildImage, entriesFromDir, makeTar, writeOciLayout } from '../oci-fixture.js';
 import { tempDir } from './helpers.js';
 
-async function twoLayerLayout(dir: string): Promise<ReturnType<typeof buildImage>> {
-  // The base gets a file under home/ for the top layer's opaque marker to hide.
-  const base = await makeTar([...entriesFromDir(busyboxRootfs), { name: 'home/olduser/', type: 'directory', mode: 0o755 }]);
+/** The busybox base, with a dir under home/ for the top layer's opaque marker to hide. */
+function baseTar(): Promise<Buffer> {
+  return makeTar([...entriesFromDir(busyboxRootfs), { name: 'home/olduser/', type: 'directory', mode: 0o755 }]);
+}
+
+async function twoLayerLayout(dir: string, base: Buffer): Promise<ReturnType<typeof buildImage>> {
   const top = await makeTar([
     { name: 'etc/', type: 'directory', mode: 0o755 },
     { name: 'etc/motd', data: 'from the top layer\n' },
@@ -33,7 +36,7 @@ describe('runnable images', () => {
     const t = tempDir('runnable');
     const mnt = join(t.dir, 'mnt');
     try {
-      const img = await twoLayerLayout(join(t.dir, 'layout'));
+      const img = await twoLayerLayout(join(t.dir, 'layout'), await baseTar());
       const store = await openStore(join(t.dir, 'root'));
       await loadArchive(store, join(t.dir, 'layout'));
       const r = await getRunnableImage(store, 'localhost/two:1');
@@ -67,11 +70,13 @@ describe('runnable images', () => {
     const t = tempDir('gc');
     try {
       const root = join(t.dir, 'root');
-      const img = await twoLayerLayout(join(t.dir, 'layout'));
+      // One base tar for both images (the shared fixture dir may be rebuilt by another run meanwhile).
+      const baseLayer = await baseTar();
+      const img = await twoLayerLayout(join(t.dir, 'layout'), baseLayer);
       expect(tsbuild(root, ['load', '-i', join(t.dir, 'layout')]).status).toBe(0);
       // A second image sharing the busybox base layer.
       const base = img.layers[0] as (typeof img.layers)[number];
-      const other = buildImage([await makeTar([...entriesFromDir(busyboxRootfs), { name: 'home/olduser/', type: 'directory', mode: 0o755 }])], { Cmd: ['/bin/true'] });
+      const other = buildImage([baseLayer], { Cmd: ['/bin/true'] });
       writeOciLayout(other, join(t.dir, 'other'), 'x', { 'io.containerd.image.name': 'localhost/other:1' });
       expect(tsbuild(root, ['load', '-i', join(t.dir, 'other')]).status).toBe(0);
       const store = await openStore(root);
