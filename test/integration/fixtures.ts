@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 export const repoDir = resolve(import.meta.dirname, '../..');
 export const fixturesDir = '/tmp/tsbuild-test-fixtures';
 export const busyboxRootfs = join(fixturesDir, 'busybox-rootfs');
+/** An OCI layout of busyboxRootfs, named docker.io/library/busybox:stable: `tsbuild load -i` it. */
+export const busyboxLayout = join(fixturesDir, 'busybox-layout');
 export const tsbuildBin = join(repoDir, 'bin/tsbuild.js');
 
 /** Run the real CLI (as a user would) with a given --root. */
