@@ -8,9 +8,9 @@ import { resolveRunnableImage } from '../image/resolve.js';
 import { relayPty, forwardSignals, withTimeout } from '../run/attach.js';
 import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, removeContainerFiles, waitContainer, type LaunchStdio } from '../run/container.js';
 import { parseLimits } from '../run/limits.js';
-import { commandLine, containerEnv, workingDir } from '../run/process-spec.js';
+import { commandLine, containerEnv, mergeEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';
-import { newContainerId, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
+import { findContainer, newContainerId, writeState, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
 import { native } from '../native/index.js';
 
@@ -57,6 +57,16 @@ export function parseVolume(spec: string): BindSpec {
   return { source, target, readonly: mode === 'ro' };
 }
 
+/** A working container (from `tsbuild from`) named `ref`, if there is one. */
+function workingContainer(root: string, ref: string): ContainerState | undefined {
+  try {
+    const c = findContainer(root, ref);
+    return c.kind === 'working' ? c : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseIdMap(spec: string, flag: string): IdMap {
   const m = /^(\d+):(\d+):(\d+)$/.exec(spec);
   if (!m || Number(m[3]) === 0) throw usageError(`invalid ${flag} "${spec}": expected CONTAINER_ID:HOST_ID:SIZE`);
@@ -90,6 +100,25 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (gidMaps.length > 0 && uidMaps.length === 0) throw usageError('--gidmap needs --uidmap');
 
   reapStale(ctx.root);
+  const working = workingContainer(ctx.root, imageRef);
+  if (working) {
+    // buildah style: `run CONTAINER CMD` in a working container made by `tsbuild from`.
+    if (userArgs.length === 0) throw usageError(`"tsbuild run ${imageRef}" needs a command to run in the working container`);
+    if (working.status === 'running') throw usageError(`working container ${working.name} is already running a command`);
+    working.config = {
+      ...working.config,
+      args: userArgs,
+      env: mergeEnv(working.config.env, a.lists.get('env') ?? []),
+      cwd: a.strings.get('workdir') ?? working.config.cwd,
+      user: a.strings.get('user') ?? working.config.user,
+      network: a.strings.get('network') === undefined ? working.config.network : network,
+      tty,
+      interactive,
+      limits,
+      binds,
+    };
+    return runForeground(ctx, working);
+  }
   const image = await resolveRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') });
   const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
   const id = newContainerId();
@@ -181,5 +210,10 @@ async function runForeground(ctx: CliContext, state: ContainerState): Promise<nu
   stopForwarding();
   if (info.oomKilled) process.stderr.write(`tsbuild: ${oomMessage(state)}\n`);
   if (state.autoRemove) removeContainerFiles(ctx.root, state);
+  else if (state.kind === 'working') {
+    // A working container goes back to waiting for its next command or a commit.
+    state.status = 'created';
+    writeState(ctx.root, state);
+  }
   return exitStatusCode(info);
 }

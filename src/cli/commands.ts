@@ -10,6 +10,8 @@ export interface Command {
 export const commands: Record<string, Command> = {
   build: { summary: 'Build an image from a Containerfile', load: () => import('./cmd-build.js') },
   run: { summary: 'Run a command in a new container', load: () => import('./cmd-run.js') },
+  from: { summary: 'Create a working container from an image', load: () => import('./cmd-from.js') },
+  commit: { summary: "Create an image from a container's changes", load: () => import('./cmd-commit.js') },
   ps: { summary: 'List containers', load: () => import('./cmd-ps.js') },
   exec: { summary: 'Run a command in a running container', load: () => import('./cmd-exec.js') },
   stop: { summary: 'Stop containers (SIGTERM, then SIGKILL)', load: () => import('./cmd-lifecycle.js').then((m) => ({ run: m.stop })) },

@@ -34,7 +34,8 @@ const isNumeric = (s: string) => /^\d+$/.test(s);
 
 /** Resolves a user spec against passwd/group file contents (either may be absent). */
 export function resolveUserSpec(spec: string, passwdText: string | undefined, groupText: string | undefined): ResolvedUser {
-  const [userPart = '', groupPart] = spec === '' ? ['root'] : spec.split(':', 2);
+  // No USER at all means uid 0, whether or not the image has a passwd file.
+  const [userPart = '', groupPart] = spec === '' ? ['0'] : spec.split(':', 2);
   const passwd = parsePasswd(passwdText ?? '');
   const groups = parseGroup(groupText ?? '');
   const entry = isNumeric(userPart) ? passwd.find((p) => p.uid === Number(userPart)) : passwd.find((p) => p.name === userPart);

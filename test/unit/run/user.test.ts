@@ -11,6 +11,7 @@ const group = 'root:x:0:\nusers:x:100:\nstaff:x:50:alice,bob\nalice:x:1000:\ndoc
 describe('resolveUserSpec', () => {
   it('defaults to root', () => {
     expect(resolveUserSpec('', passwd, group)).toEqual({ uid: 0, gid: 0, groups: [0], home: '/root' });
+    expect(resolveUserSpec('', undefined, undefined)).toEqual({ uid: 0, gid: 0, groups: [0], home: '/' });
   });
   it('resolves names with their primary and supplementary groups', () => {
     expect(resolveUserSpec('alice', passwd, group)).toEqual({ uid: 1000, gid: 1000, groups: [1000, 50, 999], home: '/home/alice' });
