@@ -39,7 +39,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const all = a.bools.get('all') ?? false;
   const list = listStates(ctx.root)
     .map((s) => refreshContainer(ctx.root, s))
-    .filter((s): s is ContainerState => s !== undefined && (all || s.status === 'running'));
+    // Build steps' containers are transient and internal: never listed.
+    .filter((s): s is ContainerState => s !== undefined && s.kind !== 'build' && (all || s.status === 'running'));
   if (a.bools.get('quiet')) {
     for (const c of list) ctx.stdout.write(`${c.id.slice(0, 12)}\n`);
     return 0;

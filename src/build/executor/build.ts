@@ -39,18 +39,22 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       images: new Map(),
       ignore: loadIgnore(opts.contextDir),
     };
-    // Every stage starts at once and waits for what it depends on, so
-    // independent stages build in parallel.
-    for (const ps of plan.stages) {
-      const p = buildStage(ctx, ps);
-      p.catch(() => {}); // observed through the target (or a dependant)
-      ctx.stages.set(ps.index, p);
-    }
-    const settled = await Promise.allSettled([...ctx.stages.values()]);
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failure) throw failure.reason;
-    const target = (await ctx.stages.get(plan.target)) as StageResult;
-    const result = await store.withLease(() => recordImage(ctx, target.state));
+    // The whole build holds a lease: a concurrent prune must not free the
+    // layers it has made but not yet referenced from an image.
+    const result = await store.withLease(async () => {
+      // Every stage starts at once and waits for what it depends on, so
+      // independent stages build in parallel.
+      for (const ps of plan.stages) {
+        const p = buildStage(ctx, ps);
+        p.catch(() => {}); // observed below
+        ctx.stages.set(ps.index, p);
+      }
+      const settled = await Promise.allSettled([...ctx.stages.values()]);
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure) throw failure.reason;
+      const target = (await ctx.stages.get(plan.target)) as StageResult;
+      return recordImage(ctx, target.state);
+    });
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
