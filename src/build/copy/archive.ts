@@ -1,0 +1,88 @@
+// ADD's local archives: recognising them and unpacking them into the layer.
+//
+// A file is an archive when its first tar header, after decompression
+// (gzip, zstd or none, chosen by magic bytes), has a valid checksum; docker
+// decides the same way (it tries to read one tar header), so `app.tar.gz`
+// that is really a gzipped text file is copied, not unpacked. Unpacking
+// reuses the store's layer unpacker, which writes every entry through the
+// native RootedDir (openat2 RESOLVE_IN_ROOT) below the destination, so a
+// hostile archive (`../../etc/passwd`, absolute names, a symlink followed by
+// an entry below it, hard links to host files) cannot reach outside it.
+// Owners come from the archive, as docker and buildah keep them.
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { Decompress } from 'fzstd';
+import { TsbuildError } from '../../errors.js';
+import { type Compression, detectCompression } from '../../image/compression.js';
+import { unpackLayer } from '../../image/unpack.js';
+
+const HEAD_BYTES = 64 * 1024;
+const BZIP2_MAGIC = Buffer.from('BZh');
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** Does this 512-byte block carry a valid tar header checksum (as Go's archive/tar checks)? */
+export function isTarHeader(block: Uint8Array): boolean {
+  if (block.length < 512) return false;
+  const field = Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  const want = parseInt(field, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return want === unsigned || want === signed;
+}
+
+function readHead(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const n = readSync(fd, buf, 0, HEAD_BYTES, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function decompressHead(head: Buffer, kind: Compression): Buffer {
+  if (kind === 'gzip') return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  if (kind === 'zstd') {
+    const parts: Uint8Array[] = [];
+    const dec = new Decompress((chunk) => { parts.push(chunk); });
+    dec.push(head);
+    return Buffer.concat(parts);
+  }
+  return head;
+}
+
+const startsWith = (head: Buffer, magic: Buffer): boolean => head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
+
+/**
+ * The compression of a local tar archive ADD should unpack, or null when
+ * the file is not a tar archive we can read (it is then copied as is).
+ */
+export function archiveCompression(path: string): Compression | null {
+  const head = readHead(path);
+  if (startsWith(head, BZIP2_MAGIC) || startsWith(head, XZ_MAGIC)) {
+    // No decoder for these in Node; copying the file instead of unpacking it
+    // would silently build a different image than docker does.
+    throw new TsbuildError('E_ARCHIVE_UNSUPPORTED', `${path.split('/').at(-1)}: bzip2 and xz archives can't be unpacked by ADD yet; decompress it first or use ADD --unpack=false`);
+  }
+  const kind = detectCompression(head);
+  let block: Buffer;
+  try {
+    block = decompressHead(head, kind);
+  } catch {
+    return null; // corrupt or truncated compression: not an archive docker would unpack either
+  }
+  return isTarHeader(block.subarray(0, 512)) ? kind : null;
+}
+
+/** Unpack the archive at `hostPath` into the existing directory `destDir` (which the caller created). */
+export async function extractArchive(hostPath: string, compression: Compression, destDir: string, what: string): Promise<void> {
+  const privileged = process.getuid?.() === 0;
+  await unpackLayer(createReadStream(hostPath, { highWaterMark: 1 << 20 }), compression, destDir, { privileged, what });
+}

@@ -1,0 +1,110 @@
+// The cache key's view of a COPY/ADD step: a sha256 over what the step
+// would copy, so that `touch` (mtimes) keeps a cache hit and one changed
+// byte, mode or link target misses.
+//
+// Hashed: the flags that change the result (dest, WORKDIR for a relative
+// one, --chown, --chmod, --parents, --exclude, ADD's --unpack/--checksum),
+// then per source its placement name and every entry below it: relative
+// path, type, permission bits, owner where the source's owners are kept
+// (--from), link target, hard-link partner, and file bytes (streamed, never
+// whole files in memory). URLs are downloaded and their bytes hashed.
+// Not hashed: mtimes, and anything about the target stage (its own cache
+// key already covers it).
+import { closeSync, openSync, readSync, type Stats } from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { IgnoreMatcher } from '../context/ignore.js';
+import { selectSources } from './select.js';
+import { sourceTree } from './trees.js';
+import { atStep, type CopyStep, entryKind, type SourceTree } from './types.js';
+import { downloadUrl } from './url.js';
+import { TreeWalker } from './walk.js';
+
+const CHUNK = 1 << 20;
+let chunk: Buffer | undefined;
+
+function hashFile(hash: Hash, hostPath: string): void {
+  chunk ??= Buffer.allocUnsafe(CHUNK);
+  const fd = openSync(hostPath, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fd, chunk, 0, CHUNK, null);
+      if (n === 0) break;
+      hash.update(chunk.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+class EntryHasher {
+  private readonly links = new Map<string, string>();
+
+  constructor(private readonly hash: Hash, private readonly tree: SourceTree) {}
+
+  line(fields: unknown[]): void {
+    this.hash.update(`${JSON.stringify(fields)}\n`);
+  }
+
+  entry(rel: string, path: string, st: Stats): void {
+    const kind = entryKind(st);
+    if (!kind) return;
+    const owner = this.tree.kind === 'layers' ? [st.uid, st.gid] : [];
+    if (kind === 'file' && st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = this.links.get(key);
+      if (first !== undefined) {
+        this.line(['hardlink', rel, first]);
+        return;
+      }
+      this.links.set(key, rel);
+    }
+    const extra = kind === 'symlink' ? this.tree.readlink(path) : kind === 'char' || kind === 'block' ? st.rdev : null;
+    this.line([kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null]);
+    if (kind === 'file') hashFile(this.hash, this.tree.hostPath(path));
+  }
+}
+
+/** sha256 (`sha256:<hex>`) over the step's selected sources and result-changing flags. */
+export async function copySourceDigest(step: CopyStep): Promise<string> {
+  try {
+    const ins = step.instruction;
+    const hash = createHash('sha256');
+    const tree = sourceTree(step);
+    const h = new EntryHasher(hash, tree);
+    h.line([
+      'tsbuild-copy-v1', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
+      ins.kind === 'copy' ? ins.parents : null, ins.kind === 'add' ? [ins.unpack, ins.checksum] : null, tree.kind,
+    ]);
+    const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude, '--exclude') : null;
+    const walker = new TreeWalker(tree, exclude);
+    for (const item of selectSources(step, tree)) {
+      switch (item.kind) {
+        case 'inline':
+          h.line(['inline', item.name, item.heredoc.content]);
+          break;
+        case 'url': {
+          const dl = await downloadUrl(step, item.url);
+          h.line(['url', item.url, item.name, dl.digest]);
+          break;
+        }
+        case 'archive':
+          h.line(['archive', item.written, item.stat.size]);
+          hashFile(hash, item.hostPath);
+          break;
+        case 'tree': {
+          const rel = item.keep ?? '';
+          h.line(['source', item.name, item.keep, item.stat.isDirectory()]);
+          if (!item.stat.isDirectory()) {
+            if (!walker.excluded(item.keep ?? item.name)) h.entry(item.keep ?? item.name, item.path, item.stat);
+            break;
+          }
+          h.entry(rel, item.path, item.stat);
+          for (const e of walker.walk(item.path, rel)) h.entry(e.rel, e.path, e.stat);
+        }
+      }
+    }
+    return `sha256:${hash.digest('hex')}`;
+  } catch (err) {
+    throw atStep(step, err);
+  }
+}

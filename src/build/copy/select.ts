@@ -1,0 +1,126 @@
+// Which sources a COPY/ADD names: heredocs, URLs, archives to unpack, and
+// paths in the source tree with filepath.Match wildcards per segment.
+//
+// A named source is resolved with its links followed (docker and buildah
+// copy what `COPY link /x` points at, named after the link); entries found
+// later while walking a copied directory are never followed. Paths hidden by
+// the context's ignore file do not exist for the build ("not found"), except
+// an ignored directory that an exception rule reaches into.
+import { pathComponents } from '../../image/layer-view.js';
+import { cleanPath, compileSegment, hasWildcard } from '../context/pattern.js';
+import { archiveCompression } from './archive.js';
+import { type CopyStep, type SourceItem, type SourceTree, stepError, stepName } from './types.js';
+import type { Stats } from 'node:fs';
+
+export function isUrl(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+interface Match {
+  /** Components as written, `..` applied lexically (for names and --parents). */
+  lex: string[];
+  canonical: string;
+  stat: Stats;
+}
+
+/** Visible to the build: not ignored, or an ignored directory that an exception reaches into. */
+function visible(tree: SourceTree, path: string, st: Stats): boolean {
+  if (!tree.ignored(path)) return true;
+  return st.isDirectory() && tree.mayIncludeBelow(path);
+}
+
+function lexJoin(lex: string[], part: string): string[] {
+  if (part === '..') return lex.slice(0, -1);
+  return [...lex, part];
+}
+
+/** Expand one source path into the entries it names (wildcards per segment, links followed inside the tree). */
+function expand(tree: SourceTree, parts: string[]): Match[] {
+  let states: { lex: string[]; canonical: string }[] = [{ lex: [], canonical: '/' }];
+  for (const part of parts) {
+    const next: { lex: string[]; canonical: string }[] = [];
+    if (!hasWildcard(part)) {
+      for (const s of states) next.push({ lex: lexJoin(s.lex, part), canonical: tree.resolve(`${s.canonical}/${part}`, true) });
+    } else {
+      const re = compileSegment(part);
+      for (const s of states) {
+        if (!tree.lstat(s.canonical)?.isDirectory()) continue;
+        for (const name of tree.readdir(s.canonical)) {
+          if (!re.test(name)) continue;
+          const here = s.canonical === '/' ? `/${name}` : `${s.canonical}/${name}`;
+          const st = tree.lstat(here);
+          if (!st || !visible(tree, here, st)) continue;
+          next.push({ lex: [...s.lex, name], canonical: tree.resolve(here, true) });
+        }
+      }
+    }
+    states = next;
+  }
+  const out: Match[] = [];
+  for (const s of states) {
+    const st = tree.lstat(s.canonical);
+    if (st && visible(tree, s.canonical, st)) out.push({ lex: s.lex, canonical: s.canonical, stat: st });
+  }
+  return out;
+}
+
+/** The name a URL's file gets: its last path segment, as docker does. */
+export function urlFileName(step: CopyStep, url: string): string {
+  let name = '';
+  try {
+    name = decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? '');
+  } catch {
+    throw stepError(step, 'E_BAD_URL', `invalid URL ${url}`);
+  }
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) {
+    throw stepError(step, 'E_BAD_URL', `cannot determine a file name from the URL ${url}: give a destination file name`);
+  }
+  return name;
+}
+
+/** With --parents, the part of a source path after a `/./` marker is what is kept (all of it without one). */
+function keptPrefixLength(source: string): number {
+  const marker = source.lastIndexOf('/./');
+  if (marker < 0) return 0;
+  return cleanPath(source.slice(0, marker)).split('/').filter((c) => c !== '' && c !== '.').length;
+}
+
+/** Every source of the step, in order; E_SOURCE_NOT_FOUND for one that names nothing. */
+export function selectSources(step: CopyStep, tree: SourceTree): SourceItem[] {
+  const ins = step.instruction;
+  const items: SourceItem[] = ins.inline.map((heredoc) => ({ kind: 'inline' as const, heredoc, name: heredoc.name }));
+  const isAdd = ins.kind === 'add';
+  const parents = ins.kind === 'copy' && ins.parents;
+  for (const written of ins.sources) {
+    if (isUrl(written)) {
+      if (!isAdd) throw stepError(step, 'E_SOURCE_IS_URL', `COPY can't take a URL (${written}): use ADD`);
+      items.push({ kind: 'url', url: written, name: urlFileName(step, written) });
+      continue;
+    }
+    const parts = pathComponents(written);
+    let matches: Match[];
+    try {
+      matches = expand(tree, parts);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'E_BAD_PATTERN') throw stepError(step, 'E_BAD_PATTERN', `${stepName(step)} source ${written}: ${(err as Error).message}`);
+      throw err;
+    }
+    if (matches.length === 0) {
+      const where = tree.kind === 'context' ? '' : ' in the --from image';
+      throw stepError(step, 'E_SOURCE_NOT_FOUND', `"/${cleanPath(parts.join('/')).replace(/^\.$/, '')}": not found${where}`);
+    }
+    const skip = keptPrefixLength(written);
+    for (const m of matches) {
+      const hostPath = m.stat.isFile() ? tree.hostPath(m.canonical) : '';
+      if (isAdd && ins.unpack !== false && m.stat.isFile() && archiveCompression(hostPath) !== null) {
+        items.push({ kind: 'archive', path: m.canonical, hostPath, stat: m.stat, written });
+        continue;
+      }
+      items.push({
+        kind: 'tree', path: m.canonical, stat: m.stat, name: m.lex.at(-1) ?? '', written,
+        keep: parents ? m.lex.slice(skip).join('/') : null,
+      });
+    }
+  }
+  return items;
+}

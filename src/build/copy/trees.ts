@@ -1,0 +1,101 @@
+// The two places COPY reads from, behind one SourceTree interface.
+//
+// ContextTree is a host directory that the build must not see out of: a
+// named source whose path (`../x`) or links (a symlinked directory pointing
+// to /etc, an absolute link target) lead outside it is an error, not a
+// clamp, because the user asked for a file the context does not hold.
+// LayerTree is another stage's or image's layer stack (`COPY --from`), where
+// links resolve inside that root as they would in a container.
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { LayerView, resolveInRoot } from '../../image/layer-view.js';
+import type { IgnoreMatcher } from '../context/ignore.js';
+import { type CopyStep, type SourceTree, stepError } from './types.js';
+
+const rel = (path: string): string => path.replace(/^\/+/, '');
+
+export class ContextTree implements SourceTree {
+  readonly kind = 'context' as const;
+
+  constructor(private readonly dir: string, private readonly step: CopyStep, private readonly ignore?: IgnoreMatcher) {}
+
+  resolve(path: string, followFinal: boolean): string {
+    return resolveInRoot(this, path, {
+      followFinal,
+      absoluteEscapes: true,
+      onEscape: () => {
+        throw stepError(this.step, 'E_SOURCE_OUTSIDE_CONTEXT', `forbidden path outside the build context: ${path}`);
+      },
+    });
+  }
+
+  lstat(path: string): Stats | undefined {
+    try {
+      return lstatSync(this.hostPath(path));
+    } catch {
+      return undefined;
+    }
+  }
+
+  readdir(path: string): string[] {
+    return readdirSync(this.hostPath(path)).sort();
+  }
+
+  readlink(path: string): string {
+    return readlinkSync(this.hostPath(path), 'utf8');
+  }
+
+  hostPath(path: string): string {
+    return join(this.dir, rel(path));
+  }
+
+  ignored(path: string): boolean {
+    const r = rel(path);
+    return r !== '' && this.ignore !== undefined && this.ignore.ignores(r);
+  }
+
+  mayIncludeBelow(path: string): boolean {
+    return this.ignore?.mayIncludeBelow(rel(path)) ?? false;
+  }
+}
+
+export class LayerTree implements SourceTree {
+  readonly kind = 'layers' as const;
+
+  constructor(readonly view: LayerView) {}
+
+  resolve(path: string, followFinal: boolean): string {
+    return this.view.resolve(path, { followFinal });
+  }
+
+  lstat(path: string): Stats | undefined {
+    return this.view.lstat(path);
+  }
+
+  readdir(path: string): string[] {
+    return this.view.readdir(path);
+  }
+
+  readlink(path: string): string {
+    return this.view.readlink(path);
+  }
+
+  hostPath(path: string): string {
+    const p = this.view.hostPath(path);
+    if (p === undefined) throw new Error(`no such file in the source image: ${path}`);
+    return p;
+  }
+
+  ignored(): boolean {
+    return false;
+  }
+
+  mayIncludeBelow(): boolean {
+    return false;
+  }
+}
+
+export function sourceTree(step: CopyStep): SourceTree {
+  const src = step.source;
+  return src.kind === 'context' ? new ContextTree(src.dir, step, step.ignore) : new LayerTree(new LayerView(src.layerDirs));
+}

@@ -1,0 +1,100 @@
+// The shapes the COPY/ADD engine shares between its modules, and the one
+// way it raises errors: every user-facing failure names the instruction's
+// line in the Containerfile.
+import type { Stats } from 'node:fs';
+import { TsbuildError } from '../../errors.js';
+import type { AddInstruction, CopyInstruction, HeredocFile } from '../instructions/types.js';
+import type { IgnoreMatcher } from '../context/ignore.js';
+
+/** Where the sources come from: the build context, or a stage's or image's layers (`--from`). */
+export type CopySource = { kind: 'context'; dir: string } | { kind: 'layers'; layerDirs: string[] };
+
+export interface CopyStep {
+  /** Already variable-expanded by the front end. */
+  instruction: CopyInstruction | AddInstruction;
+  source: CopySource;
+  /** The stage's current layer dirs, bottom first (destination resolution, --chown names). */
+  targetLayers: string[];
+  /** The stage's WORKDIR, for relative destinations. */
+  workdir: string;
+  /** The Containerfile's name as errors should show it. */
+  containerfile: string;
+  /** For context sources: .containerignore/.dockerignore rules. */
+  ignore?: IgnoreMatcher;
+  /** Where ADD may download URLs to (the store's tmp/); defaults to the OS temp dir. */
+  tmpDir?: string;
+}
+
+/** A TsbuildError at the step's instruction. */
+export function stepError(step: CopyStep, code: string, message: string, cause?: unknown): TsbuildError {
+  return new TsbuildError(code, message, {
+    location: { file: step.containerfile, line: step.instruction.line },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** Rethrow with the step's location unless the error already has one. */
+export function atStep(step: CopyStep, err: unknown): TsbuildError {
+  if (err instanceof TsbuildError) {
+    if (err.location) return err;
+    return new TsbuildError(err.code, err.message, { location: { file: step.containerfile, line: step.instruction.line }, exitCode: err.exitCode, cause: err });
+  }
+  const e = err as NodeJS.ErrnoException;
+  return stepError(step, 'E_COPY_FAILED', `${step.instruction.kind.toUpperCase()} failed: ${e?.message ?? String(err)}`, err);
+}
+
+/** The instruction's name as users wrote it, for messages. */
+export function stepName(step: CopyStep): string {
+  return step.instruction.kind === 'add' ? 'ADD' : 'COPY';
+}
+
+/**
+ * A read-only tree sources are taken from: the context directory or a
+ * merged layer stack. Paths are canonical absolute paths inside the tree.
+ */
+export interface SourceTree {
+  readonly kind: 'context' | 'layers';
+  /** Follow symlinks in `path` inside the tree (context: escaping is an error). */
+  resolve(path: string, followFinal: boolean): string;
+  lstat(path: string): Stats | undefined;
+  /** Visible names, sorted. */
+  readdir(path: string): string[];
+  readlink(path: string): string;
+  /** The host file holding `path`'s data. */
+  hostPath(path: string): string;
+  /** Context ignore rules: is this path hidden from the build? */
+  ignored(path: string): boolean;
+  /** An ignored directory may still hold included paths (an exception rule). */
+  mayIncludeBelow(path: string): boolean;
+}
+
+/** One selected source, before it is placed under the destination. */
+export type SourceItem =
+  | {
+    kind: 'tree';
+    /** Canonical path in the source tree (links in the named path followed). */
+    path: string;
+    stat: Stats;
+    /** The name it gets in a destination directory (the last component as written). */
+    name: string;
+    /** With --parents: the path kept under the destination. */
+    keep: string | null;
+    /** The source as the user wrote it, for messages. */
+    written: string;
+  }
+  | { kind: 'inline'; heredoc: HeredocFile; name: string }
+  | { kind: 'archive'; path: string; hostPath: string; stat: Stats; written: string }
+  | { kind: 'url'; url: string; name: string };
+
+/** What one entry of a copied tree is. */
+export type EntryKind = 'dir' | 'file' | 'symlink' | 'fifo' | 'char' | 'block';
+
+export function entryKind(st: Stats): EntryKind | undefined {
+  if (st.isDirectory()) return 'dir';
+  if (st.isFile()) return 'file';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  return undefined; // sockets: nothing to copy
+}
