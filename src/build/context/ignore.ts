@@ -112,12 +112,12 @@ function couldMatchBelow(pattern: string, dirParts: string[]): boolean {
 
 /**
  * Load the context's ignore rules: `.containerignore` wins over
- * `.dockerignore`; neither gives an empty matcher.
+ * `.dockerignore`; undefined when the context has neither.
  */
-export function loadIgnoreFile(contextDir: string): IgnoreMatcher {
+export function loadIgnore(contextDir: string): IgnoreMatcher | undefined {
   for (const name of IGNORE_FILES) {
     const p = join(contextDir, name);
     if (existsSync(p)) return new IgnoreMatcher(parseIgnoreFile(readFileSync(p, 'utf8')), name);
   }
-  return new IgnoreMatcher([]);
+  return undefined;
 }

@@ -1,5 +1,5 @@
 // The build context: which files a build may read, as docker decides it.
 // Ignore files (.containerignore over .dockerignore) and the path-pattern
 // dialects they and COPY's wildcards use.
-export { IGNORE_FILES, IgnoreMatcher, loadIgnoreFile, parseIgnoreFile } from './ignore.js';
+export { IGNORE_FILES, IgnoreMatcher, loadIgnore, parseIgnoreFile } from './ignore.js';
 export { cleanPath, compilePathPattern, compileSegment, hasWildcard } from './pattern.js';

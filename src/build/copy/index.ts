@@ -12,4 +12,4 @@ export type { CopySource, CopyStep } from './types.js';
 export { applyCopy } from './apply.js';
 export { copySourceDigest } from './digest.js';
 export { destinationOf } from './dest.js';
-export { IgnoreMatcher, loadIgnoreFile } from '../context/ignore.js';
+export { IgnoreMatcher, loadIgnore } from '../context/ignore.js';
