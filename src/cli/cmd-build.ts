@@ -1,7 +1,7 @@
 // `tsbuild build` (and `tsbuild -f FILE -t NAME CONTEXT`): build an image
 // from a Containerfile. Progress goes to stderr; the image ID to stdout.
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
@@ -111,7 +111,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     root: ctx.root,
     contextDir,
     containerfile: resolve(file),
-    displayFile: file,
+    // Errors name the file as the user gave it, or just its name when found in the context (as docker).
+    displayFile: a.strings.get('file') ?? basename(file),
     tags,
     buildArgs,
     ...(target !== undefined ? { target } : {}),

@@ -141,6 +141,14 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     }
     plan_dev(&mut p, spec);
     for b in &spec.binds {
+        // Parents first (mkdir -p): a mount target need not exist in the image.
+        let mut parent = String::new();
+        let parts: Vec<&str> = b.target.split('/').filter(|s| !s.is_empty()).collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            parent.push('/');
+            parent.push_str(part);
+            p.mkdir(under(root, &parent), 0o755);
+        }
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
         match &b.fstype {
@@ -299,6 +307,15 @@ mod tests {
         assert!(calls.contains(&"mount /host/data /c/merged/data - 0x5000 -".to_string()));
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
         assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
+        // Missing parents of a mount target are created first.
+        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None }], ..spec() };
+        let rec2 = Recorder::new();
+        apply(&rec2, &plan(&spec2)).unwrap();
+        let c2 = rec2.calls();
+        let var = c2.iter().position(|c| c == "mkdir /c/merged/var 755").unwrap();
+        let cache = c2.iter().position(|c| c == "mkdir /c/merged/var/cache 755").unwrap();
+        let demo = c2.iter().position(|c| c == "mkdir /c/merged/var/cache/demo 755").unwrap();
+        assert!(var < cache && cache < demo);
         assert!(calls.contains(&"mount - /proc/sys - 0x102f -".to_string()));
     }
 
