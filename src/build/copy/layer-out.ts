@@ -48,6 +48,9 @@ export class LayerOut {
   private readonly untrusted: string[] = [];
   private readonly now = Date.now() / 1000;
   readonly privileged = process.getuid?.() === 0;
+  /** Who owns what this process creates (before any chown). */
+  private readonly euid = process.geteuid?.() ?? 0;
+  private readonly egid = process.getegid?.() ?? 0;
 
   constructor(readonly layerDir: string, readonly view: LayerView, private readonly createdOwner: Owner) {
     this.slots.set('/', 'dir');
@@ -137,10 +140,16 @@ export class LayerOut {
     this.untrusted.push(path);
   }
 
-  /** Owner, then mode (chown clears setuid bits), then times, without following a link. */
-  applyMeta(hostPath: string, meta: EntryMeta, isLink: boolean): void {
-    if (this.privileged) lchownSync(hostPath, meta.uid, meta.gid);
-    if (!isLink) chmodSync(hostPath, meta.mode);
+  /**
+   * Owner, then mode (chown clears setuid bits), then times, without
+   * following a link. `hasMode` is the mode the entry was created with
+   * (copyFile keeps the source's): when neither owner nor mode must change,
+   * two syscalls per file are saved, which shows on 20,000-file copies.
+   */
+  applyMeta(hostPath: string, meta: EntryMeta, isLink: boolean, hasMode?: number): void {
+    const chown = this.privileged && (meta.uid !== this.euid || meta.gid !== this.egid);
+    if (chown) lchownSync(hostPath, meta.uid, meta.gid);
+    if (!isLink && (chown || hasMode !== meta.mode)) chmodSync(hostPath, meta.mode);
     lutimesSync(hostPath, meta.mtime, meta.mtime);
   }
 
