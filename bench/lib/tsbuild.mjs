@@ -1,0 +1,64 @@
+// tsbuild as a user runs it: `node bin/tsbuild.js --root STORE …`, a new
+// process per command (so Node's start-up and module loading are counted,
+// as they are for every CI step). Builds use `--progress json` so that the
+// per-step timings can be collected without a second run.
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { run } from './proc.mjs';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const TSBUILD_BIN = join(REPO, 'bin/tsbuild.js');
+
+/** Fails early, with the fix, when dist/ has not been built. */
+export function checkBuilt() {
+  if (!existsSync(join(REPO, 'dist/cli/main.js'))) {
+    throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
+  }
+}
+
+export class Tsbuild {
+  constructor(root) {
+    this.root = root;
+    /** Extra node flags (e.g. --cpu-prof) for a profiling run. */
+    this.nodeFlags = [];
+  }
+
+  /** [program, args] of a tsbuild command (for run, perf stat, …). */
+  argv(args) {
+    return [process.execPath, [...this.nodeFlags, TSBUILD_BIN, '--root', this.root, ...args]];
+  }
+
+  cmd(args, opts = {}) {
+    const [prog, argv] = this.argv(args);
+    return run(prog, argv, opts);
+  }
+
+  buildArgs({ file, context, tag, noCache = false, extra = [] }) {
+    const args = ['build', '--progress', 'json', '--network', 'none', '-f', file];
+    if (tag) args.push('-t', tag);
+    if (noCache) args.push('--no-cache');
+    return [...args, ...extra, context];
+  }
+
+  /** A build; returns the process result plus its parsed JSON events. */
+  async build(spec) {
+    const r = await this.cmd(this.buildArgs(spec));
+    return { ...r, events: parseEvents(r.stderr) };
+  }
+
+  /** Removes the whole store (a cold start for the next command). */
+  wipe() {
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export function parseEvents(stderr) {
+  const events = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch { /* a non-JSON line */ }
+  }
+  return events;
+}
