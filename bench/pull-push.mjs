@@ -50,6 +50,8 @@ export async function main(opts) {
     records.push(...report('push', `${(bytes / 2 ** 20).toFixed(0)} MiB image, ${size.layers} layers, into an empty registry; ${runs} run(s) each, alternating`, pushResults, TARGETS, opts));
 
     if (opts.profile) {
+      await env.registry.reset();
+      await skopeoCopy(`oci:${layout}:1`, `docker://${remote}`);
       env.tsbuild.wipe();
       await cpuProfile(env.tsbuild, env.ws.path('profile-pull'), 'pull', () => env.tsbuild.cmd(['pull', '-q', remote]));
       await env.registry.reset();

@@ -109,6 +109,7 @@ export class Workspace {
     this.dir = mkdtempSync(join('/tmp', `${TMP_PREFIX}${name}-`));
     chmodSync(this.dir, 0o755);
     writeFileSync(join(this.dir, 'owner'), String(process.pid));
+    process.stderr.write(`bench: workspace ${this.dir}\n`);
     this.teardowns = [];
     this.closed = false;
     const onSignal = (sig) => {

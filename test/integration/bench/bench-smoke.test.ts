@@ -1,0 +1,71 @@
+// Smoke test of the benchmarks (bench/): each script runs once in quick mode
+// (tiny inputs, one run per tool) against the real buildah, skopeo,
+// docker-registry and dockerd/BuildKit, exits 0, prints one ratio line per
+// peer, and leaves nothing behind. It never asserts on the ratio values:
+// quick-mode figures measure nothing, and CI machines vary.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoDir } from '../fixtures.js';
+
+const RATIO = /^ratio: (\S+) tsbuild\/(\S+) (\d+\.\d+|n\/a)\b/;
+
+function runBench(script: string): { status: number | null; stdout: string; stderr: string; workspaces: string[] } {
+  const r = spawnSync(process.execPath, [join(repoDir, 'bench', script), '--quick'], {
+    cwd: repoDir,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, BENCH_RUNS: '' },
+  });
+  const workspaces = [...r.stderr.matchAll(/^bench: workspace (\S+)$/gm)].map((m) => m[1] as string);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, workspaces };
+}
+
+function ratios(stdout: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const m = RATIO.exec(line);
+    if (m) found.set(`${m[1]} ${m[2]}`, m[3] as string);
+  }
+  return found;
+}
+
+/** Nothing of the run may remain: its dir, a mount under it, or a process started there. */
+function expectCleanedUp(workspaces: string[]): void {
+  expect(workspaces.length).toBeGreaterThan(0);
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const ws of workspaces) {
+    expect(existsSync(ws)).toBe(false);
+    expect(mountinfo.includes(ws)).toBe(false);
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch { /* exited */ }
+      expect(cmd.includes(ws), `process ${pid} (${cmd.replaceAll('\0', ' ')}) outlived the benchmark`).toBe(false);
+    }
+  }
+}
+
+const cases: [string, string[]][] = [
+  ['per-step.mjs', ['per-step buildkit', 'per-step buildah']],
+  ['large-context.mjs', ['large-context buildkit', 'large-context buildah']],
+  ['cold-build.mjs', ['cold-build buildah', 'cold-build buildkit']],
+  ['cached-rebuild.mjs', ['cached-rebuild buildah', 'cached-rebuild buildkit']],
+  ['pull-push.mjs', ['pull skopeo', 'push skopeo']],
+];
+
+describe('benchmarks in quick mode', () => {
+  for (const [script, expected] of cases) {
+    it(`${script} runs every tool and prints its ratios`, { timeout: 300_000 }, () => {
+      const r = runBench(script);
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      const found = ratios(r.stdout);
+      for (const key of expected) expect(found.has(key), `no "ratio: ${key.replace(' ', ' tsbuild/')}" line in:\n${r.stdout}`).toBe(true);
+      // buildah and skopeo always run here; only BuildKit may be reported as n/a (with its reason).
+      for (const [key, value] of found) if (!key.endsWith('buildkit')) expect(value).not.toBe('n/a');
+      expectCleanedUp(r.workspaces);
+    });
+  }
+});
