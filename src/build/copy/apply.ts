@@ -17,13 +17,13 @@ import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, symlinkSyn
 import { LayerView } from '../../image/layer-view.js';
 import { native } from '../../native/index.js';
 import { IgnoreMatcher } from '../context/ignore.js';
-import { archiveCompression, extractArchive } from './archive.js';
+import { extractArchive } from './archive.js';
 import { planPlacement } from './dest.js';
 import { type EntryMeta, LayerOut } from './layer-out.js';
 import { type Owner, parseChmod, resolveChown } from './options.js';
 import { selectSources } from './select.js';
 import { sourceTree } from './trees.js';
-import { atStep, type CopyStep, type EntryKind, type SourceItem, type SourceTree, stepError } from './types.js';
+import { atStep, type CopyStep, type EntryKind, type SourceItem, type SourceTree } from './types.js';
 import { downloadUrl, releaseDownload } from './url.js';
 import { TreeWalker } from './walk.js';
 import type { Stats } from 'node:fs';
@@ -158,10 +158,8 @@ class CopyRun {
       case 'archive': {
         const dir = placement.mode === 'dir' ? placement.dir : placement.path;
         this.out.ensureDir(dir);
-        const compression = archiveCompression(item.hostPath);
-        if (compression === null) throw stepError(this.step, 'E_BAD_ARCHIVE', `${item.written} changed while the build read it`);
         this.out.markUntrusted(dir);
-        await extractArchive(item.hostPath, compression, this.out.host(dir), `ADD ${item.written}`);
+        await extractArchive(item.hostPath, item.compression, this.out.host(dir), `ADD ${item.written}`);
         return;
       }
       case 'tree': {
@@ -203,7 +201,7 @@ export async function applyCopy(step: CopyStep, layerDir: string): Promise<void>
     const tree = sourceTree(step);
     const view = new LayerView(step.targetLayers);
     const rules: CopyRules = { chown: resolveChown(step, view), chmod: parseChmod(step), keepOwners: tree.kind === 'layers' };
-    const items = selectSources(step, tree);
+    const items = await selectSources(step, tree);
     const placement = planPlacement(step, view, items);
     const exclude = step.instruction.exclude.length > 0 ? new IgnoreMatcher(step.instruction.exclude, '--exclude') : null;
     const out = new LayerOut(layerDir, view, rules.chown ?? { uid: 0, gid: 0 });

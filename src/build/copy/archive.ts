@@ -1,20 +1,30 @@
 // ADD's local archives: recognising them and unpacking them into the layer.
 //
 // A file is an archive when its first tar header, after decompression
-// (gzip, zstd or none, chosen by magic bytes), has a valid checksum; docker
-// decides the same way (it tries to read one tar header), so `app.tar.gz`
-// that is really a gzipped text file is copied, not unpacked. Unpacking
-// reuses the store's layer unpacker, which writes every entry through the
-// native RootedDir (openat2 RESOLVE_IN_ROOT) below the destination, so a
-// hostile archive (`../../etc/passwd`, absolute names, a symlink followed by
-// an entry below it, hard links to host files) cannot reach outside it.
-// Owners come from the archive, as docker and buildah keep them.
+// (gzip, zstd, bzip2, xz or none, chosen by magic bytes), has a valid
+// checksum; docker decides the same way (it tries to read one tar header),
+// so `app.tar.gz` that is really a gzipped text file is copied, not
+// unpacked. Node has no bzip2 or xz: unbzip2-stream (pure JS) and
+// xz-decompress (xz-embedded compiled to WebAssembly, no native build)
+// decode them; `ADD rootfs.tar.xz /` is how many base images are made.
+// Unpacking reuses the store's layer unpacker, which writes every entry
+// through the native RootedDir (openat2 RESOLVE_IN_ROOT) below the
+// destination, so a hostile archive (`../../etc/passwd`, absolute names, a
+// symlink followed by an entry below it, hard links to host files) cannot
+// reach outside it. Owners come from the archive, as docker and buildah
+// keep them.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Decompress } from 'fzstd';
-import { TsbuildError } from '../../errors.js';
+import unbzip2 from 'unbzip2-stream';
+import { XzReadableStream } from 'xz-decompress';
 import { type Compression, detectCompression } from '../../image/compression.js';
 import { unpackLayer } from '../../image/unpack.js';
+
+/** What ADD can unpack: the layer compressions plus bzip2 and xz. */
+export type ArchiveCompression = Compression | 'bzip2' | 'xz';
 
 const HEAD_BYTES = 64 * 1024;
 const BZIP2_MAGIC = Buffer.from('BZh');
@@ -60,16 +70,49 @@ function decompressHead(head: Buffer, kind: Compression): Buffer {
 
 const startsWith = (head: Buffer, magic: Buffer): boolean => head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
 
+/** A stream of the file's decompressed bytes (bzip2 and xz only; the others go through unpackLayer). */
+function decodedStream(path: string, kind: 'bzip2' | 'xz'): Readable {
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (kind === 'xz') {
+    const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
+    return Readable.fromWeb(new XzReadableStream(web) as unknown as WebReadableStream<Uint8Array>);
+  }
+  const out = new PassThrough();
+  const dec = unbzip2();
+  raw.on('error', (err) => out.destroy(err));
+  dec.on('error', (err: Error) => out.destroy(err));
+  raw.pipe(dec).pipe(out);
+  return out;
+}
+
+/** The first `n` decoded bytes (fewer if the stream is shorter or corrupt). */
+async function decodedHead(path: string, kind: 'bzip2' | 'xz', n: number): Promise<Buffer> {
+  const stream = decodedStream(path, kind);
+  const parts: Buffer[] = [];
+  let have = 0;
+  try {
+    for await (const chunk of stream) {
+      parts.push(Buffer.from(chunk as Uint8Array));
+      have += (chunk as Uint8Array).length;
+      if (have >= n) break;
+    }
+  } catch {
+    /* corrupt: judged by what was decoded */
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
+
 /**
  * The compression of a local tar archive ADD should unpack, or null when
  * the file is not a tar archive we can read (it is then copied as is).
  */
-export function archiveCompression(path: string): Compression | null {
+export async function archiveCompression(path: string): Promise<ArchiveCompression | null> {
   const head = readHead(path);
   if (startsWith(head, BZIP2_MAGIC) || startsWith(head, XZ_MAGIC)) {
-    // No decoder for these in Node; copying the file instead of unpacking it
-    // would silently build a different image than docker does.
-    throw new TsbuildError('E_ARCHIVE_UNSUPPORTED', `${path.split('/').at(-1)}: bzip2 and xz archives can't be unpacked by ADD yet; decompress it first or use ADD --unpack=false`);
+    const kind = startsWith(head, XZ_MAGIC) ? 'xz' : 'bzip2';
+    return isTarHeader(await decodedHead(path, kind, 512)) ? kind : null;
   }
   const kind = detectCompression(head);
   let block: Buffer;
@@ -82,7 +125,12 @@ export function archiveCompression(path: string): Compression | null {
 }
 
 /** Unpack the archive at `hostPath` into the existing directory `destDir` (which the caller created). */
-export async function extractArchive(hostPath: string, compression: Compression, destDir: string, what: string): Promise<void> {
+export async function extractArchive(hostPath: string, compression: ArchiveCompression, destDir: string, what: string): Promise<void> {
   const privileged = process.getuid?.() === 0;
-  await unpackLayer(createReadStream(hostPath, { highWaterMark: 1 << 20 }), compression, destDir, { privileged, what });
+  const opts = { privileged, what };
+  if (compression === 'bzip2' || compression === 'xz') {
+    await unpackLayer(decodedStream(hostPath, compression), 'none', destDir, opts);
+    return;
+  }
+  await unpackLayer(createReadStream(hostPath, { highWaterMark: 1 << 20 }), compression, destDir, opts);
 }

@@ -77,7 +77,7 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
     ]);
     const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude, '--exclude') : null;
     const walker = new TreeWalker(tree, exclude);
-    for (const item of selectSources(step, tree)) {
+    for (const item of await selectSources(step, tree)) {
       switch (item.kind) {
         case 'inline':
           h.line(['inline', item.name, item.heredoc.content]);

@@ -86,7 +86,7 @@ function keptPrefixLength(source: string): number {
 }
 
 /** Every source of the step, in order; E_SOURCE_NOT_FOUND for one that names nothing. */
-export function selectSources(step: CopyStep, tree: SourceTree): SourceItem[] {
+export async function selectSources(step: CopyStep, tree: SourceTree): Promise<SourceItem[]> {
   const ins = step.instruction;
   const items: SourceItem[] = ins.inline.map((heredoc) => ({ kind: 'inline' as const, heredoc, name: heredoc.name }));
   const isAdd = ins.kind === 'add';
@@ -112,8 +112,9 @@ export function selectSources(step: CopyStep, tree: SourceTree): SourceItem[] {
     const skip = keptPrefixLength(written);
     for (const m of matches) {
       const hostPath = m.stat.isFile() ? tree.hostPath(m.canonical) : '';
-      if (isAdd && ins.unpack !== false && m.stat.isFile() && archiveCompression(hostPath) !== null) {
-        items.push({ kind: 'archive', path: m.canonical, hostPath, stat: m.stat, written });
+      const compression = isAdd && ins.unpack !== false && m.stat.isFile() ? await archiveCompression(hostPath) : null;
+      if (compression !== null) {
+        items.push({ kind: 'archive', path: m.canonical, hostPath, stat: m.stat, written, compression });
         continue;
       }
       items.push({

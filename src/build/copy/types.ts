@@ -5,6 +5,7 @@ import type { Stats } from 'node:fs';
 import { TsbuildError } from '../../errors.js';
 import type { AddInstruction, CopyInstruction, HeredocFile } from '../instructions/types.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
+import type { ArchiveCompression } from './archive.js';
 
 /** Where the sources come from: the build context, or a stage's or image's layers (`--from`). */
 export type CopySource = { kind: 'context'; dir: string } | { kind: 'layers'; layerDirs: string[] };
@@ -83,7 +84,7 @@ export type SourceItem =
     written: string;
   }
   | { kind: 'inline'; heredoc: HeredocFile; name: string }
-  | { kind: 'archive'; path: string; hostPath: string; stat: Stats; written: string }
+  | { kind: 'archive'; path: string; hostPath: string; stat: Stats; written: string; compression: ArchiveCompression }
   | { kind: 'url'; url: string; name: string };
 
 /** What one entry of a copied tree is. */

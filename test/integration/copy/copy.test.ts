@@ -2,6 +2,7 @@
 // --from keeping the source's), special mode bits, ADD archives (including
 // hostile ones) and URLs, and layer views over real whiteouts and opaque
 // directories.
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -104,6 +105,21 @@ describe('ADD archives', () => {
     // A gzipped file that is not a tar is copied as is.
     writeFileSync(join(ctx, 'notes.gz'), gzipSync('just text'));
     expect(listing(await run(contextStep(addIns(['notes.gz'], '/n/'), ctx))).map((l) => l.split('=')[0])).toEqual(['n/', 'n/notes.gz']);
+  });
+
+  it('unpacks bzip2, xz and zstd archives too, and copies compressed non-archives as they are', async () => {
+    const ctx = tree(tempDir(), { 'src/top/f': 'content', 'notes.txt': 'text' });
+    execFileSync('tar', ['-C', join(ctx, 'src'), '-cf', join(ctx, 'a.tar'), 'top']);
+    for (const [tool, ext] of [['xz', 'xz'], ['bzip2', 'bz2'], ['zstd', 'zst']] as const) {
+      execFileSync(tool, ['-k', '-q', join(ctx, 'a.tar')]);
+      const layer = await run(contextStep(addIns([`a.tar.${ext}`], '/x/'), ctx));
+      expect(listing(layer), ext).toEqual(['x/', 'x/top/', 'x/top/f=content']);
+      execFileSync(tool, ['-k', '-q', join(ctx, 'notes.txt')]);
+      const plain = await run(contextStep(addIns([`notes.txt.${ext}`], '/n/'), ctx));
+      expect(listing(plain).map((l) => l.split('=')[0]), ext).toEqual(['n/', `n/notes.txt.${ext}`]);
+    }
+    // --unpack=false copies an archive as a file.
+    expect(listing(await run(contextStep(addIns(['a.tar.xz'], '/k/', { unpack: false }), ctx))).map((l) => l.split('=')[0])).toEqual(['k/', 'k/a.tar.xz']);
   });
 
   it('keeps a hostile archive inside the destination', async () => {
