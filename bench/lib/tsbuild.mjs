@@ -7,12 +7,13 @@ import { join, resolve } from 'node:path';
 import { run } from './proc.mjs';
 
 export const REPO = resolve(import.meta.dirname, '../..');
-export const TSBUILD_BIN = join(REPO, 'bin/tsbuild.js');
+/** The CLI under test: this checkout's, or another build's (TSBUILD_BIN, e.g. from bench/snapshot.mjs). */
+export const TSBUILD_BIN = process.env.TSBUILD_BIN ? resolve(process.env.TSBUILD_BIN) : join(REPO, 'bin/tsbuild.js');
 
 /** Fails early, with the fix, when dist/ has not been built. */
 export function checkBuilt() {
-  if (!existsSync(join(REPO, 'dist/cli/main.js'))) {
-    throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
+  if (!existsSync(join(TSBUILD_BIN, '../../dist/cli/main.js'))) {
+    throw new Error(`${join(TSBUILD_BIN, '../../dist')} is missing: run \`npx tsc -p tsconfig.json\` first`);
   }
 }
 
