@@ -1,0 +1,103 @@
+// The differential corpus: test/fixtures/containerfiles/<case>/ holds a
+// Containerfile (or several), its build context and a case.json saying what
+// to build and how to finish the context. Git keeps neither hard links,
+// special modes nor owners, so those are made here, in a copy of the case
+// dir, by the `setup` ops; the copy is what both tools build from.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoDir } from '../fixtures.js';
+
+export const corpusDir = join(repoDir, 'test/fixtures/containerfiles');
+
+export type SetupOp =
+  | { op: 'hardlink'; from: string; to: string }
+  | { op: 'chmod'; path: string; mode: string }
+  | { op: 'chown'; path: string; uid: number; gid: number }
+  | { op: 'write'; path: string; content: string }
+  /** `count` small files f0..f{count-1} in `dir`. */
+  | { op: 'manyFiles'; dir: string; count: number }
+  /** GNU tar of `dir`'s contents (test-side tool, never the product's), owned by `owner` (uid:gid). */
+  | { op: 'tar'; dir: string; out: string; gzip: boolean; owner: string };
+
+export interface CaseBuild {
+  tag: string;
+  /** Relative to the case dir; default Containerfile. */
+  file?: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  /** buildah's image format for this build (default OCI). */
+  buildahFormat?: 'oci' | 'docker';
+  /** Extra `buildah bud` flags that make buildah behave as docker does. */
+  buildahArgs?: string[];
+  /** Why the build needs buildahFormat/buildahArgs. */
+  why?: string;
+  buildahQuirks?: BuildahQuirk[];
+  buildahConfigQuirks?: BuildahConfigQuirk[];
+}
+
+/**
+ * A path where buildah 1.28 does something docker does not: it is not
+ * compared with buildah; tsbuild's entry must have the `expected` (docker's)
+ * fields, and buildah's must still differ, so a fixed buildah is noticed.
+ */
+export interface BuildahQuirk {
+  path: string;
+  expected: { type?: string; mode?: number; uid?: number; gid?: number; size?: number; link?: string };
+  why: string;
+}
+
+/** The same for a config field: tsbuild's value (normalised as compared) must be `expected`. */
+export interface BuildahConfigQuirk {
+  field: string;
+  expected: unknown;
+  why: string;
+}
+
+export interface Case {
+  name: string;
+  dir: string;
+  setup: SetupOp[];
+  builds: CaseBuild[];
+}
+
+export function listCases(): Case[] {
+  return readdirSync(corpusDir)
+    .filter((n) => existsSync(join(corpusDir, n, 'case.json')))
+    .sort()
+    .map((name) => {
+      const spec = JSON.parse(readFileSync(join(corpusDir, name, 'case.json'), 'utf8')) as { setup?: SetupOp[]; builds: CaseBuild[] };
+      return { name, dir: join(corpusDir, name), setup: spec.setup ?? [], builds: spec.builds };
+    });
+}
+
+/** Copies the case dir to `dest` and applies its setup ops; returns `dest`. */
+export function prepareContext(c: Case, dest: string): string {
+  cpSync(c.dir, dest, { recursive: true, verbatimSymlinks: true });
+  for (const op of c.setup) {
+    switch (op.op) {
+      case 'hardlink':
+        linkSync(join(dest, op.from), join(dest, op.to));
+        break;
+      case 'chmod':
+        chmodSync(join(dest, op.path), Number.parseInt(op.mode, 8));
+        break;
+      case 'chown':
+        chownSync(join(dest, op.path), op.uid, op.gid);
+        break;
+      case 'write':
+        writeFileSync(join(dest, op.path), op.content);
+        break;
+      case 'manyFiles':
+        mkdirSync(join(dest, op.dir), { recursive: true });
+        for (let i = 0; i < op.count; i++) writeFileSync(join(dest, op.dir, `f${i}`), `generated ${i}\n`);
+        break;
+      case 'tar': {
+        const [owner, group] = op.owner.split(':') as [string, string];
+        execFileSync('tar', ['--numeric-owner', `--owner=${owner}`, `--group=${group}`, '--sort=name', '-C', join(dest, op.dir), op.gzip ? '-czf' : '-cf', join(dest, op.out), '.']);
+        break;
+      }
+    }
+  }
+  return dest;
+}
