@@ -108,7 +108,9 @@ export interface LayerViewOptions {
 // scanning a whole layer. Layers are immutable once built, so each is
 // scanned once per process and its opaque directories remembered, keyed by
 // the layer root's identity so that a new directory at the same path is
-// scanned afresh.
+// scanned afresh. LayerView asks only when a lookup falls through to a
+// lower layer, so most lookups never trigger a scan; a native
+// single-path xattr read would remove the scan altogether.
 const opaqueCache = new Map<string, { key: string; dirs: Set<string> }>();
 
 function opaqueDirsOf(layerDir: string): Set<string> {
@@ -138,8 +140,15 @@ export interface ViewEntry {
 export class LayerView implements ResolvableTree {
   private readonly layers: readonly string[];
   private readonly opaque: OpaqueProbe;
-  /** Canonical dir path → indices (top first) of the layers merged into it. */
+  /**
+   * Canonical dir path → indices (top first) of the layers holding a
+   * directory there, found by lstat alone: merging stops at a layer where
+   * the name is not a directory. Opacity is applied lazily (isVisible),
+   * because reading xattrs is the expensive part and most lookups are
+   * answered by the topmost layer, where no opacity can matter.
+   */
   private readonly dirCache = new Map<string, number[] | null>();
+  private readonly opaqueCache = new Map<string, boolean>();
 
   constructor(layerDirs: readonly string[], opts: LayerViewOptions = {}) {
     this.layers = [...layerDirs];
@@ -162,7 +171,12 @@ export class LayerView implements ResolvableTree {
     }
   }
 
-  /** The layers (top first) whose directories merge at canonical `path`, or null if it is not a directory. */
+  private static parentPath(path: string): string {
+    const slash = path.lastIndexOf('/');
+    return slash <= 0 ? '/' : path.slice(0, slash);
+  }
+
+  /** Layers (top first) with a directory at canonical `path`, before opacity; null if none. */
   private dirLayers(path: string): number[] | null {
     const cached = this.dirCache.get(path);
     if (cached !== undefined) return cached;
@@ -170,23 +184,56 @@ export class LayerView implements ResolvableTree {
     if (path === '/') {
       result = this.layers.map((_, i) => this.layers.length - 1 - i);
     } else {
-      const slash = path.lastIndexOf('/');
-      const parent = this.dirLayers(slash === 0 ? '/' : path.slice(0, slash));
-      result = parent && this.mergeDir(parent, path);
+      const parent = this.dirLayers(LayerView.parentPath(path));
+      result = null;
+      if (parent) {
+        const out: number[] = [];
+        for (const i of parent) {
+          const st = LayerView.hostLstat(this.host(i, path));
+          if (!st) continue;
+          if (!st.isDirectory()) break; // a file or whiteout hides this name in every lower layer
+          out.push(i);
+        }
+        result = out.length > 0 ? out : null;
+      }
     }
     this.dirCache.set(path, result);
     return result;
   }
 
-  private mergeDir(parentLayers: number[], path: string): number[] | null {
-    const out: number[] = [];
-    for (const i of parentLayers) {
-      const st = LayerView.hostLstat(this.host(i, path));
-      if (!st) continue;
-      if (!st.isDirectory()) break; // a file or whiteout hides this name in every lower layer
-      out.push(i);
-      if (this.opaque(this.layers[i] as string, path.slice(1))) break;
+  private isOpaque(layer: number, path: string): boolean {
+    const key = `${layer}:${path}`;
+    let v = this.opaqueCache.get(key);
+    if (v === undefined) {
+      v = this.opaque(this.layers[layer] as string, path.slice(1));
+      this.opaqueCache.set(key, v);
     }
+    return v;
+  }
+
+  /**
+   * Does layer `i`'s copy of directory `path` show through? Only when no
+   * layer above it has that directory (or an ancestor) opaque. Layers are
+   * probed only above `i`, so the topmost layer never costs a probe.
+   */
+  private isVisible(path: string, i: number): boolean {
+    if (path === '/') return true;
+    const layers = this.dirLayers(path);
+    if (!layers?.includes(i)) return false;
+    // Ancestors first: an opaque directory higher up answers for everything below it.
+    if (!this.isVisible(LayerView.parentPath(path), i)) return false;
+    for (const j of layers) {
+      if (j === i) break;
+      if (this.isOpaque(j, path)) return false;
+    }
+    return true;
+  }
+
+  /** The layers (top first) whose directories at `path` merge into what the view shows. */
+  private visibleDirLayers(path: string): number[] | null {
+    const layers = this.dirLayers(path);
+    if (!layers) return null;
+    const out = layers.filter((i) => this.isVisible(path, i));
     return out.length > 0 ? out : null;
   }
 
@@ -199,14 +246,15 @@ export class LayerView implements ResolvableTree {
       const hostPath = this.layers[top] as string;
       return { layer: top, hostPath, stat: lstatSync(hostPath) };
     }
-    const slash = clean.lastIndexOf('/');
-    const parent = this.dirLayers(slash === 0 ? '/' : clean.slice(0, slash));
+    const parentPath = LayerView.parentPath(clean);
+    const parent = this.dirLayers(parentPath);
     if (!parent) return undefined;
     for (const i of parent) {
       const hostPath = this.host(i, clean);
       const st = LayerView.hostLstat(hostPath);
       if (!st) continue;
-      if (isWhiteout(st)) return undefined;
+      // Found in layer i: it shows only if i's parent directory does.
+      if (!this.isVisible(parentPath, i) || isWhiteout(st)) return undefined;
       return { layer: i, hostPath, stat: st };
     }
     return undefined;
@@ -220,7 +268,7 @@ export class LayerView implements ResolvableTree {
   /** Merged names of a directory (whiteouts removed, opaque dirs honoured), sorted; [] if not a directory. */
   readdir(path: string): string[] {
     const clean = joinComponents(pathComponents(path));
-    const layers = this.dirLayers(clean);
+    const layers = this.visibleDirLayers(clean);
     if (!layers) return [];
     const seen = new Map<string, boolean>();
     for (const i of layers) {

@@ -23,7 +23,7 @@ import { type EntryMeta, LayerOut } from './layer-out.js';
 import { type Owner, parseChmod, resolveChown } from './options.js';
 import { selectSources } from './select.js';
 import { sourceTree } from './trees.js';
-import { atStep, type CopyStep, type EntryKind, type SourceItem, type SourceTree } from './types.js';
+import { atStep, type CopyStep, type EntryKind, entryKind, type SourceItem, type SourceTree } from './types.js';
 import { downloadUrl, releaseDownload } from './url.js';
 import { TreeWalker } from './walk.js';
 import type { Stats } from 'node:fs';
@@ -120,16 +120,20 @@ class CopyRun {
   /** --parents: the kept path's directories, with the source directories' metadata. */
   private keptParents(item: Extract<SourceItem, { kind: 'tree' }>, destDir: string): string {
     const parts = (item.keep ?? '').split('/').filter(Boolean);
-    const srcParts = item.written.split('/').filter((c) => c !== '' && c !== '.');
+    const skipped = item.lex.length - parts.length; // components before a `/./` marker
     let dest = destDir;
     for (let i = 0; i < parts.length - 1; i++) {
       dest = join2(dest, parts[i] as string);
-      // The source directory of the same path (suffix of what was written), for its metadata.
-      const srcDir = this.tree.resolve(`/${srcParts.slice(0, srcParts.length - parts.length + i + 1).join('/')}`, true);
+      const srcDir = this.tree.resolve(`/${item.lex.slice(0, skipped + i + 1).join('/')}`, true);
       const st = this.tree.lstat(srcDir);
       this.out.copiedDir(dest, st?.isDirectory() ? copiedMeta(this.rules, st, 'dir') : this.out.createdDirMeta());
     }
     return parts.length > 0 ? join2(dest, parts.at(-1) as string) : destDir;
+  }
+
+  private leafItem(item: Extract<SourceItem, { kind: 'tree' }>, dest: string): void {
+    const kind = entryKind(item.stat);
+    if (kind) this.writeLeaf(item.path, item.stat, kind, dest); // a socket has nothing to copy
   }
 
   async item(item: SourceItem, placement: { mode: 'dir'; dir: string } | { mode: 'file'; path: string }): Promise<void> {
@@ -169,7 +173,7 @@ class CopyRun {
             this.out.copiedDir(dest, copiedMeta(this.rules, item.stat, 'dir'));
             this.copyContents(item.path, dest, item.keep);
           } else if (!this.walker.excluded(item.keep)) {
-            this.writeLeaf(item.path, item.stat, fileKind(item.stat), dest);
+            this.leafItem(item, dest);
           }
           return;
         }
@@ -180,18 +184,10 @@ class CopyRun {
           return;
         }
         if (this.walker.excluded(item.name)) return;
-        this.writeLeaf(item.path, item.stat, fileKind(item.stat), target(item.name));
+        this.leafItem(item, target(item.name));
       }
     }
   }
-}
-
-function fileKind(st: Stats): EntryKind {
-  if (st.isFile()) return 'file';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'char';
-  return 'block';
 }
 
 /** Fill the empty `layerDir` with what the step adds. */

@@ -118,7 +118,7 @@ export async function selectSources(step: CopyStep, tree: SourceTree): Promise<S
         continue;
       }
       items.push({
-        kind: 'tree', path: m.canonical, stat: m.stat, name: m.lex.at(-1) ?? '', written,
+        kind: 'tree', path: m.canonical, stat: m.stat, name: m.lex.at(-1) ?? '', written, lex: m.lex,
         keep: parents ? m.lex.slice(skip).join('/') : null,
       });
     }

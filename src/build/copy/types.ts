@@ -80,6 +80,8 @@ export type SourceItem =
     name: string;
     /** With --parents: the path kept under the destination. */
     keep: string | null;
+    /** The matched path's components as written (`..` applied), for --parents' directories. */
+    lex: string[];
     /** The source as the user wrote it, for messages. */
     written: string;
   }

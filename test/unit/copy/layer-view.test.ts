@@ -36,6 +36,21 @@ describe('LayerView', () => {
     expect(view([l0, l2]).readdir('/e')).toEqual(['new', 'old']);
   });
 
+  it('applies an opaque ancestor to everything below it, and probes opacity only when a lower layer is reached', () => {
+    const l0 = tree(tempDir(), { 'a/b/old': '', 'a/b/shared': 'low', 'x/y': '' });
+    const l1 = tree(tempDir(), { 'a/b/new': '', 'a/b/shared': 'high', 'x/z': '' });
+    const probes: string[] = [];
+    const layers = [l0, l1];
+    const v = new LayerView(layers, { opaque: (dir, rel) => { probes.push(`${layers.indexOf(dir)}:${rel}`); return layers.indexOf(dir) === 1 && rel === 'a'; } });
+    expect(v.readFile('/a/b/shared')).toBe('high');
+    expect(v.lstat('/x/z')).toBeDefined();
+    expect(probes).toEqual([]); // answered by the top layer: no xattr needed
+    expect(v.lstat('/a/b/old')).toBeUndefined();
+    expect(v.readdir('/a/b')).toEqual(['new', 'shared']);
+    expect(v.lstat('/x/y')).toBeDefined();
+    expect(probes.sort()).toEqual(['1:a', '1:x']);
+  });
+
   it('resolves symlinks inside the root: absolute targets from the root, `..` clamped', () => {
     const l0 = tree(tempDir(), {
       'opt/bin/': null, 'usr/local/bin -> /opt/bin': null, 'etc/passwd': 'root', 'up -> ../../../../etc': null, 'rel -> usr/local/bin': null,
