@@ -12,7 +12,9 @@
 // destination, so a hostile archive (`../../etc/passwd`, absolute names, a
 // symlink followed by an entry below it, hard links to host files) cannot
 // reach outside it. Owners come from the archive, as docker and buildah
-// keep them.
+// keep them. One inherited difference: the unpacker reads `.wh.NAME`
+// entries as overlay whiteouts (it was written for image layers), where
+// docker would create files of that name; such archives are rare.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
