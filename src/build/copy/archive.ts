@@ -16,12 +16,12 @@
 // entries as overlay whiteouts (it was written for image layers), where
 // docker would create files of that name; such archives are rare.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { PassThrough, Readable } from 'node:stream';
+import { createRequire } from 'node:module';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Decompress } from 'fzstd';
-import unbzip2 from 'unbzip2-stream';
-import { XzReadableStream } from 'xz-decompress';
+import type { XzReadableStream as XzStream } from 'xz-decompress';
 import { type Compression, detectCompression } from '../../image/compression.js';
 import { unpackLayer } from '../../image/unpack.js';
 
@@ -72,15 +72,22 @@ function decompressHead(head: Buffer, kind: Compression): Buffer {
 
 const startsWith = (head: Buffer, magic: Buffer): boolean => head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
 
+// Both decoders are CommonJS and rarely needed: loaded on first use, not at
+// every CLI start.
+const require = createRequire(import.meta.url);
+const xzDecoder = (): typeof XzStream => (require('xz-decompress') as { XzReadableStream: typeof XzStream }).XzReadableStream;
+const bzip2Decoder = (): (() => Duplex) => require('unbzip2-stream') as () => Duplex;
+
 /** A stream of the file's decompressed bytes (bzip2 and xz only; the others go through unpackLayer). */
 function decodedStream(path: string, kind: 'bzip2' | 'xz'): Readable {
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
   if (kind === 'xz') {
     const web = Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>;
-    return Readable.fromWeb(new XzReadableStream(web) as unknown as WebReadableStream<Uint8Array>);
+    const Xz = xzDecoder();
+    return Readable.fromWeb(new Xz(web) as unknown as WebReadableStream<Uint8Array>);
   }
   const out = new PassThrough();
-  const dec = unbzip2();
+  const dec = bzip2Decoder()();
   raw.on('error', (err) => out.destroy(err));
   dec.on('error', (err: Error) => out.destroy(err));
   raw.pipe(dec).pipe(out);
