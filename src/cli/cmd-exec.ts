@@ -45,6 +45,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   let devnull: number | undefined;
   if (tty) pty = native().openPty(process.stdout.columns ?? 80, process.stdout.rows ?? 24);
   else if (!interactive) devnull = openSync('/dev/null', 'r');
+  const forwarding = forwardSignals();
   let r;
   try {
     r = native().spawnInContainer({
@@ -58,11 +59,12 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     if (devnull !== undefined) native().closeFd(devnull);
   }
   if (r.pid === undefined || r.pid === null) {
+    forwarding.stop();
     if (pty) native().closeFd(pty.master);
     if (r.stage === 'exec' && r.errno === 2) throw new TsbuildError('E_EXEC_NOT_FOUND', `executable file not found: "${args[0]}" is not in $PATH or does not exist in the container`, { exitCode: ExitCode.notFound });
     throw new TsbuildError('E_EXEC', `cannot exec in container ${c.name}: ${r.message}`, { exitCode: r.stage === 'exec' ? ExitCode.cannotInvoke : ExitCode.internal });
   }
-  const stopForwarding = forwardSignals(r.pid);
+  forwarding.setPid(r.pid);
   const relay = pty ? relayPty(pty.master, interactive) : undefined;
   const st = await native().waitPid(r.pid);
   if (relay && pty) {
@@ -70,6 +72,6 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     relay.stop();
     native().closeFd(pty.master);
   }
-  stopForwarding();
+  forwarding.stop();
   return exitStatusCode({ exitCode: st.exitCode ?? undefined, signal: st.signal ?? undefined, oomKilled: false });
 }

@@ -188,10 +188,12 @@ async function runForeground(ctx: CliContext, state: ContainerState): Promise<nu
     if (!interactive) devnull = openSync('/dev/null', 'r');
     stdio = { fds: [devnull ?? 0, 1, 2] };
   }
+  const forwarding = forwardSignals();
   let pid: number;
   try {
     pid = launchContainer(ctx.root, state, stdio);
   } catch (err) {
+    forwarding.stop();
     if (pty) { native().closeFd(pty.master); }
     removeContainerFiles(ctx.root, state);
     throw err;
@@ -199,7 +201,7 @@ async function runForeground(ctx: CliContext, state: ContainerState): Promise<nu
     if (pty) native().closeFd(pty.slave);
     if (devnull !== undefined) native().closeFd(devnull);
   }
-  const stopForwarding = forwardSignals(pid);
+  forwarding.setPid(pid);
   const relay = pty ? relayPty(pty.master, interactive) : undefined;
   const info = await waitContainer(ctx.root, state, pid);
   if (relay && pty) {
@@ -207,7 +209,7 @@ async function runForeground(ctx: CliContext, state: ContainerState): Promise<nu
     relay.stop();
     native().closeFd(pty.master);
   }
-  stopForwarding();
+  forwarding.stop();
   if (info.oomKilled) process.stderr.write(`tsbuild: ${oomMessage(state)}\n`);
   if (state.autoRemove) removeContainerFiles(ctx.root, state);
   else if (state.kind === 'working') {

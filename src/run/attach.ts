@@ -7,14 +7,30 @@ import { native } from '../native/index.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/** Forwards the signals tsbuild receives to `pid`; returns a function that stops forwarding. */
-export function forwardSignals(pid: number): () => void {
+/**
+ * Forwards the signals tsbuild receives to the container's PID 1. Install
+ * it before the container starts (with `setPid` once it has), so that a
+ * signal arriving in between is held and delivered, not lost or fatal.
+ */
+export function forwardSignals(): { setPid(pid: number): void; stop(): void } {
+  let target: number | undefined;
+  const pending: number[] = [];
   const handlers = FORWARDED.map((sig) => {
-    const h = () => { native().signalPid(pid, osConstants.signals[sig]); };
+    const h = () => {
+      const n = osConstants.signals[sig];
+      if (target === undefined) pending.push(n);
+      else native().signalPid(target, n);
+    };
     process.on(sig, h);
     return [sig, h] as const;
   });
-  return () => handlers.forEach(([sig, h]) => process.off(sig, h));
+  return {
+    setPid(pid) {
+      target = pid;
+      for (const n of pending.splice(0)) native().signalPid(pid, n);
+    },
+    stop: () => handlers.forEach(([sig, h]) => process.off(sig, h)),
+  };
 }
 
 export interface PtyRelay {

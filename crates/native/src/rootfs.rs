@@ -123,7 +123,9 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         // plain files, because it becomes an image layer as it is.
         let mut data = format!("lowerdir={}", spec.lower_dirs.join(":"));
         if let (Some(upper), Some(work)) = (&spec.upper_dir, &spec.work_dir) {
-            data.push_str(&format!(",upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off", upper, work));
+            data.push_str(&format!(",upperdir={},workdir={}", upper, work));
+            // A user namespace may not set redirect_dir (EPERM); builds never use one.
+            data.push_str(if spec.bind_devices { ",metacopy=off,index=off" } else { ",redirect_dir=off,metacopy=off,index=off" });
         }
         p.mount(Some("overlay"), cs(root), Some("overlay"), 0, Some(&data));
     } else {
@@ -337,6 +339,13 @@ mod tests {
         let calls = rec.calls();
         assert!(!calls.iter().any(|c| c.starts_with("mknod")));
         assert!(calls.contains(&"mount /dev/null /c/merged/dev/null - 0x1000 -".to_string()));
+    }
+
+    #[test]
+    fn a_user_namespace_overlay_leaves_redirect_dir_alone() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { bind_devices: true, ..spec() })).unwrap();
+        assert!(rec.calls()[1].ends_with(",upperdir=/c/upper,workdir=/c/work,metacopy=off,index=off"));
     }
 
     #[test]

@@ -259,7 +259,8 @@ describe('tsbuild run', () => {
 
 describe('bad input', () => {
   const cases: [string, string[], RegExp, number][] = [
-    ['a bad image name', ['run', '--rm', 'no/such/image:tag', 'true'], /image/i, 125],
+    ['an invalid image name', ['run', '--rm', 'Not/A Valid:name!', 'true'], /invalid reference/i, 125],
+    ['an image that cannot be pulled', ['run', '--rm', '127.0.0.1:1/none:1', 'true'], /127\.0\.0\.1:1/, 125],
     ['a missing directory image', ['run', '--rm', 'dir:/no/such/dir', 'true'], /not a directory/, 125],
     ['a missing command', ['run', '--rm', IMG, 'no-such-command'], /executable file not found: "no-such-command"/, 127],
     ['a non-executable command', ['run', '--rm', IMG, '/etc/passwd'], /cannot execute "\/etc\/passwd"/, 126],
