@@ -1,8 +1,8 @@
 // Build progress on stderr. Plain mode (CI, pipes) prints `STEP n/m: …`
 // lines, the RUN output as it comes, and `--> CACHED` markers; json mode
-// prints one event per line; tty mode is plain with step timings kept on
-// one line per step. RUN output goes straight to an fd, so the container
-// writes to it without tsbuild copying bytes in plain mode.
+// prints one event per line; tty mode keeps a live step list with timings.
+// In plain mode RUN output goes straight to fd 2, so the container writes
+// to it without tsbuild copying bytes; the other modes read it from a pipe.
 import { createReadStream } from 'node:fs';
 import { native } from '../../native/index.js';
 
@@ -37,8 +37,9 @@ function oneLine(text: string): string {
 }
 
 export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress {
-  const write = (s: string) => process.stderr.write(s);
   if (mode === 'json') return jsonProgress();
+  if (mode === 'tty') return ttyProgress(multiStage);
+  const write = (s: string) => process.stderr.write(s);
   return {
     outputFd: 2,
     step(info) {
@@ -48,7 +49,7 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       return {
         cached: () => write('--> CACHED\n'),
         done: ({ layer }) => {
-          if (mode === 'tty' || layer) write(`--> ${layer ? layer.slice(7, 19) : 'done'} (${((performance.now() - start) / 1000).toFixed(2)}s)\n`);
+          if (layer) write(`--> ${layer.slice(7, 19)} (${((performance.now() - start) / 1000).toFixed(2)}s)\n`);
         },
       };
     },
@@ -58,15 +59,63 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
   };
 }
 
-function jsonProgress(): Progress {
-  const emit = (ev: object) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...ev })}\n`);
+/** Reads RUN output from a pipe the containers write to. */
+function outputPipe(onData: (data: string) => void): { fd: number; close(): Promise<void> } {
   const [readFd, writeFd] = native().makePipe() as [number, number];
-  let current: StepInfo | undefined;
   const reader = createReadStream('', { fd: readFd, encoding: 'utf8' });
   const drained = new Promise<void>((resolve) => { reader.on('close', resolve); reader.on('error', () => resolve()); });
-  reader.on('data', (data) => emit({ type: 'output', stage: current?.stage, step: current?.n, data }));
+  reader.on('data', (d) => onData(d as string));
   return {
-    outputFd: writeFd,
+    fd: writeFd,
+    close: async () => {
+      native().closeFd(writeFd);
+      await drained;
+    },
+  };
+}
+
+/**
+ * A live step list: each step is one line that is rewritten in place with
+ * its outcome and time; the running step's output appears (dimmed) under
+ * it, and once output has appeared the step's result gets its own line.
+ */
+function ttyProgress(multiStage: boolean): Progress {
+  const write = (s: string) => process.stderr.write(s);
+  let clean = true; // nothing printed since the current step's line
+  const pipe = outputPipe((data) => {
+    clean = false;
+    write(`\x1b[2m${data}\x1b[0m`);
+  });
+  return {
+    outputFd: pipe.fd,
+    step(info) {
+      const label = `${multiStage ? `[${info.stage}] ` : ''}STEP ${info.n}/${info.total}: ${oneLine(info.text)}`;
+      write(`\x1b[36m=>\x1b[0m ${label}\n`);
+      clean = true;
+      const start = performance.now();
+      const finish = (what: string) => {
+        const line = `\x1b[32m✔\x1b[0m ${label} \x1b[2m${what}\x1b[0m\n`;
+        write(clean ? `\x1b[1A\x1b[2K${line}` : line);
+        clean = true;
+      };
+      return {
+        cached: () => finish('CACHED'),
+        done: () => finish(`${((performance.now() - start) / 1000).toFixed(2)}s`),
+      };
+    },
+    message: (text) => { clean = false; write(`${text}\n`); },
+    // The ID itself goes to stdout, which is this terminal too: don't print it twice.
+    result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
+    close: () => pipe.close(),
+  };
+}
+
+function jsonProgress(): Progress {
+  const emit = (ev: object) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...ev })}\n`);
+  let current: StepInfo | undefined;
+  const pipe = outputPipe((data) => emit({ type: 'output', stage: current?.stage, step: current?.n, data }));
+  return {
+    outputFd: pipe.fd,
     step(info) {
       current = info;
       emit({ type: 'step', ...info });
@@ -78,9 +127,6 @@ function jsonProgress(): Progress {
     },
     message: (text) => emit({ type: 'message', text }),
     result: (id, tags) => emit({ type: 'image', id, tags }),
-    close: async () => {
-      native().closeFd(writeFd);
-      await drained;
-    },
+    close: () => pipe.close(),
   };
 }
