@@ -1,0 +1,52 @@
+// Reading `tsbuild build --progress plain` output back into steps, and
+// small helpers the cache and robustness tests share: an image's diff_ids
+// from `tsbuild inspect`, and a build that must succeed.
+import { expect } from 'vitest';
+import { tsbuild } from '../fixtures.js';
+
+export interface StepOutcome {
+  /** `[stage] ` prefix without brackets, or '' for a one-stage build. */
+  stage: string;
+  n: number;
+  /** The instruction as printed (first line). */
+  text: string;
+  /** CACHED, a new layer (`--> <hex> (…s)`), or nothing printed (config-only steps). */
+  status: 'cached' | 'built' | 'none';
+}
+
+const STEP = /^(?:\[([^\]]+)\] )?STEP (\d+)\/\d+: (.*)$/;
+
+/** The steps of a plain-progress build log (stderr), in order. */
+export function parseSteps(stderr: string): StepOutcome[] {
+  const steps: StepOutcome[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = STEP.exec(line);
+    if (m) {
+      steps.push({ stage: m[1] ?? '', n: Number(m[2]), text: m[3] ?? '', status: 'none' });
+      continue;
+    }
+    const last = steps.at(-1);
+    if (!last || last.status !== 'none') continue;
+    if (line === '--> CACHED') last.status = 'cached';
+    else if (/^--> [0-9a-f]{12} \(/.test(line)) last.status = 'built';
+  }
+  return steps;
+}
+
+/** The steps that make layers (RUN, COPY, ADD), as "KIND status" lines for readable assertions. */
+export function layerSteps(steps: StepOutcome[]): string[] {
+  return steps.filter((s) => /^(RUN|COPY|ADD)\b/i.test(s.text)).map((s) => `${s.text} => ${s.status}`);
+}
+
+export function diffIds(root: string, image: string): string[] {
+  const r = tsbuild(root, ['inspect', image]);
+  expect(r.status, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { config: { rootfs: { diff_ids: string[] } } }).config.rootfs.diff_ids;
+}
+
+/** `tsbuild build … --progress plain`, which must succeed; returns its steps. */
+export function buildOk(root: string, args: string[], timeout = 180_000): StepOutcome[] {
+  const r = tsbuild(root, ['build', '--progress', 'plain', ...args], { timeout });
+  expect(r.status, `tsbuild build ${args.join(' ')}:\n${r.stderr}`).toBe(0);
+  return parseSteps(r.stderr);
+}
