@@ -77,7 +77,7 @@ class CopyRun {
         rooted.mknod(dest.slice(1), kind, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
       }
     }
-    this.out.applyMeta(host, meta, kind === 'symlink', kind === 'file' ? st.mode & 0o7777 : undefined);
+    this.out.applyMeta(host, meta, kind === 'symlink', kind === 'file' ? st.mode & 0o7777 : kind === 'symlink' ? meta.mode : undefined);
   }
 
   /**

@@ -107,6 +107,25 @@ describe('ADD archives', () => {
     expect(listing(await run(contextStep(addIns(['notes.gz'], '/n/'), ctx))).map((l) => l.split('=')[0])).toEqual(['n/', 'n/notes.gz']);
   });
 
+  it('gives a destination it creates 0:0 (or --chown), not the owner of the archive\'s ./ entry, as docker does', async () => {
+    const ctx = tree(tempDir(), {});
+    writeFileSync(join(ctx, 'dot.tar'), await makeTar([
+      { name: './', type: 'directory', mode: 0o700, uid: 1234, gid: 4321 },
+      { name: './f', data: 'f', uid: 1234, gid: 4321 },
+    ]));
+    const layer = await run(contextStep(addIns(['dot.tar'], '/opt/merged/'), ctx, [busyboxRootfs]));
+    expect(owner(join(layer, 'opt/merged'))).toBe('0:0');
+    expect(modeOf(join(layer, 'opt/merged'))).toBe(0o755);
+    expect(owner(join(layer, 'opt/merged/f'))).toBe('1234:4321');
+    const chowned = await run(contextStep(addIns(['dot.tar'], '/c/', { chown: '1000:50' }), ctx, [busyboxRootfs]));
+    expect(owner(join(chowned, 'c'))).toBe('1000:50');
+    expect(owner(join(chowned, 'c/f'))).toBe('1234:4321');
+    // An existing directory keeps the image's metadata (/tmp: 1777 root).
+    const existing = await run(contextStep(addIns(['dot.tar'], '/tmp/'), ctx, [busyboxRootfs]));
+    expect(modeOf(join(existing, 'tmp'))).toBe(0o1777);
+    expect(owner(join(existing, 'tmp'))).toBe('0:0');
+  });
+
   it('unpacks bzip2, xz and zstd archives too, and copies compressed non-archives as they are', async () => {
     const ctx = tree(tempDir(), { 'src/top/f': 'content', 'notes.txt': 'text' });
     execFileSync('tar', ['-C', join(ctx, 'src'), '-cf', join(ctx, 'a.tar'), 'top']);
