@@ -97,6 +97,9 @@ export async function selectSources(step: CopyStep, tree: SourceTree): Promise<S
       items.push({ kind: 'url', url: written, name: urlFileName(step, written) });
       continue;
     }
+    if (isAdd && ins.checksum !== null) {
+      throw stepError(step, 'E_BAD_FLAG', `ADD --checksum needs a URL source, not ${written}`);
+    }
     const parts = pathComponents(written);
     let matches: Match[];
     try {

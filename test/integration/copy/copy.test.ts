@@ -217,6 +217,7 @@ describe('ADD URLs', () => {
     expect(err.message).toContain(bad);
     expect(err.location).toEqual({ file: 'Containerfile', line: 9 });
     expect((await failure(contextStep(addIns([`${base}/missing`], '/f'), tempDir()))).code).toBe('E_URL_FETCH');
+    expect((await failure(contextStep(addIns(['local'], '/f', { checksum: good }), tree(tempDir(), { local: '' })))).code).toBe('E_BAD_FLAG');
   });
 
   it('puts the downloaded bytes in the cache digest', async () => {
