@@ -4,7 +4,7 @@
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
-import { resolveRunnableImage } from '../image/resolve.js';
+import { withRunnableImage } from '../image/resolve.js';
 import { createContainer } from '../run/container.js';
 import { containerEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';
@@ -30,29 +30,30 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (a.positionals.length !== 1) throw usageError('"tsbuild from" requires exactly 1 image');
   const ref = a.positionals[0] as string;
   reapStale(ctx.root);
-  const image = await resolveRunnableImage(ctx.root, ref, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') });
-  const id = newContainerId();
-  const hostname = id.slice(0, 12);
-  const user = image.config.User ?? '';
-  const state = createContainer(ctx.root, {
-    id,
-    image,
-    name: a.strings.get('name') ?? workingName(ref, new Set(listStates(ctx.root).map((c) => c.name))),
-    kind: 'working',
-    detached: false,
-    autoRemove: false,
-    config: {
-      args: [...(image.config.Entrypoint ?? []), ...(image.config.Cmd ?? [])],
-      env: containerEnv(image.config, [], { hostname, home: resolveUser(image.layerDirs, user).home, tty: false }),
-      cwd: workingDir(image.config),
-      user,
-      hostname,
-      network: 'host',
-      tty: false,
-      interactive: false,
-      limits: {},
-      binds: [],
-    },
+  const state = await withRunnableImage(ctx.root, ref, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') }, (image) => {
+    const id = newContainerId();
+    const hostname = id.slice(0, 12);
+    const user = image.config.User ?? '';
+    return createContainer(ctx.root, {
+      id,
+      image,
+      name: a.strings.get('name') ?? workingName(ref, new Set(listStates(ctx.root).map((c) => c.name))),
+      kind: 'working',
+      detached: false,
+      autoRemove: false,
+      config: {
+        args: [...(image.config.Entrypoint ?? []), ...(image.config.Cmd ?? [])],
+        env: containerEnv(image.config, [], { hostname, home: resolveUser(image.layerDirs, user).home, tty: false }),
+        cwd: workingDir(image.config),
+        user,
+        hostname,
+        network: 'host',
+        tty: false,
+        interactive: false,
+        limits: {},
+        binds: [],
+      },
+    });
   });
   ctx.stdout.write(`${state.name}\n`);
   return 0;

@@ -4,7 +4,7 @@ import { openSync } from 'node:fs';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
-import { resolveRunnableImage } from '../image/resolve.js';
+import { withRunnableImage } from '../image/resolve.js';
 import { relayPty, forwardSignals, withTimeout } from '../run/attach.js';
 import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, removeContainerFiles, waitContainer, type LaunchStdio } from '../run/container.js';
 import { parseLimits } from '../run/limits.js';
@@ -119,32 +119,33 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     };
     return runForeground(ctx, working);
   }
-  const image = await resolveRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') });
-  const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
-  const id = newContainerId();
-  const hostname = a.strings.get('hostname') ?? id.slice(0, 12);
-  const user = a.strings.get('user') ?? image.config.User ?? '';
-  const home = resolveUser(image.layerDirs, user).home;
-  const state = createContainer(ctx.root, {
-    id,
-    image,
-    name: a.strings.get('name'),
-    kind: 'run',
-    detached,
-    autoRemove,
-    config: {
-      args,
-      env: containerEnv(image.config, a.lists.get('env') ?? [], { hostname, home, tty }),
-      cwd: workingDir(image.config, a.strings.get('workdir')),
-      user,
-      hostname,
-      network,
-      tty,
-      interactive,
-      limits,
-      binds,
-      ...(uidMaps.length > 0 ? { uidMaps, gidMaps: gidMaps.length > 0 ? gidMaps : uidMaps } : {}),
-    },
+  const state = await withRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') }, (image) => {
+    const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
+    const id = newContainerId();
+    const hostname = a.strings.get('hostname') ?? id.slice(0, 12);
+    const user = a.strings.get('user') ?? image.config.User ?? '';
+    const home = resolveUser(image.layerDirs, user).home;
+    return createContainer(ctx.root, {
+      id,
+      image,
+      name: a.strings.get('name'),
+      kind: 'run',
+      detached,
+      autoRemove,
+      config: {
+        args,
+        env: containerEnv(image.config, a.lists.get('env') ?? [], { hostname, home, tty }),
+        cwd: workingDir(image.config, a.strings.get('workdir')),
+        user,
+        hostname,
+        network,
+        tty,
+        interactive,
+        limits,
+        binds,
+        ...(uidMaps.length > 0 ? { uidMaps, gidMaps: gidMaps.length > 0 ? gidMaps : uidMaps } : {}),
+      },
+  });
   });
   return detached ? runDetached(ctx, state) : runForeground(ctx, state);
 }

@@ -7,10 +7,27 @@ import { resolve } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
 import type { Logger } from '../cli/context.js';
 import type { RunnableImage } from './runnable.js';
+import type { Store } from '../store/index.js';
 
 export interface ResolveOptions {
   log?: Logger;
   tlsVerify?: boolean;
+}
+
+/**
+ * Resolves `ref` (pulling it if needed) and calls `pin` with it while the
+ * store is leased, so a concurrent prune cannot free the layers before
+ * `pin` has recorded a container that uses them.
+ */
+export async function withRunnableImage<T>(root: string, ref: string, opts: ResolveOptions, pin: (image: RunnableImage) => T): Promise<T> {
+  if (ref.startsWith('dir:')) return pin(await resolveRunnableImage(root, ref, opts));
+  const { openStore } = await import('../store/index.js');
+  const store = await openStore(root);
+  try {
+    return await store.withLease(async () => pin(await resolveIn(store, ref, opts)));
+  } finally {
+    await store.close();
+  }
 }
 
 export async function resolveRunnableImage(root: string, ref: string, opts: ResolveOptions = {}): Promise<RunnableImage> {
@@ -21,8 +38,17 @@ export async function resolveRunnableImage(root: string, ref: string, opts: Reso
     if (!isDir) throw new TsbuildError('E_IMAGE_NOT_FOUND', `not a directory: ${dir}`, { exitCode: ExitCode.internal });
     return { id: `dir:${dir}`, name: ref, layerDirs: [dir], config: {} };
   }
-  const { openStore, getRunnableImage } = await import('../store/index.js');
+  const { openStore } = await import('../store/index.js');
   const store = await openStore(root);
+  try {
+    return await resolveIn(store, ref, opts);
+  } finally {
+    await store.close();
+  }
+}
+
+async function resolveIn(store: Store, ref: string, opts: ResolveOptions): Promise<RunnableImage> {
+  const { getRunnableImage } = await import('../store/index.js');
   try {
     if (!(await store.findImage(ref))) {
       const { ensureImage } = await import('../registry/index.js');
@@ -33,7 +59,5 @@ export async function resolveRunnableImage(root: string, ref: string, opts: Reso
     // Whatever went wrong with the image, `run` reports it as its own failure (125).
     if (err instanceof TsbuildError) throw new TsbuildError(err.code, err.message, { exitCode: ExitCode.internal, location: err.location, cause: err });
     throw err;
-  } finally {
-    await store.close();
   }
 }
