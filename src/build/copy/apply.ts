@@ -17,7 +17,7 @@ import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, symlinkSyn
 import { LayerView } from '../../image/layer-view.js';
 import { native } from '../../native/index.js';
 import { IgnoreMatcher } from '../context/ignore.js';
-import { extractArchive } from './archive.js';
+import { archiveCompression, extractArchive } from './archive.js';
 import { planPlacement } from './dest.js';
 import { type EntryMeta, LayerOut } from './layer-out.js';
 import { type Owner, parseChmod, resolveChown } from './options.js';
@@ -150,6 +150,15 @@ class CopyRun {
       case 'url': {
         const dl = await downloadUrl(this.step, item.url);
         try {
+          // `ADD --unpack=true <url>` unpacks a remote archive (docker's default leaves URLs packed).
+          const compression = this.step.instruction.kind === 'add' && this.step.instruction.unpack === true ? await archiveCompression(dl.path) : null;
+          if (compression !== null) {
+            const dir = placement.mode === 'dir' ? placement.dir : placement.path;
+            this.out.ensureDir(dir);
+            this.out.markUntrusted(dir);
+            await extractArchive(dl.path, compression, this.out.host(dir), `ADD ${item.url}`);
+            return;
+          }
           const host = this.out.leaf(target(item.name), 'file');
           copyFileSync(dl.path, host, fsConstants.COPYFILE_EXCL);
           const owner = this.rules.chown ?? { uid: 0, gid: 0 };

@@ -60,6 +60,7 @@ export function planPlacement(step: CopyStep, view: LayerView, items: SourceItem
   if (path === '/') return { mode: 'dir', dir: '/' };
   checkParents(step, view, posix.dirname(path));
   const item = items[0] as SourceItem;
-  const isDir = item.kind === 'archive' || (item.kind === 'tree' && item.stat.isDirectory());
+  const unpackUrl = item.kind === 'url' && step.instruction.kind === 'add' && step.instruction.unpack === true;
+  const isDir = item.kind === 'archive' || unpackUrl || (item.kind === 'tree' && item.stat.isDirectory());
   return isDir ? { mode: 'dir', dir: path } : { mode: 'file', path };
 }

@@ -179,7 +179,7 @@ describe('ADD archives', () => {
 describe('ADD URLs', () => {
   let server: Server;
   let base = '';
-  let body = 'downloaded content\n';
+  let body: string | Buffer = 'downloaded content\n';
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url?.startsWith('/files/')) {
@@ -204,6 +204,19 @@ describe('ADD URLs', () => {
     expect(statSync(p).mtime.toISOString()).toBe('2015-10-21T07:28:00.000Z');
     const named = await run(contextStep(addIns([`${base}/files/x`], '/opt/renamed', { chmod: '755' }), tempDir()));
     expect(modeOf(join(named, 'opt/renamed'))).toBe(0o755);
+  });
+
+  it('unpacks a downloaded archive only with --unpack=true', async () => {
+    const saved = body;
+    body = gzipSync(await makeTar([{ name: 'pkg/bin/tool', data: 'T' }]));
+    try {
+      const unpacked = await run(contextStep(addIns([`${base}/files/pkg.tgz`], '/opt', { unpack: true }), tempDir()));
+      expect(listing(unpacked)).toEqual(['opt/', 'opt/pkg/', 'opt/pkg/bin/', 'opt/pkg/bin/tool=T']);
+      const packed = await run(contextStep(addIns([`${base}/files/pkg.tgz`], '/opt/'), tempDir()));
+      expect(listing(packed).map((l) => l.split('=')[0])).toEqual(['opt/', 'opt/pkg.tgz']);
+    } finally {
+      body = saved;
+    }
   });
 
   it('verifies --checksum and names the expected digest on a mismatch', async () => {
