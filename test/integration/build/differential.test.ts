@@ -6,6 +6,14 @@
 // numbers, hard-link groups; never mtimes) and the runtime configs must be
 // the same. Zero differences is the bar: a failing case prints every
 // differing path and field.
+//
+// Where buildah 1.28 does something docker would not, the case says so in
+// its case.json (buildahQuirks for paths, buildahConfigQuirks for config
+// fields, each with the evidence): that path or field is checked against
+// docker's behaviour instead, and the test also fails if buildah stops
+// differing there, so a stale quirk is noticed. buildahFormat/buildahArgs
+// make buildah behave as docker where a flag can (ONBUILD and SHELL need the
+// docker format; mknod needs CAP_MKNOD, in docker's default set).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

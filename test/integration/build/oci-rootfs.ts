@@ -160,7 +160,7 @@ export async function applyLayer(fs: Rootfs, layerTar: Buffer): Promise<string[]
 }
 
 /** Records on each file the other paths that still share its inode (hard links). */
-function linkGroups(fs: Rootfs): void {
+export function linkGroups(fs: Rootfs): void {
   const byInode = new Map<number, string[]>();
   for (const [p, e] of fs) if (e.inode !== undefined) byInode.set(e.inode, [...(byInode.get(e.inode) ?? []), p]);
   for (const paths of byInode.values()) {
