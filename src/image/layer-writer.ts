@@ -39,6 +39,9 @@ function isWhiteout(e: ScanEntry): boolean {
   return e.kind === 'char' && e.rdevMajor === 0 && e.rdevMinor === 0;
 }
 
+/** File-type bits: tar-stream replaces a mode of 0 with its default, so give it a non-zero value it then masks to 0o7777. */
+const TYPE_BITS: Record<string, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 };
+
 function baseHeader(e: ScanEntry): HeaderArg {
   const pax: Record<string, string> = {};
   for (const x of e.xattrs ?? []) {
@@ -47,7 +50,7 @@ function baseHeader(e: ScanEntry): HeaderArg {
   }
   return {
     name: e.path,
-    mode: e.mode,
+    mode: e.mode | (TYPE_BITS[e.kind] ?? 0o100000),
     uid: e.uid,
     gid: e.gid,
     mtime: new Date(e.mtimeSec * 1000 + Math.floor(e.mtimeNsec / 1e6)),

@@ -137,6 +137,10 @@ class CopyRun {
   }
 
   async item(item: SourceItem, placement: { mode: 'dir'; dir: string } | { mode: 'file'; path: string }): Promise<void> {
+    // Hard links are kept within one source (a directory tree), not across
+    // sources: each source, and each match of a wildcard, is its own copy,
+    // as in buildah (and today's BuildKit).
+    this.links.clear();
     const target = (name: string): string => (placement.mode === 'dir' ? join2(placement.dir, name) : placement.path);
     switch (item.kind) {
       case 'inline': {

@@ -3,12 +3,14 @@
 // Every step has a cache key chained from its parent's; RUN, COPY, ADD and
 // a WORKDIR that creates its directory make layers, and are looked up in
 // the cache (under a per-key lock, so concurrent builds share one result).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { writeLayer } from '../../image/layer-writer.js';
 import { INIT_FILES } from '../../run/container-fs.js';
-import { existsInImage } from '../../run/layerfs.js';
+import { LayerView } from '../../image/layer-view.js';
+import { resolveUser } from '../../run/user.js';
+import { LayerOut } from '../copy/layer-out.js';
 import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
@@ -128,12 +130,10 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     applyConfigInstruction(ins, config, new Map(), { cmdFromBase: false });
     const dir = config.WorkingDir ?? '/';
     const history = { created, created_by: nopHistory(ins) };
-    if (existsInImage(layerDirs(state), dir)) {
-      return withHistory(state, { ...history, empty_layer: true }, (c) => { c.WorkingDir = dir; });
-    }
     const layerDir = mkdtempSync(join(ctx.opts.root, 'tmp', 'workdir-'));
-    mkdirSync(join(layerDir, dir), { recursive: true, mode: 0o755 });
-    const next = await commitDir(ctx, state, layerDir, history, timings);
+    const made = makeWorkdir(layerDirs(state), dir, config.User ?? '', layerDir);
+    const next = made ? await commitDir(ctx, state, layerDir, history, timings) : withHistory(state, { ...history, empty_layer: true });
+    if (!made) rmSync(layerDir, { recursive: true, force: true });
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
   }
   if (ins.kind === 'run') {
@@ -169,6 +169,23 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     return commitDir(ctx, state, layerDir, { created, created_by: `/bin/sh -c #(nop) ${verb} ${ins.sources.join(' ')} ${ins.dest}`.replace(/\s+$/, '') }, timings);
   }
   throw new TsbuildError('E_INTERNAL', `unexpected step ${ins.kind}`);
+}
+
+/**
+ * WORKDIR creates its directory when the image lacks it, as BuildKit does:
+ * missing components owned by the current USER with mode 0755, existing
+ * parents unchanged, the path resolved inside the root (it may pass
+ * through a symlink of the image). Returns false when nothing was needed.
+ */
+function makeWorkdir(layers: string[], dir: string, user: string, layerDir: string): boolean {
+  const view = new LayerView(layers);
+  const target = view.resolve(dir, { followFinal: true });
+  if (view.lstat(target)?.isDirectory()) return false;
+  const owner = resolveUser(layers, user);
+  const out = new LayerOut(layerDir, view, { uid: owner.uid, gid: owner.gid });
+  out.ensureDir(target);
+  out.finish();
+  return true;
 }
 
 /** Turns a step's dir into a layer (adopting the dir) or, when empty, a history-only step. */
