@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
+import { startRegistry } from '../registry-server.js';
 
 let root: string;
 let cleanup: () => void;
@@ -141,6 +142,26 @@ describe('tsbuild build', () => {
     expect(events.filter((e) => e.type === 'output').map((e) => e.data).join('')).toContain('json-output');
     const run = events.find((e) => e.type === 'done' && e.timings?.run !== undefined);
     expect(run?.timings?.commit).toBeGreaterThanOrEqual(0);
+  });
+
+  it('pushes with --push, and skopeo and a fresh store read what it pushed', async () => {
+    const registry = await startRegistry();
+    try {
+      const dir = context('push', 'FROM busybox:stable\nRUN echo pushed > /pushed\n');
+      const ref = `${registry.host}/pushed/app:1`;
+      const r = build(dir, '-t', ref, '--push');
+      expect(r.status).toBe(0);
+      const inspect = JSON.parse(execFileSync('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`], { encoding: 'utf8' })) as { Layers: string[] };
+      expect(inspect.Layers).toHaveLength(2);
+      const other = tempRoot('engine-pull');
+      try {
+        expect(tsbuild(other.root, ['run', '--rm', ref, 'cat', '/pushed']).stdout).toBe('pushed\n');
+      } finally {
+        other.cleanup();
+      }
+    } finally {
+      await registry.stop();
+    }
   });
 
   it('exports with --output and the export loads back', () => {
