@@ -24,7 +24,7 @@ export class ContextTree implements SourceTree {
       followFinal,
       absoluteEscapes: true,
       onEscape: () => {
-        throw stepError(this.step, 'E_SOURCE_OUTSIDE_CONTEXT', `forbidden path outside the build context: ${path}`);
+        throw stepError(this.step, 'E_SOURCE_OUTSIDE_CONTEXT', `forbidden path outside the build context: ${rel(path) || path}`);
       },
     });
   }
