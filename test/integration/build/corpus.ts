@@ -12,6 +12,7 @@ export const corpusDir = join(repoDir, 'test/fixtures/containerfiles');
 
 export type SetupOp =
   | { op: 'hardlink'; from: string; to: string }
+  | { op: 'mkdir'; path: string }
   | { op: 'chmod'; path: string; mode: string }
   | { op: 'chown'; path: string; uid: number; gid: number }
   | { op: 'write'; path: string; content: string }
@@ -78,6 +79,10 @@ export function prepareContext(c: Case, dest: string): string {
     switch (op.op) {
       case 'hardlink':
         linkSync(join(dest, op.from), join(dest, op.to));
+        break;
+      case 'mkdir':
+        // git keeps no empty directories: cases that need one make it here.
+        mkdirSync(join(dest, op.path), { recursive: true });
         break;
       case 'chmod':
         chmodSync(join(dest, op.path), Number.parseInt(op.mode, 8));
