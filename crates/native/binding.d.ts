@@ -179,6 +179,12 @@ export interface PtyPair {
   slavePath: string
 }
 
+/**
+ * One extended attribute of `path` (a final symlink is not followed), or
+ * null when it has none by that name.
+ */
+export declare function readXattr(path: string, name: string): Buffer | null
+
 export declare function resizePty(fd: number, cols: number, rows: number): void
 
 /** One entry of a scanned layer directory. */

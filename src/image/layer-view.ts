@@ -104,31 +104,18 @@ export interface LayerViewOptions {
   opaque?: OpaqueProbe;
 }
 
-// Node cannot read xattrs, and the native module reads them only while
-// scanning a whole layer. Layers are immutable once built, so each is
-// scanned once per process and its opaque directories remembered, keyed by
-// the layer root's identity so that a new directory at the same path is
-// scanned afresh. LayerView asks only when a lookup falls through to a
-// lower layer, so most lookups never trigger a scan; a native
-// single-path xattr read would remove the scan altogether.
-const opaqueCache = new Map<string, { key: string; dirs: Set<string> }>();
-
-function opaqueDirsOf(layerDir: string): Set<string> {
-  const st = lstatSync(layerDir);
-  const key = `${st.dev}:${st.ino}:${st.ctimeMs}`;
-  const hit = opaqueCache.get(layerDir);
-  if (hit && hit.key === key) return hit.dirs;
-  const dirs = new Set<string>();
-  for (const e of native().scanLayer(layerDir)) {
-    if (e.kind !== 'dir' || !e.xattrs) continue;
-    const x = e.xattrs.find((a) => a.name === 'trusted.overlay.opaque' || a.name === 'user.overlay.opaque');
-    if (x && x.value.toString() === 'y') dirs.add(e.path);
+// Node cannot read xattrs: the probe asks the native module for the one
+// attribute of the one directory. LayerView asks only when a lookup falls
+// through to a lower layer, so most lookups never read an xattr at all.
+function isOpaqueDir(layerDir: string, relDir: string): boolean {
+  const path = join(layerDir, relDir);
+  for (const name of ['trusted.overlay.opaque', 'user.overlay.opaque']) {
+    if (native().readXattr(path, name)?.toString() === 'y') return true;
   }
-  opaqueCache.set(layerDir, { key, dirs });
-  return dirs;
+  return false;
 }
 
-export const defaultOpaqueProbe: OpaqueProbe = (layerDir, relDir) => opaqueDirsOf(layerDir).has(relDir);
+export const defaultOpaqueProbe: OpaqueProbe = isOpaqueDir;
 
 /** Where a visible entry lives: its layer and its host lstat. */
 export interface ViewEntry {

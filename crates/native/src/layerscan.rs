@@ -168,8 +168,30 @@ mod tests {
         assert_eq!((f.kind, f.size), (Kind::File, 5));
         let l = e.iter().find(|x| x.path == "b/link").unwrap();
         assert_eq!(l.link_target.as_deref(), Some("../a"));
+        assert_eq!(xattr(&t.path().join("a"), "user.tsbuild.absent").unwrap(), None);
         let a = e.iter().find(|x| x.path == "a").unwrap();
         let c = e.iter().find(|x| x.path == "c").unwrap();
         assert_eq!((a.ino, a.nlink), (c.ino, 2));
+    }
+}
+
+/// One xattr of a path (not following a final symlink): `None` when the
+/// path has no such attribute (or the filesystem has no xattrs).
+pub fn xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        let n = unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(Some(buf));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENODATA) | Some(libc::ENOTSUP) => return Ok(None),
+            Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
+            _ => return Err(e),
+        }
     }
 }

@@ -50,3 +50,12 @@ pub fn scan_layer(dir: String) -> Result<Vec<ScanEntry>> {
         })
         .collect())
 }
+
+/// One extended attribute of `path` (a final symlink is not followed), or
+/// null when it has none by that name.
+#[napi]
+pub fn read_xattr(path: String, name: String) -> Result<Option<Buffer>> {
+    layerscan::xattr(std::path::Path::new(&path), &name)
+        .map(|v| v.map(Buffer::from))
+        .map_err(|e| Error::from_reason(format!("read xattr {} of {}: {}", name, path, e)))
+}
