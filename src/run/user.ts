@@ -2,7 +2,7 @@
 // /etc/passwd and /etc/group as docker does: names must exist there, numbers
 // need not. Supplementary groups are every group listing the user.
 import { TsbuildError } from '../errors.js';
-import { readImageFile } from './layerfs.js';
+import { LayerView } from '../image/layer-view.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -58,5 +58,6 @@ export function resolveUserSpec(spec: string, passwdText: string | undefined, gr
 }
 
 export function resolveUser(layerDirs: readonly string[], spec: string): ResolvedUser {
-  return resolveUserSpec(spec, readImageFile(layerDirs, '/etc/passwd'), readImageFile(layerDirs, '/etc/group'));
+  const view = new LayerView(layerDirs);
+  return resolveUserSpec(spec, view.readFile('/etc/passwd'), view.readFile('/etc/group'));
 }

@@ -11,7 +11,7 @@ import type { OciContainerConfig } from '../../image/runnable.js';
 import { containerPaths } from '../../run/container-fs.js';
 import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
 import type { ResourceLimits } from '../../run/limits.js';
-import { existsInImage } from '../../run/layerfs.js';
+import { LayerView } from '../../image/layer-view.js';
 import { containerEnv } from '../../run/process-spec.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
@@ -52,9 +52,10 @@ function argvFor(run: RunInstruction, shell: readonly string[] | undefined, scra
 /** Removes, deepest first, mount points the step created that the image did not have. */
 function removeMountArtifacts(upper: string, targets: readonly string[], layerDirs: readonly string[]): void {
   const created = new Set<string>();
+  const view = new LayerView(layerDirs);
   for (const t of targets) {
     let p = posix.normalize(t);
-    while (p !== '/' && !existsInImage(layerDirs, p)) {
+    while (p !== '/' && view.lstat(p) === undefined) {
       created.add(p);
       p = posix.dirname(p);
     }

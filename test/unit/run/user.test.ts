@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readImageFile } from '../../../src/run/layerfs.js';
+import { LayerView } from '../../../src/image/layer-view.js';
 import { resolveUserSpec } from '../../../src/run/user.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000:Alice:/home/alice:/bin/sh\n# comment\nbob:x:1001:100::/home/bob:/bin/false\n';
@@ -31,15 +31,15 @@ describe('resolveUserSpec', () => {
   });
 });
 
-describe('readImageFile', () => {
+describe('users from a layer stack', () => {
   it('takes the topmost copy', () => {
     const base = mkdtempSync(join(tmpdir(), 'layers-'));
     const [l1, l2, l3] = ['1', '2', '3'].map((n) => join(base, n)) as [string, string, string];
     for (const l of [l1, l2, l3]) mkdirSync(join(l, 'etc'), { recursive: true });
     writeFileSync(join(l1, 'etc/passwd'), 'bottom');
     writeFileSync(join(l2, 'etc/passwd'), 'middle');
-    expect(readImageFile([l1, l2, l3], '/etc/passwd')).toBe('middle');
-    expect(readImageFile([l1], 'etc/passwd')).toBe('bottom');
-    expect(readImageFile([l1, l2, l3], '/etc/group')).toBeUndefined();
+    expect(new LayerView([l1, l2, l3]).readFile('/etc/passwd')).toBe('middle');
+    expect(new LayerView([l1]).readFile('/etc/passwd')).toBe('bottom');
+    expect(new LayerView([l1, l2, l3]).readFile('/etc/group')).toBeUndefined();
   });
 });
