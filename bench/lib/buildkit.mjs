@@ -5,15 +5,15 @@
 // its own containerd (under exec-root). Builds go through the docker CLI
 // with DOCKER_BUILDKIT=1, as users run them; the daemon is already up, as
 // it is on a CI runner, so its start-up is not counted.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
 import { run } from './proc.mjs';
 
 export const DOCKERD = '/usr/sbin/dockerd';
 export const DOCKER = '/usr/bin/docker';
+const RUN_DOCKER = '/run/docker';
 
 export class BuildKit {
   constructor(ws, { insecureRegistry }) {
@@ -43,11 +43,15 @@ export class BuildKit {
       'data-root': join(this.dir, 'data'),
       'exec-root': join(this.dir, 'exec'),
       pidfile: join(this.dir, 'dockerd.pid'),
+      // Else dockerd writes its trust key to /etc/docker/key.json, outside the workspace.
+      'deprecated-key-path': join(this.dir, 'key.json'),
       hosts: [`unix://${this.sock}`],
       'storage-driver': 'overlay2',
       debug: process.env.BENCH_DOCKERD_DEBUG === '1',
       features: { buildkit: true },
     }, null, 2));
+    // dockerd always makes /run/docker/plugins (plugin discovery); remove it afterwards if it was ours.
+    this.madeRunDocker = !existsSync(RUN_DOCKER);
     const logFd = openSync(this.log, 'a');
     const child = spawn(DOCKERD, ['--config-file', cfg], { stdio: ['ignore', logFd, logFd], detached: true });
     closeSync(logFd);
@@ -107,5 +111,11 @@ export class BuildKit {
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await exited;
     clearTimeout(timer);
+    if (this.madeRunDocker) {
+      // Only empty dirs: another daemon may be using them.
+      for (const d of [join(RUN_DOCKER, 'plugins'), RUN_DOCKER]) {
+        try { rmdirSync(d); } catch { /* in use or gone */ }
+      }
+    }
   }
 }
