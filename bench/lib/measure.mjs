@@ -75,10 +75,10 @@ export function report(scenario, title, results, targets, opts) {
   out.push(`\n== ${scenario}: ${title}`);
   for (const [name, r] of Object.entries(results)) {
     if (!r.available) {
-      out.push(`  ${name.padEnd(9)} not run: ${r.reason}`);
+      out.push(`  ${name.padEnd(12)} not run: ${r.reason}`);
       continue;
     }
-    out.push(`  ${name.padEnd(9)} median ${fmtS(r.median).padStart(9)}   runs: ${r.samples.map((s) => (s / 1000).toFixed(3)).join(' ')}`);
+    out.push(`  ${name.padEnd(12)} median ${fmtS(r.median).padStart(9)}   runs: ${r.samples.map((s) => (s / 1000).toFixed(3)).join(' ')}`);
   }
   const records = [];
   const base = results.tsbuild;

@@ -70,8 +70,8 @@ export async function perfStat(cmd, args, opts = {}) {
 export function printPerf(label, rows) {
   const lines = [`  perf stat (${label}; CPU time of the whole command tree):`];
   for (const [name, p] of rows) {
-    if (!p) lines.push(`    ${name.padEnd(9)} perf stat not available`);
-    else lines.push(`    ${name.padEnd(9)} cpu ${p.taskClockMs.toFixed(0)} ms, wall ${p.wallMs.toFixed(0)} ms, ${p.contextSwitches} context switches, ${p.pageFaults} page faults`);
+    if (!p) lines.push(`    ${name.padEnd(12)} perf stat not available`);
+    else lines.push(`    ${name.padEnd(12)} cpu ${p.taskClockMs.toFixed(0)} ms, wall ${p.wallMs.toFixed(0)} ms, ${p.contextSwitches} context switches, ${p.pageFaults} page faults`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
