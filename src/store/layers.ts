@@ -11,7 +11,6 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { detectFileCompression } from '../image/compression.js';
-import { unpackLayer } from '../image/unpack.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
 import { native, nativeCall } from '../native/index.js';
@@ -135,6 +134,8 @@ export class LayerStore {
       // Magic bytes decide, not the media type: archives and registries mislabel.
       compression = await detectFileCompression(blobPath);
       const privileged = process.getuid?.() === 0;
+      // The unpacker (tar, gzip, zstd) loads only when a layer is unpacked.
+      const { unpackLayer } = await import('../image/unpack.js');
       res = await unpackLayer(await this.blobs.open(blobDigest), compression, diff, { privileged, what });
       if (res.diffId !== diffId) {
         throw new TsbuildError('E_DIGEST_MISMATCH', `${what}: digest mismatch for diffID ${diffId}: the uncompressed layer hashes to ${res.diffId}`);

@@ -9,8 +9,11 @@ export function useImage(ctx: BuildContext, ref: string, line: number): Promise<
   let p = ctx.images.get(ref);
   if (!p) {
     p = (async () => {
-      const { ensureImage } = await import('../../registry/index.js');
       try {
+        // A local image needs no registry client: don't load it (a cached build stays lean).
+        const local = ctx.opts.pull ? undefined : await ctx.store.findImage(ref);
+        if (local) return { state: await stateFromImage(ctx.store, local), id: local.id };
+        const { ensureImage } = await import('../../registry/index.js');
         const record = await ensureImage(ctx.store, ref, { policy: ctx.opts.pull ? 'always' : 'missing', log: ctx.opts.log, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}) });
         return { state: await stateFromImage(ctx.store, record), id: record.id };
       } catch (err) {

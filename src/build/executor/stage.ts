@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
-import { writeLayer } from '../../image/layer-writer.js';
 import { INIT_FILES } from '../../run/container-fs.js';
 import { LayerView } from '../../image/layer-view.js';
 import { resolveUser } from '../../run/user.js';
@@ -15,10 +14,8 @@ import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage,
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
-import { copyStep } from './copy-step.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
-import { runStep } from './run-step.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -78,7 +75,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
     const stepKeyParts: unknown[] = [key, describe(ins)];
     if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
-    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await copyStep.digest(ctx, state, ins));
+    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
     key = cacheKey(stepKeyParts);
 
     if (ins.kind !== 'run' && ins.kind !== 'copy' && ins.kind !== 'add' && ins.kind !== 'workdir') {
@@ -137,6 +134,8 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
   }
   if (ins.kind === 'run') {
+    // Loaded on first use: a fully cached build never starts a container.
+    const { runStep } = await import('./run-step.js');
     const result = await runStep({
       root: ctx.opts.root,
       run: ins,
@@ -163,6 +162,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     }
   }
   if (ins.kind === 'copy' || ins.kind === 'add') {
+    const { copyStep } = await import('./copy-step.js');
     const layerDir = await copyStep.apply(ctx, state, ins);
     timings.copy = performance.now() - t0;
     const verb = ins.kind === 'copy' ? 'COPY' : 'ADD';
@@ -192,6 +192,7 @@ function makeWorkdir(layers: string[], dir: string, user: string, layerDir: stri
 async function commitDir(ctx: BuildContext, state: ImageState, dir: string, history: { created: string; created_by: string }, timings: Record<string, number>): Promise<ImageState> {
   const t0 = performance.now();
   try {
+    const { writeLayer } = await import('../../image/layer-writer.js');
     const layer = await writeLayer(ctx.store, dir, { exclude: INIT_EXCLUDE, adopt: true });
     timings.commit = performance.now() - t0;
     if (!layer) return withHistory(state, { ...history, empty_layer: true });
