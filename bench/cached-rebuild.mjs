@@ -7,8 +7,8 @@
 //   node bench/cached-rebuild.mjs [--quick] [--runs N] [--profile] [--json FILE]
 import { printBreakdown } from './lib/breakdown.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
-import { cpuProfile, perfStat, printPerf } from './lib/profile.mjs';
-import { buildkitContender, emptyContext, setup, smallAppContainerfile, writeContainerfile } from './lib/setup.mjs';
+import { profileBuild } from './lib/profile.mjs';
+import { buildkitContender, emptyContext, setup, smallAppContainerfile, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildah: 0.6, buildkit: 2.0 };
 
@@ -24,7 +24,7 @@ export async function main(opts) {
     if (env.buildkit?.available) await env.buildkit.build(spec);
     const tsRuns = [];
     const results = await alternate([
-      { name: 'tsbuild', run: async () => { const r = await env.tsbuild.build(spec); tsRuns.push({ wallMs: r.ms, events: r.events }); return r.ms; } },
+      { name: 'tsbuild', run: tsbuildBuildRun(env, spec, tsRuns) },
       { name: 'buildah', run: async () => (await env.buildah.build(spec)).ms },
       buildkitContender(env, { run: async () => (await env.buildkit.build(spec)).ms }),
     ], runs);
@@ -35,13 +35,7 @@ export async function main(opts) {
     for (let i = 0; i < (opts.quick ? 1 : 5); i++) floor.push((await env.tsbuild.cmd(['images'])).ms);
     floor.sort((a, b) => a - b);
     process.stdout.write(`  tsbuild floor: \`tsbuild images\` takes ${floor[floor.length >> 1].toFixed(0)} ms (median)\n`);
-    if (opts.profile) {
-      await cpuProfile(env.tsbuild, env.ws.path('profile'), 'cached rebuild', () => env.tsbuild.build(spec));
-      printPerf('cached rebuild', [
-        ['tsbuild', await perfStat(...env.tsbuild.argv(env.tsbuild.buildArgs(spec)))],
-        ['buildah', await perfStat(...env.buildah.argv(env.buildah.buildArgs(spec)))],
-      ]);
-    }
+    if (opts.profile) await profileBuild(env, 'cached rebuild', spec);
     return records;
   } finally {
     await env.ws.close();

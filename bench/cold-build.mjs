@@ -7,8 +7,8 @@
 //   node bench/cold-build.mjs [--quick] [--runs N] [--profile] [--json FILE]
 import { printBreakdown } from './lib/breakdown.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
-import { cpuProfile, perfStat, printPerf } from './lib/profile.mjs';
-import { buildkitContender, emptyContext, setup, smallAppContainerfile, writeContainerfile } from './lib/setup.mjs';
+import { profileBuild } from './lib/profile.mjs';
+import { buildkitContender, emptyContext, setup, smallAppContainerfile, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildah: 0.5, buildkit: undefined };
 
@@ -24,7 +24,7 @@ export async function main(opts) {
       {
         name: 'tsbuild',
         prepare: () => env.tsbuild.wipe(),
-        run: async () => { const r = await env.tsbuild.build(spec); tsRuns.push({ wallMs: r.ms, events: r.events }); return r.ms; },
+        run: tsbuildBuildRun(env, spec, tsRuns),
       },
       // buildah's default pull policy: the base is missing, so it is pulled.
       { name: 'buildah', prepare: () => env.buildah.wipe(), run: async () => (await env.buildah.build({ ...spec, pull: 'true' })).ms },
@@ -33,14 +33,8 @@ export async function main(opts) {
     const records = report('cold-build', `empty store, base pulled from the local registry, small multi-step build; ${runs} run(s) each, alternating`, results, TARGETS, opts);
     printBreakdown('cold build', tsRuns);
     if (opts.profile) {
-      env.tsbuild.wipe();
-      await cpuProfile(env.tsbuild, env.ws.path('profile'), 'cold build', () => env.tsbuild.build(spec));
-      env.tsbuild.wipe();
-      await env.buildah.wipe();
-      printPerf('cold build', [
-        ['tsbuild', await perfStat(...env.tsbuild.argv(env.tsbuild.buildArgs(spec)))],
-        ['buildah', await perfStat(...env.buildah.argv(env.buildah.buildArgs({ ...spec, pull: 'true' })))],
-      ]);
+      const before = async () => { env.tsbuild.wipe(); await env.buildah.wipe(); };
+      await profileBuild(env, 'cold build', spec, { before, buildahSpec: { ...spec, pull: 'true' } });
     }
     return records;
   } finally {

@@ -9,14 +9,14 @@
 import { printBreakdown } from './lib/breakdown.mjs';
 import { writeLargeContext } from './lib/inputs.mjs';
 import { alternate, fmtS, median, report, runMain } from './lib/measure.mjs';
-import { cpuProfile, perfStat, printPerf } from './lib/profile.mjs';
+import { cpuProfile, perfStat, printPerf, profileBuild } from './lib/profile.mjs';
 import { buildkitContender, pullBase, setup, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildkit: 0.8, buildah: 0.5 };
 
 export async function main(opts) {
   const size = opts.quick ? { dirs: 2, files: 10, binMB: 1, textMB: 1 } : { dirs: 200, files: 100, binMB: 64, textMB: 70 };
-  const runs = opts.quick ? 1 : (opts.runs ?? 3);
+  const runs = opts.quick ? 1 : (opts.runs ?? 5);
   const env = await setup('large-context');
   try {
     await pullBase(env);
@@ -65,18 +65,14 @@ export async function main(opts) {
     process.stdout.write(`  medians of the parts: ${parts.join('; ')}\n`);
     printBreakdown('large-context build', tsRuns);
     if (opts.profile) {
+      await profileBuild(env, 'large-context build', spec);
       await env.registry.reset();
-      await cpuProfile(env.tsbuild, env.ws.path('profile-build'), 'large-context build', () => env.tsbuild.build(spec));
       await cpuProfile(env.tsbuild, env.ws.path('profile-push'), 'large-context push', () => env.tsbuild.cmd(['push', '-q', tag]));
       await env.registry.reset();
-      printPerf('large-context build', [
-        ['tsbuild', await perfStat(...env.tsbuild.argv(env.tsbuild.buildArgs(spec)))],
-        ['buildah', await perfStat(...env.buildah.argv(env.buildah.buildArgs(spec)))],
-      ]);
-      printPerf('large-context push', [
-        ['tsbuild', await perfStat(...env.tsbuild.argv(['push', '-q', tag]))],
-        ['buildah', await (async () => { await env.registry.reset(); return perfStat(...env.buildah.argv(['push', '--quiet', '--tls-verify=false', tag])); })()],
-      ]);
+      const tsbuild = await perfStat(...env.tsbuild.argv(['push', '-q', tag]));
+      await env.registry.reset();
+      const buildah = await perfStat(...env.buildah.argv(['push', '--quiet', '--tls-verify=false', tag]));
+      printPerf('large-context push', [['tsbuild', tsbuild], ['buildah', buildah]]);
     }
     return records;
   } finally {

@@ -6,8 +6,8 @@
 //   node bench/per-step.mjs [--quick] [--runs N] [--profile] [--json FILE]
 import { printBreakdown } from './lib/breakdown.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
-import { cpuProfile, perfStat, printPerf } from './lib/profile.mjs';
-import { buildkitContender, emptyContext, pullBase, setup, writeContainerfile } from './lib/setup.mjs';
+import { profileBuild } from './lib/profile.mjs';
+import { buildkitContender, emptyContext, pullBase, setup, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildkit: 1.0, buildah: 0.125 };
 
@@ -24,19 +24,13 @@ export async function main(opts) {
     const spec = { file, context, tag: 'bench/per-step:latest', noCache: true };
     const tsRuns = [];
     const results = await alternate([
-      { name: 'tsbuild', run: async () => { const r = await env.tsbuild.build(spec); tsRuns.push({ wallMs: r.ms, events: r.events }); return r.ms; } },
+      { name: 'tsbuild', run: tsbuildBuildRun(env, spec, tsRuns) },
       { name: 'buildah', run: async () => (await env.buildah.build(spec)).ms },
       buildkitContender(env, { run: async () => (await env.buildkit.build(spec)).ms }),
     ], runs);
     const records = report('per-step', `${steps} RUN steps, --no-cache, base pulled; ${runs} run(s) each, alternating`, results, TARGETS, opts);
     printBreakdown('per-step', tsRuns);
-    if (opts.profile) {
-      await cpuProfile(env.tsbuild, env.ws.path('profile'), 'per-step build', () => env.tsbuild.build(spec));
-      printPerf('per-step build', [
-        ['tsbuild', await perfStat(...env.tsbuild.argv(env.tsbuild.buildArgs(spec)))],
-        ['buildah', await perfStat(...env.buildah.argv(env.buildah.buildArgs(spec)))],
-      ]);
-    }
+    if (opts.profile) await profileBuild(env, 'per-step build', spec);
     return records;
   } finally {
     await env.ws.close();

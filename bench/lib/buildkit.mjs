@@ -9,7 +9,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmdirSync, writeFileSync
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
-import { run } from './proc.mjs';
+import { run, stopChild } from './proc.mjs';
 
 export const DOCKERD = '/usr/sbin/dockerd';
 export const DOCKER = '/usr/bin/docker';
@@ -105,12 +105,8 @@ export class BuildKit {
   async stop() {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
+    if (!child) return;
+    await stopChild(child, 20_000);
     if (this.madeRunDocker) {
       // Only empty dirs: another daemon may be using them.
       for (const d of [join(RUN_DOCKER, 'plugins'), RUN_DOCKER]) {

@@ -50,6 +50,16 @@ export function run(cmd, args, opts = {}) {
   });
 }
 
+/** Stops a long-lived child: SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+export async function stopChild(child, graceMs) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** True if an executable exists and answers `args` with exit 0. */
 export async function works(cmd, args) {
   try {

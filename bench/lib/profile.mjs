@@ -66,6 +66,20 @@ export async function perfStat(cmd, args, opts = {}) {
   return { taskClockMs: get('task-clock'), contextSwitches: get('context-switches'), pageFaults: get('page-faults'), wallMs: r.ms };
 }
 
+/**
+ * `--profile` for a build scenario: one tsbuild build under --cpu-prof, then
+ * perf stat of one tsbuild and one buildah build. `before` runs ahead of
+ * each (a wipe for cold builds).
+ */
+export async function profileBuild(env, label, spec, { before = async () => {}, buildahSpec = spec } = {}) {
+  await before();
+  await cpuProfile(env.tsbuild, env.ws.path(`profile-${label.replace(/\W+/g, '-')}`), label, () => env.tsbuild.build(spec));
+  await before();
+  const tsbuild = await perfStat(...env.tsbuild.argv(env.tsbuild.buildArgs(spec)));
+  const buildah = await perfStat(...env.buildah.argv(env.buildah.buildArgs(buildahSpec)));
+  printPerf(label, [['tsbuild', tsbuild], ['buildah', buildah]]);
+}
+
 /** Prints perf stat figures of several contenders side by side. */
 export function printPerf(label, rows) {
   const lines = [`  perf stat (${label}; CPU time of the whole command tree):`];

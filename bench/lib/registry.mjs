@@ -9,6 +9,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopChild } from './proc.mjs';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -90,12 +91,7 @@ export class Registry {
   async stop() {
     const child = this.child;
     this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, 5000);
   }
 
   /** Restarts the registry with no content, on the same port. */

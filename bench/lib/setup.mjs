@@ -68,6 +68,15 @@ export function writeContainerfile(ws, name, text) {
   return path;
 }
 
+/** A tsbuild build as a timed run that also keeps its events for the breakdown. */
+export function tsbuildBuildRun(env, spec, tsRuns) {
+  return async () => {
+    const r = await env.tsbuild.build(spec);
+    tsRuns.push({ wallMs: r.ms, events: r.events });
+    return r.ms;
+  };
+}
+
 /** The contender entry for BuildKit, or a not-run placeholder with the reason. */
 export function buildkitContender(env, fns) {
   const bk = env.buildkit;
