@@ -8,7 +8,7 @@
 import { printBreakdown } from './lib/breakdown.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
 import { profileBuild } from './lib/profile.mjs';
-import { buildkitContender, emptyContext, setup, smallAppContainerfile, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
+import { buildContenders, emptyContext, setup, smallAppContainerfile, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildah: 0.6, buildkit: 2.0 };
 
@@ -23,11 +23,7 @@ export async function main(opts) {
     await env.buildah.build({ ...spec, pull: 'true' });
     if (env.buildkit?.available) await env.buildkit.build(spec);
     const tsRuns = [];
-    const results = await alternate([
-      { name: 'tsbuild', run: tsbuildBuildRun(env, spec, tsRuns) },
-      { name: 'buildah', run: async () => (await env.buildah.build(spec)).ms },
-      buildkitContender(env, { run: async () => (await env.buildkit.build(spec)).ms }),
-    ], runs);
+    const results = await alternate(buildContenders(env, spec, tsRuns), runs);
     const records = report('cached-rebuild', `small multi-step build, every step cached; ${runs} run(s) each, alternating`, results, TARGETS, opts);
     printBreakdown('cached rebuild', tsRuns);
     // The floor under any tsbuild command: Node start-up and the CLI's module loading.

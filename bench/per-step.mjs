@@ -7,7 +7,7 @@
 import { printBreakdown } from './lib/breakdown.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
 import { profileBuild } from './lib/profile.mjs';
-import { buildkitContender, emptyContext, pullBase, setup, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
+import { buildContenders, emptyContext, pullBase, setup, writeContainerfile } from './lib/setup.mjs';
 
 export const TARGETS = { buildkit: 1.0, buildah: 0.125 };
 
@@ -23,11 +23,7 @@ export async function main(opts) {
     const context = emptyContext(env.ws);
     const spec = { file, context, tag: 'bench/per-step:latest', noCache: true };
     const tsRuns = [];
-    const results = await alternate([
-      { name: 'tsbuild', run: tsbuildBuildRun(env, spec, tsRuns) },
-      { name: 'buildah', run: async () => (await env.buildah.build(spec)).ms },
-      buildkitContender(env, { run: async () => (await env.buildkit.build(spec)).ms }),
-    ], runs);
+    const results = await alternate(buildContenders(env, spec, tsRuns), runs);
     const records = report('per-step', `${steps} RUN steps, --no-cache, base pulled; ${runs} run(s) each, alternating`, results, TARGETS, opts);
     printBreakdown('per-step', tsRuns);
     if (opts.profile) await profileBuild(env, 'per-step build', spec);

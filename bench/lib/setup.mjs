@@ -77,6 +77,15 @@ export function tsbuildBuildRun(env, spec, tsRuns) {
   };
 }
 
+/** The three builders building `spec` from what their stores hold; tsbuild's events go to `tsRuns`. */
+export function buildContenders(env, spec, tsRuns) {
+  return [
+    { name: 'tsbuild', run: tsbuildBuildRun(env, spec, tsRuns) },
+    { name: 'buildah', run: async () => (await env.buildah.build(spec)).ms },
+    buildkitContender(env, { run: async () => (await env.buildkit.build(spec)).ms }),
+  ];
+}
+
 /** The contender entry for BuildKit, or a not-run placeholder with the reason. */
 export function buildkitContender(env, fns) {
   const bk = env.buildkit;
