@@ -20,6 +20,8 @@ async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstructio
     workdir: state.config.config?.WorkingDir || '/',
     containerfile: ctx.opts.displayFile,
     ignore: ctx.ignore,
+    // ADD downloads land in the store's tmp, which every start cleans of dead writers' files.
+    tmpDir: join(ctx.opts.root, 'tmp'),
   };
 }
 
