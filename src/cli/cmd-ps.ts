@@ -2,7 +2,7 @@
 // status of any whose process has gone since it was last recorded.
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
-import { refreshContainer } from '../run/container.js';
+import { reapStale } from '../run/reaper.js';
 import { listStates, type ContainerState } from '../run/state.js';
 import { usageError } from '../errors.js';
 
@@ -37,8 +37,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const format = a.strings.get('format');
   if (format !== undefined && format !== 'json' && format !== 'table') throw usageError(`invalid --format "${format}": expected json or table`);
   const all = a.bools.get('all') ?? false;
+  reapStale(ctx.root);
   const list = listStates(ctx.root)
-    .map((s) => refreshContainer(ctx.root, s))
     // Build steps' containers are transient and internal: never listed.
     .filter((s): s is ContainerState => s !== undefined && s.kind !== 'build' && (all || s.status === 'running'));
   if (a.bools.get('quiet')) {
