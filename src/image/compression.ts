@@ -7,7 +7,8 @@
 import { open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress } from 'fzstd';
+import { createRequire } from 'node:module';
+import type { Decompress as ZstdDecoder } from 'fzstd';
 import { TsbuildError } from '../errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -24,7 +25,10 @@ export function detectCompression(head: Uint8Array): Compression {
 
 /** A streaming zstd decoder as a Node Transform. */
 class ZstdDecompress extends Transform {
-  private readonly dec = new Decompress((data) => { this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); });
+  // Loaded on first use (through its CommonJS build): most layers are gzip.
+  private readonly dec: ZstdDecoder = new (createRequire(import.meta.url)('fzstd') as typeof import('fzstd')).Decompress((data) => {
+    this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {

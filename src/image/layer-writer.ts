@@ -10,7 +10,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
-import { gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
+import { deflateRawSync, gzip as gzipCallback, constants as zlibConstants } from 'node:zlib';
 
 const gzipAsync = promisify(gzipCallback);
 import * as tar from 'tar-stream';
@@ -159,6 +159,16 @@ class Coalescer extends Transform {
 }
 
 /**
+ * Whether a block is worth compressing, judged on a 64 KiB sample: random
+ * or already-compressed data (a tarball, a JPEG) comes out no smaller, and
+ * storing it costs a tenth of deflating it.
+ */
+function compresses(block: Buffer): boolean {
+  const sample = block.subarray(0, 64 * 1024);
+  return deflateRawSync(sample, { level: 1 }).length < sample.length * 0.95;
+}
+
+/**
  * gzip on every core: the stream is cut into blocks that are compressed
  * independently in libuv's thread pool and written in order as
  * consecutive gzip members, which every gzip reader (RFC 1952, Go's
@@ -171,7 +181,7 @@ class ParallelGzip extends Transform {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending.push(gzipAsync(chunk, { level: this.level }));
+    this.pending.push(gzipAsync(chunk, { level: compresses(chunk) ? this.level : zlibConstants.Z_NO_COMPRESSION }));
     if (this.pending.length < this.depth) { cb(); return; }
     (this.pending.shift() as Promise<Buffer>).then((out) => { this.push(out); cb(); }, cb);
   }
