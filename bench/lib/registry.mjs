@@ -3,6 +3,7 @@
 // restarts it empty on the same port, so that every timed push uploads every
 // blob (no tool gets a free "already exists") and dockerd's
 // insecure-registries entry, fixed when the daemon starts, stays right.
+import { registryConfigYaml } from '../../scripts/lib/registry-config.mjs';
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -35,23 +36,7 @@ function probe(port) {
 }
 
 function config(storage, port) {
-  return `version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: ${storage}
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:${port}
-  secret: tsbuild-bench-secret
-`;
+  return registryConfigYaml({ storage, port, secret: 'tsbuild-bench-secret' });
 }
 
 export class Registry {

@@ -3,6 +3,8 @@
 // optionally behind htpasswd basic auth or token (bearer) auth. Each server
 // writes its pid into its dir so that a test run killed midway is cleaned up
 // by the next one (cleanupStaleRegistries, called from global-setup).
+// @ts-expect-error: a plain .mjs module shared with the benchmarks
+import { registryConfigYaml } from '../../scripts/lib/registry-config.mjs';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -60,23 +62,7 @@ function configYaml(storage: string, port: number, opts: RegistryOptions, htpass
     auth = `auth:\n  token:\n    realm: ${opts.token.realm}\n    service: ${opts.token.service}\n    issuer: ${opts.token.issuer}\n    rootcertbundle: ${opts.token.rootCertBundle}\n`;
   }
   const tls = opts.tls ? `  tls:\n    certificate: ${opts.tls.certificate}\n    key: ${opts.tls.key}\n` : '';
-  return `version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: ${storage}
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: 127.0.0.1:${port}
-  secret: tsbuild-test-secret
-${tls}${auth}`;
+  return registryConfigYaml({ storage, port, logLevel: 'warn', secret: 'tsbuild-test-secret', httpExtra: tls, extra: auth });
 }
 
 /** The status of GET /v2/, over HTTPS without verification when `tls`. */
