@@ -27,7 +27,7 @@ log: { level: error }
 YML
 /usr/bin/docker-registry serve "$work/registry.yml" >/dev/null 2>&1 &
 registry_pid=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 node scripts/make-busybox-image.mjs "$work/busybox-layout"
 root="${TSBUILD_ROOT:-/var/lib/tsbuild}"
