@@ -14,11 +14,11 @@ let ctx: string;
 let file: string;
 
 const CONTAINERFILE = `FROM busybox:stable
-RUN echo one > /one && date +%s%N > /built-at-1
+RUN echo one > /one && cat /proc/sys/kernel/random/uuid > /built-at-1
 COPY a.txt /a.txt
-RUN cat /a.txt > /a-copy && date +%s%N > /built-at-2
+RUN cat /a.txt > /a-copy && cat /proc/sys/kernel/random/uuid > /built-at-2
 COPY dir /dir
-RUN ls -l /dir > /dir-list && date +%s%N > /built-at-3
+RUN ls -l /dir > /dir-list && cat /proc/sys/kernel/random/uuid > /built-at-3
 ENV DONE=1
 `;
 
@@ -45,11 +45,11 @@ describe('build cache', () => {
   it('a first build runs every step; a second is all hits with the same layers', () => {
     const s1 = build('cache:1');
     expect(layerSteps(s1)).toEqual([
-      'RUN echo one > /one && date +%s%N > /built-at-1 => built',
+      'RUN echo one > /one && cat /proc/sys/kernel/random/uuid > /built-at-1 => built',
       'COPY a.txt /a.txt => built',
-      'RUN cat /a.txt > /a-copy && date +%s%N > /built-at-2 => built',
+      'RUN cat /a.txt > /a-copy && cat /proc/sys/kernel/random/uuid > /built-at-2 => built',
       'COPY dir /dir => built',
-      'RUN ls -l /dir > /dir-list && date +%s%N > /built-at-3 => built',
+      'RUN ls -l /dir > /dir-list && cat /proc/sys/kernel/random/uuid > /built-at-3 => built',
     ]);
     first = diffIds(root, 'cache:1');
     expect(first).toHaveLength(6); // busybox + five layer steps
@@ -57,7 +57,8 @@ describe('build cache', () => {
     const s2 = build('cache:2');
     expect(layerSteps(s2).every((l) => l.endsWith('=> cached')), layerSteps(s2).join('\n')).toBe(true);
     expect(layerSteps(s2)).toHaveLength(5);
-    // The RUN steps write the time: equal layers can only be the cached ones.
+    // The RUN steps write a fresh random UUID (busybox date has no %N, and two builds
+    // can land in one second): equal layers can only be the cached ones.
     expect(diffIds(root, 'cache:2')).toEqual(first);
   });
 
@@ -70,11 +71,11 @@ describe('build cache', () => {
 
     const s = build('cache:3');
     expect(layerSteps(s)).toEqual([
-      'RUN echo one > /one && date +%s%N > /built-at-1 => cached',
+      'RUN echo one > /one && cat /proc/sys/kernel/random/uuid > /built-at-1 => cached',
       'COPY a.txt /a.txt => cached',
-      'RUN cat /a.txt > /a-copy && date +%s%N > /built-at-2 => cached',
+      'RUN cat /a.txt > /a-copy && cat /proc/sys/kernel/random/uuid > /built-at-2 => cached',
       'COPY dir /dir => built',
-      'RUN ls -l /dir > /dir-list && date +%s%N > /built-at-3 => built',
+      'RUN ls -l /dir > /dir-list && cat /proc/sys/kernel/random/uuid > /built-at-3 => built',
     ]);
     const ids = diffIds(root, 'cache:3');
     expect(ids.slice(0, 4)).toEqual(first.slice(0, 4));
@@ -97,11 +98,11 @@ describe('build cache', () => {
     const ids = diffIds(root, 'cache:4');
     const s = build('cache:5', ['--no-cache']);
     expect(layerSteps(s)).toEqual([
-      'RUN echo one > /one && date +%s%N > /built-at-1 => built',
+      'RUN echo one > /one && cat /proc/sys/kernel/random/uuid > /built-at-1 => built',
       'COPY a.txt /a.txt => built',
-      'RUN cat /a.txt > /a-copy && date +%s%N > /built-at-2 => built',
+      'RUN cat /a.txt > /a-copy && cat /proc/sys/kernel/random/uuid > /built-at-2 => built',
       'COPY dir /dir => built',
-      'RUN ls -l /dir > /dir-list && date +%s%N > /built-at-3 => built',
+      'RUN ls -l /dir > /dir-list && cat /proc/sys/kernel/random/uuid > /built-at-3 => built',
     ]);
     const fresh = diffIds(root, 'cache:5');
     expect(fresh[0]).toBe(ids[0]); // the base image's layer is not a step
