@@ -34,7 +34,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { applyCopy } from '../../../src/build/copy/index.js';
 import type { AddInstruction, CopyInstruction } from '../../../src/build/index.js';
 import { busyboxRootfs } from '../fixtures.js';
-import { addIns, copyIns, tempDir, tree } from '../../unit/copy/helpers.js';
+import { addIns, cleanupTemp, copyIns, tempDir, tree } from '../../unit/copy/helpers.js';
 
 const haveBuildah = spawnSync('buildah', ['--version']).status === 0;
 const tag = `localhost/tsbuild-copy-diff-${process.pid}`;
@@ -101,6 +101,7 @@ function dirListing(root: string, prefix = ''): Listing {
 describe.skipIf(!haveBuildah)('COPY semantics against buildah', () => {
   afterAll(() => {
     spawnSync('buildah', ['rmi', '-f', tag]);
+    cleanupTemp();
   });
 
   it('produces the same layer entries for each step', async () => {
