@@ -10,7 +10,7 @@
 // whole files in memory). URLs are downloaded and their bytes hashed.
 // Not hashed: mtimes, and anything about the target stage (its own cache
 // key already covers it).
-import { closeSync, openSync, readSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { selectSources } from './select.js';
@@ -18,28 +18,13 @@ import { sourceTree } from './trees.js';
 import { atStep, type CopyStep, entryKind, type SourceTree } from './types.js';
 import { downloadUrl } from './url.js';
 import { TreeWalker } from './walk.js';
+import { FileDigests } from './file-digests.js';
 
-const CHUNK = 1 << 20;
-let chunk: Buffer | undefined;
-
-function hashFile(hash: Hash, hostPath: string): void {
-  chunk ??= Buffer.allocUnsafe(CHUNK);
-  const fd = openSync(hostPath, 'r');
-  try {
-    for (;;) {
-      const n = readSync(fd, chunk, 0, CHUNK, null);
-      if (n === 0) break;
-      hash.update(chunk.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
 
 class EntryHasher {
   private readonly links = new Map<string, string>();
 
-  constructor(private readonly hash: Hash, private readonly tree: SourceTree) {}
+  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests) {}
 
   line(fields: unknown[]): void {
     this.hash.update(`${JSON.stringify(fields)}\n`);
@@ -60,7 +45,7 @@ class EntryHasher {
     }
     const extra = kind === 'symlink' ? this.tree.readlink(path) : kind === 'char' || kind === 'block' ? st.rdev : null;
     this.line([kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null]);
-    if (kind === 'file') hashFile(this.hash, this.tree.hostPath(path));
+    if (kind === 'file') this.line(['content', this.files.digest(this.tree.hostPath(path), st)]);
   }
 }
 
@@ -70,9 +55,10 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
     const ins = step.instruction;
     const hash = createHash('sha256');
     const tree = sourceTree(step);
-    const h = new EntryHasher(hash, tree);
+    const files = step.fileDigests ?? new FileDigests();
+    const h = new EntryHasher(hash, tree, files);
     h.line([
-      'tsbuild-copy-v1', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
+      'tsbuild-copy-v2', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
       ins.kind === 'copy' ? ins.parents : null, ins.kind === 'add' ? [ins.unpack, ins.checksum] : null, tree.kind,
     ]);
     const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude, '--exclude') : null;
@@ -88,8 +74,7 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
           break;
         }
         case 'archive':
-          h.line(['archive', item.written, item.stat.size]);
-          hashFile(hash, item.hostPath);
+          h.line(['archive', item.written, item.stat.size, files.digest(item.hostPath, item.stat)]);
           break;
         case 'tree': {
           const rel = item.keep ?? '';

@@ -1,6 +1,7 @@
 // The shapes the COPY/ADD engine shares between its modules, and the one
 // way it raises errors: every user-facing failure names the instruction's
 // line in the Containerfile.
+import type { FileDigests } from './file-digests.js';
 import type { Stats } from 'node:fs';
 import { TsbuildError } from '../../errors.js';
 import type { AddInstruction, CopyInstruction, HeredocFile } from '../instructions/types.js';
@@ -24,6 +25,8 @@ export interface CopyStep {
   ignore?: IgnoreMatcher;
   /** Where ADD may download URLs to (the store's tmp/); defaults to the OS temp dir. */
   tmpDir?: string;
+  /** A build-wide memo of file content digests (see file-digests.ts); defaults to a fresh one. */
+  fileDigests?: FileDigests;
 }
 
 /** A TsbuildError at the step's instruction. */

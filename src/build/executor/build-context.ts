@@ -4,6 +4,7 @@
 // in parallel.
 import type { Store } from '../../store/index.js';
 import type { IgnoreMatcher } from '../context/index.js';
+import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
@@ -47,6 +48,8 @@ export interface BuildContext {
   allStages: Stage[];
   escapeToken: string;
   stages: Map<number, Promise<StageResult>>;
+  /** Content digests of context files, kept across builds in the store. */
+  fileDigests: FileDigests;
   /** The context's .containerignore/.dockerignore rules. */
   ignore: IgnoreMatcher | undefined;
   images: Map<string, Promise<{ state: ImageState; id: string }>>;

@@ -3,11 +3,13 @@
 // target's image: config and manifest blobs, the image record with its
 // tags, and the optional --output export and --push.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../../image/oci.js';
 import { parseStages, planBuild } from '../index.js';
 import { loadIgnore } from '../context/index.js';
+import { FileDigests } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
 import { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
@@ -38,6 +40,7 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       stages: new Map(),
       images: new Map(),
       ignore: loadIgnore(opts.contextDir),
+      fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
@@ -55,6 +58,7 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       const target = (await ctx.stages.get(plan.target)) as StageResult;
       return recordImage(ctx, target.state);
     });
+    ctx.fileDigests.save();
     progress.result(result.imageId, result.tags);
     return result;
   } finally {

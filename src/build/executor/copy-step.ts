@@ -22,6 +22,7 @@ async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstructio
     ignore: ctx.ignore,
     // ADD downloads land in the store's tmp, which every start cleans of dead writers' files.
     tmpDir: join(ctx.opts.root, 'tmp'),
+    fileDigests: ctx.fileDigests,
   };
 }
 
