@@ -32,8 +32,14 @@ export class FileDigests {
   private readonly known = new Map<string, string>();
   private readonly used = new Map<string, string>();
 
-  /** `path`: where the memo persists (e.g. ROOT/cache/file-digests.json); none keeps it in memory. */
-  constructor(private readonly path?: string) {
+  /**
+   * `path`: where the memo persists (e.g. ROOT/cache/file-digests.json);
+   * none keeps it in memory. `racyMs`: a file changed less than this long
+   * ago is hashed every time and never remembered, because the kernel's
+   * timestamps are coarse (jiffies): an edit within the same tick would
+   * leave mtime and ctime as they were (git's "racy" entries).
+   */
+  constructor(private readonly path?: string, private readonly racyMs = 2000) {
     if (!path) return;
     try {
       for (const [k, v] of Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>)) this.known.set(k, v);
@@ -43,6 +49,8 @@ export class FileDigests {
   /** The content digest of the regular file at `hostPath`, whose lstat is `st`. */
   digest(hostPath: string, st: Stats): string {
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const racy = Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < this.racyMs;
+    if (racy) return sha256File(hostPath);
     let d = this.used.get(key) ?? this.known.get(key);
     if (d === undefined) d = sha256File(hostPath);
     this.used.set(key, d);
