@@ -55,7 +55,8 @@ export function heredoc(name: string, content: string): HeredocFile {
 
 export function contextStep(ins: CopyInstruction | AddInstruction, context: string, targetLayers: string[] = [], over: Partial<CopyStep> = {}): CopyStep {
   // ADD downloads go to a temp dir of the test's, removed with the others (not the shared /tmp).
-  return { instruction: ins, source: { kind: 'context', dir: context }, targetLayers, workdir: '/', containerfile: 'Containerfile', tmpDir: tempDir('tsb-dl-'), ...over };
+  const downloads = ins.kind === 'add' && ins.sources.some((s) => /^https?:\/\//.test(s));
+  return { instruction: ins, source: { kind: 'context', dir: context }, targetLayers, workdir: '/', containerfile: 'Containerfile', ...(downloads ? { tmpDir: tempDir('tsb-dl-') } : {}), ...over };
 }
 
 /** Every path in a layer dir: `d/` for dirs, `l -> t` for links, else the file with its content. */
