@@ -204,11 +204,6 @@ class Digester extends Transform {
   }
 }
 
-/** The entries of a layer dir, minus excluded paths (and whiteouts of them). */
-export function scanLayerDir(dir: string, exclude: ExcludeSet = new Set()): ScanEntry[] {
-  return native().scanLayer(dir).filter((e) => !exclude.has(e.path));
-}
-
 export interface WriteLayerOptions {
   exclude?: ExcludeSet;
   /** Move the dir into the store as the layer's unpacked form (it is consumed). */

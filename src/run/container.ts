@@ -2,7 +2,7 @@
 // spawn), observe (wait, refresh), and end (stop, kill, remove). The CLI
 // commands are thin layers over these functions, and the build engine
 // uses the same launch path for RUN steps.
-import { chownSync, closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { TsbuildError, ExitCode } from '../errors.js';
@@ -244,8 +244,4 @@ export function removeContainerFiles(root: string, state: ContainerState): void 
 /** Opens the detached container's log for appending; the caller closes it after launch. */
 export function openLog(root: string, id: string): number {
   return openSync(containerPaths(root, id).logFile, 'a', 0o640);
-}
-
-export function closeFd(fd: number): void {
-  closeSync(fd);
 }

@@ -21,14 +21,3 @@ export function isAlive(pid: number | undefined, recordedStart: number | undefin
   const st = startTime(pid);
   return st !== undefined && (recordedStart === undefined || st === recordedStart);
 }
-
-/** CPU time (user + system) of a process in clock ticks, or undefined. */
-export function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[11]) + Number(rest[12]);
-  } catch {
-    return undefined;
-  }
-}

@@ -102,7 +102,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
         continue;
       }
       const timings: Record<string, number> = {};
-      state = await execute(ctx, state, ins, step.args, label, timings);
+      state = await execute(ctx, state, ins, step.args, timings);
       ctx.cache.put(key, toStored(state));
       const top = state.layers.at(-1);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings });
@@ -119,7 +119,7 @@ async function lookup(ctx: BuildContext, key: string): Promise<ImageState | unde
 }
 
 /** Runs a layer-making step and returns the state after it. */
-async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, stageLabel: string, timings: Record<string, number>): Promise<ImageState> {
+async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>): Promise<ImageState> {
   const created = new Date().toISOString();
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
