@@ -20,6 +20,7 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 300_000,
           globalSetup: ['test/integration/global-setup.ts'],
+          setupFiles: ['test/integration/yield-to-runner.ts'],
           // Containers, cgroups and the registry are machine-wide: keep files serial.
           fileParallelism: false,
         },
