@@ -51,7 +51,7 @@ class ZstdDecompress extends Transform {
 
 /** A Transform that decompresses `kind` (or passes through). */
 export function decompressor(kind: Compression): Transform {
-  if (kind === 'gzip') return createGunzip({ chunkSize: 1 << 16 });
+  if (kind === 'gzip') return createGunzip({ chunkSize: 1 << 20 }); // see layer-unpacker.ts: few, large pool round trips
   if (kind === 'zstd') return new ZstdDecompress();
   return new Transform({ transform: (chunk, _enc, cb) => cb(null, chunk) });
 }

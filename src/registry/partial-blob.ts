@@ -1,24 +1,25 @@
 // Resumable blob downloads into the store.
 //
 // Owns: fetching one blob so that an interrupted transfer is not started
-// over. The bytes flow straight into the store's atomic, hashing putBlob
-// (which alone decides whether they are right), and are also appended to a
-// partial file under ROOT/registry/partial/. If the connection resets, we
-// continue with `Range: bytes=<have>-`; if the whole process dies (kill -9),
-// the next pull replays the partial file into putBlob first — hashing the
-// part we have — and asks the registry only for the rest. A digest mismatch
-// deletes the partial file: the store keeps nothing, and neither do we.
+// over. The bytes are written once, into a partial file under
+// ROOT/registry/partial/ that the store's BlobWriter hashes as they arrive
+// and, when the digest checks out, renames into the CAS. If the connection
+// resets, we continue with `Range: bytes=<have>-`; if the whole process dies
+// (kill -9), the next pull hashes the partial file's bytes first and asks
+// the registry only for the rest. A digest mismatch deletes the partial
+// file: the store keeps nothing, and neither do we. An optional sink sees
+// every byte in order as it arrives (the layer unpacker, so a layer is laid
+// out while it downloads instead of being read back afterwards).
 //
 // The partial file lives outside the store's tmp/ because the store empties
 // tmp/ on open, which would throw away exactly what we keep for resuming.
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { Descriptor } from '../image/oci.js';
-import type { Store } from '../store/index.js';
+import type { BlobWriter } from '../store/blob-writer.js';
+import type { ByteSink, Store } from '../store/index.js';
 import { isConnectionError, type RegistryClient } from './http.js';
 import type { Progress } from './progress.js';
 
@@ -37,7 +38,11 @@ export interface DownloadOptions {
   /** How many times a broken connection is resumed before giving up. */
   resumes?: number;
   baseDelayMs?: number;
+  /** Sees every byte of the blob in order (the replayed prefix included); its backpressure slows the download. */
+  sink?: BlobSink;
 }
+
+export type BlobSink = ByteSink;
 
 export function partialDir(store: Store): string {
   return join(store.root, 'registry', 'partial');
@@ -49,17 +54,23 @@ const inflight = new Map<string, Promise<void>>();
 /** Ensure the store holds blob `desc`, downloading what is missing. */
 export function fetchBlob(store: Store, src: BlobSource, desc: Descriptor, opts: DownloadOptions): Promise<void> {
   const key = `${store.root}\0${desc.digest}`;
-  let p = inflight.get(key);
-  if (!p) {
-    p = fetchBlobOnce(store, src, desc, opts).finally(() => inflight.delete(key));
-    inflight.set(key, p);
-  }
+  const running = inflight.get(key);
+  // Someone else's download of this blob feeds their sink, not ours: once it
+  // is in the store, ours gets the bytes from there.
+  if (running) return opts.sink ? running.then(() => replayStored(store, desc, opts.sink as BlobSink)) : running;
+  const p = fetchBlobOnce(store, src, desc, opts).finally(() => inflight.delete(key));
+  inflight.set(key, p);
   return p;
+}
+
+async function replayStored(store: Store, desc: Descriptor, sink: BlobSink): Promise<void> {
+  for await (const chunk of await store.openBlob(desc.digest, desc.size)) await sink.write(chunk as Buffer);
 }
 
 async function fetchBlobOnce(store: Store, src: BlobSource, desc: Descriptor, opts: DownloadOptions): Promise<void> {
   if (await store.hasBlob(desc.digest)) {
     opts.progress.finish(desc.digest, 'skipped: already exists');
+    if (opts.sink) await replayStored(store, desc, opts.sink);
     return;
   }
   const dir = partialDir(store);
@@ -72,20 +83,22 @@ async function fetchBlobOnce(store: Store, src: BlobSource, desc: Descriptor, op
   opts.progress.start(desc.digest, desc.size);
   try {
     for (let attempt = 0; ; attempt++) {
-      const state = { corrupt: false, resumedFrom: 0 };
+      const writer = await store.openBlobWriter(path, { digest: desc.digest, size: desc.size });
+      const resumedFrom = writer.resumeOffset;
       try {
-        await store.putBlob(Readable.from(streamBlob(src, desc, path, opts, state)), { digest: desc.digest, size: desc.size });
-        await rm(path, { force: true });
+        await download(src, desc, writer, opts);
+        await writer.commit();
         opts.progress.finish(desc.digest, 'done');
         return;
       } catch (err) {
-        const corrupt = state.corrupt || (err as TsbuildError).code === 'E_DIGEST_MISMATCH';
+        const corrupt = (err as TsbuildError).code === 'E_DIGEST_MISMATCH';
         // Bytes that hash wrong must not be resumed from. Anything else (a
         // broken connection, Ctrl-C) keeps the partial file for the next pull.
-        if (corrupt || !lock) await rm(path, { force: true });
+        await writer.abort(lock !== undefined && !corrupt);
         // A resumed download that hashes wrong may have had a bad partial
-        // file (a crash before its pages reached the disk): once, start over.
-        if (corrupt && state.resumedFrom > 0 && attempt === 0) continue;
+        // file (a crash before its pages reached the disk): once, start over
+        // — unless a sink has already consumed those bytes.
+        if (corrupt && resumedFrom > 0 && attempt === 0 && !opts.sink) continue;
         opts.progress.finish(desc.digest, 'failed');
         throw err;
       }
@@ -128,55 +141,38 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * The blob's bytes: first whatever the partial file holds, then the network
- * from that offset on, resuming with a Range request after a reset. Each
- * network chunk is appended to the partial file before it is yielded.
+ * Feed `writer` (and the sink) the blob: first whatever the partial file
+ * holds, then the network from that offset on, resuming with a Range
+ * request after a reset. Returns normally once every byte is written;
+ * throws E_DIGEST_MISMATCH when the registry sends more or fewer bytes.
  */
-async function* streamBlob(src: BlobSource, desc: Descriptor, path: string, opts: DownloadOptions, state: { corrupt: boolean; resumedFrom: number }): AsyncGenerator<Uint8Array> {
-  let have = 0;
-  const st = await stat(path).catch(() => undefined);
-  if (st && st.size <= desc.size) have = st.size;
-  else if (st) await rm(path, { force: true }); // longer than the blob: can't be a prefix of it
-  state.resumedFrom = have;
-
-  const file: FileHandle = await open(path, have > 0 ? 'r+' : 'w');
-  try {
-    if (have > 0) {
-      for await (const chunk of createReadStream(path, { start: 0, end: have - 1 })) {
-        opts.progress.advance(desc.digest, (chunk as Buffer).length);
-        yield chunk as Buffer;
+async function download(src: BlobSource, desc: Descriptor, writer: BlobWriter, opts: DownloadOptions): Promise<void> {
+  const sink = opts.sink;
+  for await (const chunk of writer.replay()) {
+    opts.progress.advance(desc.digest, chunk.length);
+    if (sink) await sink.write(chunk);
+  }
+  const resumes = opts.resumes ?? 5;
+  for (let attempt = 0; writer.size < desc.size || (desc.size === 0 && attempt === 0); attempt++) {
+    try {
+      for await (const chunk of fetchFrom(src, desc, writer.size)) {
+        if (writer.size + chunk.length > desc.size) throw sizeMismatch(src, desc, 'larger');
+        await writer.write(chunk);
+        opts.progress.advance(desc.digest, chunk.length);
+        if (sink) await sink.write(chunk);
       }
-    }
-    let offset = have;
-    const resumes = opts.resumes ?? 5;
-    for (let attempt = 0; offset < desc.size || (desc.size === 0 && attempt === 0); attempt++) {
-      try {
-        for await (const chunk of fetchFrom(src, desc, offset)) {
-          if (offset + chunk.length > desc.size) {
-            state.corrupt = true;
-            throw sizeMismatch(src, desc, 'larger');
-          }
-          await file.write(chunk, 0, chunk.length, offset);
-          offset += chunk.length;
-          opts.progress.advance(desc.digest, chunk.length);
-          yield chunk;
-        }
-        if (offset >= desc.size) break;
-        // A body that ends cleanly but short is a complete response of the
-        // wrong length (a reset surfaces as an error instead): the blob on the
-        // registry is not what the manifest says.
-        state.corrupt = true;
-        throw sizeMismatch(src, desc, 'smaller');
-      } catch (err) {
-        if (err instanceof TsbuildError || !isConnectionError(err) || attempt >= resumes) {
-          if (err instanceof TsbuildError) throw err;
-          throw new TsbuildError('E_REGISTRY_UNREACHABLE', `downloading blob ${desc.digest} from ${src.name}: ${(err as Error).message}`, { cause: err });
-        }
-        await sleep((opts.baseDelayMs ?? 250) * 2 ** attempt);
+      if (writer.size >= desc.size) break;
+      // A body that ends cleanly but short is a complete response of the
+      // wrong length (a reset surfaces as an error instead): the blob on the
+      // registry is not what the manifest says.
+      throw sizeMismatch(src, desc, 'smaller');
+    } catch (err) {
+      if (err instanceof TsbuildError || !isConnectionError(err) || attempt >= resumes) {
+        if (err instanceof TsbuildError) throw err;
+        throw new TsbuildError('E_REGISTRY_UNREACHABLE', `downloading blob ${desc.digest} from ${src.name}: ${(err as Error).message}`, { cause: err });
       }
+      await sleep((opts.baseDelayMs ?? 250) * 2 ** attempt);
     }
-  } finally {
-    await file.close();
   }
 }
 

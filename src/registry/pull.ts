@@ -120,11 +120,22 @@ export async function pull(store: Store, reference: string | ImageReference, opt
         throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `${ref.toString()}: manifest has ${manifest.layers.length} layers but config lists ${diffIds.length} diff_ids`);
       }
       const limit = pLimit(opts.concurrency ?? 4);
-      // Download and unpack each layer as soon as it arrives; unpacking
-      // verifies the diffID, so a wrong layer fails here, before naming.
+      // Each layer is unpacked while it downloads (the blob is written once
+      // and the same bytes feed the unpacker); unpacking verifies the diffID
+      // and the download the blob digest, so a wrong layer fails here,
+      // before anything is named.
       await Promise.all(manifest.layers.map((layer, i) => limit(async () => {
-        await fetchBlob(store, src, layer, { progress, baseDelayMs: opts.baseDelayMs });
-        await store.ensureLayerUnpacked(diffIds[i] as string, layer.digest, layer.mediaType);
+        const download = { progress, baseDelayMs: opts.baseDelayMs };
+        let fetched = false;
+        await store.ensureLayerUnpacked(diffIds[i] as string, layer.digest, layer.mediaType, {
+          fetch: (sink) => {
+            fetched = true;
+            return fetchBlob(store, src, layer, { ...download, sink });
+          },
+        });
+        // Unpacked before (or unpacked from a blob already here): this reports
+        // "already exists", or fetches a blob push will need.
+        if (!fetched) await fetchBlob(store, src, layer, download);
       })));
       progress.note('Writing manifest to image destination');
       await store.putBlobBytes(fetched.bytes, { digest: fetched.digest, size: fetched.bytes.length });

@@ -8,12 +8,13 @@
 //   delete  idempotent; reference checks are the GC's job, not this one's.
 // Concurrent puts of one digest are safe without a lock: each writes its own
 // temp file and rename() atomically replaces identical content.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
+import { BlobWriter } from './blob-writer.js';
 import { digestHex, digestMismatch, sha256Of, VerifyingTransform } from './digest.js';
 import type { BlobInfo, ExpectedBlob } from './index.js';
 
@@ -70,37 +71,22 @@ export class BlobStore {
         return have;
       }
     }
-    const tmp = join(this.tmpDir, tempName('blob'));
-    const fh = await open(tmp, 'wx', 0o644);
-    const hash = createHash('sha256');
-    let size = 0;
-    let ok = false;
+    const writer = await this.writer(join(this.tmpDir, tempName('blob')), expected);
     try {
       for await (const chunk of source) {
-        const buf = chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        size += buf.length;
-        // Stop a stream that overruns the expected size before it fills the disk.
-        if (expected.size !== undefined && size > expected.size) throw digestMismatch('blob', expected, { size });
-        hash.update(buf);
-        await fh.write(buf);
+        await writer.write(chunk instanceof Buffer ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       }
-      const got = { digest: `sha256:${hash.digest('hex')}`, size };
-      if ((expected.digest && got.digest !== expected.digest) || (expected.size !== undefined && got.size !== expected.size)) {
-        throw digestMismatch('blob', expected, got);
-      }
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, this.path(got.digest));
-      await fsyncDir(this.dir);
-      ok = true;
-      return got;
-    } finally {
-      if (!ok) {
-        (source as Readable).destroy?.();
-        await fh.close().catch(() => undefined);
-        await unlink(tmp).catch(() => undefined);
-      }
+      return await writer.commit();
+    } catch (err) {
+      (source as Readable).destroy?.();
+      await writer.abort(false);
+      throw err;
     }
+  }
+
+  /** A writer for one blob into `path` (kept across crashes when it is a partial download). */
+  writer(path: string, expected: ExpectedBlob = {}): Promise<BlobWriter> {
+    return BlobWriter.open(path, expected, { dir: this.dir, path: (d) => this.path(d), syncDir: fsyncDir });
   }
 
   async putBytes(data: Uint8Array, expected: ExpectedBlob = {}): Promise<BlobInfo> {

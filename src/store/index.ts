@@ -19,6 +19,7 @@
 // reference. A multi-step writer (pull: blobs, then manifest, then the image
 // record) wraps its steps in `withLease()` so nothing is collected in between.
 import type { Readable } from 'node:stream';
+import type { BlobWriter } from './blob-writer.js';
 import type { RunnableImage } from '../image/runnable.js';
 import type { ImageConfig, ImageManifest } from '../image/oci.js';
 import { StoreImpl } from './store.js';
@@ -78,6 +79,17 @@ export interface PruneResult {
   bytesFreed: number;
 }
 
+/** Receives a blob's bytes in order; its promise is the backpressure. */
+export interface ByteSink {
+  write(chunk: Buffer): Promise<void> | void;
+}
+
+/** Where a layer's blob comes from when the store does not hold it yet. */
+export interface LayerSource {
+  /** Put the blob into the store, passing every byte to `sink` too. */
+  fetch(sink: ByteSink): Promise<void>;
+}
+
 /**
  * The store. Methods are safe to call concurrently from one process and from
  * many tsbuild processes sharing the root.
@@ -94,6 +106,14 @@ export interface Store {
    * E_DIGEST_MISMATCH naming the expected digest and leaves nothing behind.
    */
   putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo>;
+  /**
+   * A writer for one blob whose bytes land in `path` (on the store's file
+   * system, e.g. a partial download under ROOT/registry/partial/) and are
+   * renamed into the CAS on commit: a download is written once. What `path`
+   * already holds is kept as a prefix to replay and continue after. Hold a
+   * lease until the blob is referenced.
+   */
+  openBlobWriter(path: string, expected: ExpectedBlob): Promise<BlobWriter>;
   /** putBlob for small in-memory content such as manifests and configs. Atomic and idempotent. */
   putBlobBytes(data: Uint8Array, expected?: ExpectedBlob): Promise<BlobInfo>;
   /** True if the blob is present. Does not verify its content. */
@@ -155,8 +175,12 @@ export interface Store {
    * uncompressed stream hashes to `diffId` (E_DIGEST_MISMATCH otherwise).
    * Idempotent and concurrency-safe: concurrent callers for one layer, in
    * this process or others, all get the same finished directory.
+   *
+   * When the store lacks the blob, `source` supplies it: its fetch() writes
+   * the blob into the store and feeds every byte to the sink as it goes, so
+   * the layer is laid out during the download, not read back after it.
    */
-  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string): Promise<string>;
+  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string>;
   /** The lowerdir path for a diffID if that layer is unpacked, else undefined. */
   layerDir(diffId: string): Promise<string | undefined>;
   /**

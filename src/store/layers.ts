@@ -10,10 +10,10 @@
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { detectFileCompression } from '../image/compression.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
 import { native, nativeCall } from '../native/index.js';
+import type { LayerSource } from './index.js';
 import type { LockManager } from './lock.js';
 
 export interface LayerMeta {
@@ -53,19 +53,14 @@ export class LayerStore {
   }
 
   /** See Store.ensureLayerUnpacked. The caller holds a lease. */
-  ensure(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
+  ensure(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
     const hex = digestHex(diffId);
     let p = this.inflight.get(hex);
     if (!p) {
-      p = this.ensureLocked(diffId, blobDigest, mediaType).finally(() => this.inflight.delete(hex));
+      p = this.once(diffId, () => this.unpack(diffId, blobDigest, mediaType, source)).finally(() => this.inflight.delete(hex));
       this.inflight.set(hex, p);
     }
     return p;
-  }
-
-  /** Run `make` under the layer's stripe lock unless the layer appeared meanwhile. */
-  private async ensureLocked(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
-    return this.once(diffId, () => this.unpack(diffId, blobDigest, mediaType));
   }
 
   private async once(diffId: string, make: () => Promise<string>): Promise<string> {
@@ -121,29 +116,33 @@ export class LayerStore {
     return result;
   }
 
-  private async unpack(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
+  private async unpack(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
     const what = `layer ${blobDigest}`;
-    const blobPath = this.blobs.path(blobDigest);
-    if (!(await this.blobs.stat(blobDigest))) throw new TsbuildError('E_BLOB_NOT_FOUND', `${what}: blob is not in the store`);
+    const have = await this.blobs.stat(blobDigest);
+    if (!have && !source) throw new TsbuildError('E_BLOB_NOT_FOUND', `${what}: blob is not in the store`);
     const work = join(this.tmpDir, tempName('layer'));
     const diff = join(work, 'diff');
     await mkdir(diff, { recursive: true, mode: 0o755 });
+    const privileged = process.getuid?.() === 0;
+    // The unpacker (tar, gzip, zstd) loads only when a layer is unpacked.
+    const { startLayerUnpack } = await import('../image/layer-unpacker.js');
+    const unpacker = startLayerUnpack(diff, { privileged, what });
     let res;
-    let compression;
     try {
-      // Magic bytes decide, not the media type: archives and registries mislabel.
-      compression = await detectFileCompression(blobPath);
-      const privileged = process.getuid?.() === 0;
-      // The unpacker (tar, gzip, zstd) loads only when a layer is unpacked.
-      const { unpackLayer } = await import('../image/unpack.js');
-      res = await unpackLayer(await this.blobs.open(blobDigest), compression, diff, { privileged, what });
+      if (have) {
+        for await (const chunk of await this.blobs.open(blobDigest)) await unpacker.write(chunk as Buffer);
+      } else {
+        await (source as LayerSource).fetch({ write: (chunk) => unpacker.write(chunk) });
+      }
+      res = await unpacker.finish();
       if (res.diffId !== diffId) {
         throw new TsbuildError('E_DIGEST_MISMATCH', `${what}: digest mismatch for diffID ${diffId}: the uncompressed layer hashes to ${res.diffId}`);
       }
     } catch (err) {
+      await unpacker.abort(err as Error);
       await rm(work, { recursive: true, force: true });
       throw err;
     }
-    return this.publish(work, { diffId, blobDigest, mediaType, compression, size: res.size });
+    return this.publish(work, { diffId, blobDigest, mediaType, compression: res.compression, size: res.size });
   }
 }

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import type { ImageConfig, ImageManifest } from '../image/oci.js';
+import type { BlobWriter } from './blob-writer.js';
 import { BlobStore, notFound as blobNotFound } from './blobs.js';
 import { computeUsage, listContainers, recordContent, sweep } from './gc.js';
 import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './images.js';
-import type { BlobInfo, ExpectedBlob, ImageRecord, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
+import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
 import { LockManager } from './lock.js';
 
@@ -96,6 +97,10 @@ export class StoreImpl implements Store {
 
   putBlob(source: Readable | AsyncIterable<Uint8Array>, expected?: ExpectedBlob): Promise<BlobInfo> {
     return this.withLease(() => this.blobs.put(source, expected));
+  }
+
+  openBlobWriter(path: string, expected: ExpectedBlob): Promise<BlobWriter> {
+    return this.blobs.writer(path, expected);
   }
 
   putBlobBytes(data: Uint8Array, expected?: ExpectedBlob): Promise<BlobInfo> {
@@ -255,8 +260,8 @@ export class StoreImpl implements Store {
 
   // ---- layers ----
 
-  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string): Promise<string> {
-    return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType));
+  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
+    return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
   }
 
   adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {

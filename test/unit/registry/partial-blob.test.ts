@@ -1,19 +1,18 @@
 // Resumable blob downloads: Range resume after a reset, servers that ignore
 // Range, resuming a partial file left by a killed process, and corrupt data.
-// The store here is a minimal hashing double of putBlob/hasBlob; the real
-// store is exercised by the integration tests.
+// The store here is the real blob CAS under a temp dir (no root needed).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TsbuildError } from '../../../src/errors.js';
 import { RegistryClient } from '../../../src/registry/http.js';
 import { fetchBlob, partialDir } from '../../../src/registry/partial-blob.js';
 import { silentProgress } from '../../../src/registry/progress.js';
-import type { ExpectedBlob, Store } from '../../../src/store/index.js';
+import { BlobStore } from '../../../src/store/blobs.js';
+import type { Store } from '../../../src/store/index.js';
 
 const blob = randomBytes(300_000);
 const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
@@ -21,24 +20,27 @@ const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest,
 
 let root: string;
 let server: Server | undefined;
-let stored: Map<string, Buffer>;
 
-function fakeStore(): Store {
-  const s = {
-    root,
-    async hasBlob(d: string) { return stored.has(d); },
-    async putBlob(src: AsyncIterable<Uint8Array>, exp?: ExpectedBlob) {
-      const parts: Buffer[] = [];
-      for await (const c of src) parts.push(Buffer.from(c));
-      const all = Buffer.concat(parts);
-      const got = `sha256:${createHash('sha256').update(all).digest('hex')}`;
-      if (exp?.digest && got !== exp.digest) throw new TsbuildError('E_DIGEST_MISMATCH', `digest mismatch for ${exp.digest}: got ${got}`);
-      stored.set(got, all);
-      return { digest: got, size: all.length };
-    },
+/** The store's own blob CAS (no root needed) behind the few Store methods fetchBlob uses. */
+function storeAt(dir: string): Store {
+  const blobs = new BlobStore(dir, join(dir, 'tmp'));
+  mkdirSync(blobs.dir, { recursive: true });
+  const s: Partial<Store> = {
+    root: dir,
+    async hasBlob(d: string) { return (await blobs.stat(d)) !== undefined; },
+    openBlobWriter: (path, expected) => blobs.writer(path, expected),
+    openBlob: (d, size) => blobs.open(d, size),
   };
-  return s as unknown as Store;
+  return s as Store;
 }
+
+const fakeStore = (): Store => storeAt(root);
+/** What the store holds under `d`, or undefined. */
+const stored = (d: string): Buffer | undefined => {
+  const path = join(root, 'blobs/sha256', d.slice(7));
+  return existsSync(path) ? readFileSync(path) : undefined;
+};
+const storedCount = (): number => readdirSync(join(root, 'blobs/sha256')).length;
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ client: RegistryClient; ranges: Array<string | undefined> }> {
   const ranges: Array<string | undefined> = [];
@@ -67,7 +69,7 @@ function sendThenReset(res: ServerResponse, n: number): void {
   res.write(blob.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 20));
 }
 
-beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'tsbuild-partial-')); stored = new Map(); });
+beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'tsbuild-partial-')); });
 afterEach(async () => {
   if (server) await new Promise((r) => { server!.closeAllConnections(); server!.close(r); });
   server = undefined;
@@ -85,7 +87,7 @@ describe('fetchBlob', () => {
       sendRange(req, res);
     });
     await fetchBlob(fakeStore(), src(client), desc, opts);
-    expect(stored.get(digest)?.equals(blob)).toBe(true);
+    expect(stored(digest)?.equals(blob)).toBe(true);
     expect(ranges[0]).toBeUndefined();
     expect(ranges[1]).toMatch(/^bytes=\d+-$/);
     expect(Number(ranges[1]?.slice(6, -1))).toBeGreaterThan(0);
@@ -100,7 +102,7 @@ describe('fetchBlob', () => {
       res.writeHead(200, { 'Content-Length': blob.length }); res.end(blob);
     });
     await fetchBlob(fakeStore(), src(client), desc, opts);
-    expect(stored.get(digest)?.equals(blob)).toBe(true);
+    expect(stored(digest)?.equals(blob)).toBe(true);
     expect(ranges).toHaveLength(2);
     client.close();
   });
@@ -113,7 +115,7 @@ describe('fetchBlob', () => {
     writeFileSync(join(dir, `${digest.slice(7)}.lock`), '999999999'); // a dead pid
     await fetchBlob(fakeStore(), src(client), desc, opts);
     expect(ranges).toEqual(['bytes=123456-']);
-    expect(stored.get(digest)?.equals(blob)).toBe(true);
+    expect(stored(digest)?.equals(blob)).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
     client.close();
   });
@@ -125,7 +127,7 @@ describe('fetchBlob', () => {
     writeFileSync(join(dir, digest.slice(7)), randomBytes(1000));
     await fetchBlob(fakeStore(), src(client), desc, opts);
     expect(ranges).toEqual(['bytes=1000-', undefined]);
-    expect(stored.get(digest)?.equals(blob)).toBe(true);
+    expect(stored(digest)?.equals(blob)).toBe(true);
     expect(existsSync(join(dir, digest.slice(7)))).toBe(false);
     client.close();
   });
@@ -138,7 +140,7 @@ describe('fetchBlob', () => {
     await expect(fetchBlob(fakeStore(), src(client), desc, opts)).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH', message: expect.stringContaining(digest) });
     short = true;
     await expect(fetchBlob(fakeStore(), src(client), desc, opts)).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH', message: expect.stringContaining(digest) });
-    expect(stored.size).toBe(0);
+    expect(storedCount()).toBe(0);
     expect(readdirSync(partialDir(fakeStore()))).toEqual([]);
     client.close();
   });
@@ -149,6 +151,48 @@ describe('fetchBlob', () => {
     await Promise.all([fetchBlob(store, src(client), desc, opts), fetchBlob(store, src(client), desc, opts)]);
     await fetchBlob(store, src(client), desc, opts);
     expect(ranges).toHaveLength(1);
+    client.close();
+  });
+
+  it('feeds the sink every byte in order, a resumed prefix included, and writes the blob once', async () => {
+    const { client, ranges } = await serve((req, res) => sendRange(req, res));
+    const dir = partialDir(fakeStore());
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, digest.slice(7)), blob.subarray(0, 77_777));
+    const partialInode = statSync(join(dir, digest.slice(7))).ino;
+    const seen: Buffer[] = [];
+    await fetchBlob(fakeStore(), src(client), desc, { ...opts, sink: { write: (c) => { seen.push(Buffer.from(c)); } } });
+    expect(Buffer.concat(seen).equals(blob)).toBe(true);
+    expect(ranges).toEqual(['bytes=77777-']);
+    expect(stored(digest)?.equals(blob)).toBe(true);
+    // The partial file became the blob (renamed, not copied).
+    expect(statSync(join(root, 'blobs/sha256', digest.slice(7))).ino).toBe(partialInode);
+    expect(readdirSync(dir)).toEqual([]);
+    client.close();
+  });
+
+  it('gives a second caller\'s sink the bytes from the store once the shared transfer is done', async () => {
+    const { client, ranges } = await serve((req, res) => setTimeout(() => sendRange(req, res), 50));
+    const store = fakeStore();
+    const a: Buffer[] = [];
+    const b: Buffer[] = [];
+    await Promise.all([
+      fetchBlob(store, src(client), desc, { ...opts, sink: { write: (c) => { a.push(Buffer.from(c)); } } }),
+      fetchBlob(store, src(client), desc, { ...opts, sink: { write: (c) => { b.push(Buffer.from(c)); } } }),
+    ]);
+    expect(ranges).toHaveLength(1);
+    expect(Buffer.concat(a).equals(blob)).toBe(true);
+    expect(Buffer.concat(b).equals(blob)).toBe(true);
+    client.close();
+  });
+
+  it('stops the download when the sink fails, and keeps the partial file to resume', async () => {
+    const { client } = await serve((req, res) => sendRange(req, res));
+    let got = 0;
+    const sink = { write: (c: Buffer) => { got += c.length; if (got > 50_000) throw new Error('unpack failed'); } };
+    await expect(fetchBlob(fakeStore(), src(client), desc, { ...opts, sink })).rejects.toThrow('unpack failed');
+    expect(stored(digest)).toBeUndefined();
+    expect(existsSync(join(partialDir(fakeStore()), digest.slice(7)))).toBe(true);
     client.close();
   });
 });

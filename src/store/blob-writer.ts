@@ -1,0 +1,128 @@
+// One blob being written: the file the bytes land in, the running sha256
+// and the byte count, and the commit that names the file by its digest.
+//
+// Owns the write-once path of a blob. A download writes into the file that
+// becomes the blob (no second copy on commit), and that file can be a
+// partial download kept across a crash: `replay()` hashes what it already
+// holds, and writing continues after it. Nothing is named until commit()
+// has checked the digest and size and flushed the file; a mismatch deletes
+// the file, so wrong bytes are never resumed from.
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { digestHex, digestMismatch } from './digest.js';
+import type { BlobInfo, ExpectedBlob } from './index.js';
+
+/** Where committed blobs go, and how their directory entry is made durable. */
+export interface BlobTarget {
+  path(digest: string): string;
+  readonly dir: string;
+  syncDir(dir: string): Promise<void>;
+}
+
+export class BlobWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private bytes = 0;
+  private replayed = false;
+  private done = false;
+
+  private constructor(
+    /** The file being written (a temp file, or a partial download). */
+    readonly path: string,
+    private readonly fh: FileHandle,
+    private readonly existing: number,
+    private readonly expected: ExpectedBlob,
+    private readonly target: BlobTarget,
+  ) {}
+
+  /**
+   * Open `path` for writing blob `expected`, keeping what it holds (a
+   * partial download) unless that is longer than the blob can be. Call
+   * replay() before the first write() when `existing` > 0.
+   */
+  static async open(path: string, expected: ExpectedBlob, target: BlobTarget): Promise<BlobWriter> {
+    if (expected.digest !== undefined) digestHex(expected.digest);
+    const fh = await open(path, 'a+', 0o644);
+    try {
+      let existing = (await fh.stat()).size;
+      if (expected.size !== undefined && existing > expected.size) {
+        await fh.truncate(0);
+        existing = 0;
+      }
+      return new BlobWriter(path, fh, existing, expected, target);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** Bytes the file held when opened (a resumable prefix). */
+  get resumeOffset(): number {
+    return this.existing;
+  }
+
+  /** Bytes accepted so far, the replayed prefix included. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The bytes already in the file, hashed on the way past (for a consumer that needs them too). */
+  async *replay(): AsyncGenerator<Buffer> {
+    if (this.replayed) return;
+    this.replayed = true;
+    if (this.existing === 0) return;
+    for await (const chunk of createReadStream(this.path, { start: 0, end: this.existing - 1, highWaterMark: 1 << 20 })) {
+      const buf = chunk as Buffer;
+      this.account(buf);
+      yield buf;
+    }
+  }
+
+  private account(buf: Uint8Array): void {
+    this.bytes += buf.length;
+    // Stop a stream that overruns the expected size before it fills the disk.
+    if (this.expected.size !== undefined && this.bytes > this.expected.size) throw digestMismatch('blob', this.expected, { size: this.bytes });
+    this.hash.update(buf);
+  }
+
+  async write(buf: Uint8Array): Promise<void> {
+    if (!this.replayed) for await (const _ of this.replay());
+    this.account(buf);
+    let off = 0;
+    while (off < buf.length) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+  }
+
+  /**
+   * Check the digest and size, flush the file and rename it to its digest.
+   * A mismatch throws E_DIGEST_MISMATCH and deletes the file.
+   */
+  async commit(): Promise<BlobInfo> {
+    if (!this.replayed) for await (const _ of this.replay());
+    const got = { digest: `sha256:${this.hash.digest('hex')}`, size: this.bytes };
+    const { digest, size } = this.expected;
+    if ((digest && got.digest !== digest) || (size !== undefined && got.size !== size)) {
+      await this.abort(false);
+      throw digestMismatch('blob', this.expected, got);
+    }
+    try {
+      await this.fh.sync();
+      await this.fh.close();
+      this.done = true;
+      await rename(this.path, this.target.path(got.digest));
+      await this.target.syncDir(this.target.dir);
+    } catch (err) {
+      await this.abort(false);
+      throw err;
+    }
+    return got;
+  }
+
+  /** Close the file; keep it (a partial download to resume) or delete it. */
+  async abort(keep: boolean): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      await this.fh.close().catch(() => undefined);
+    }
+    if (!keep) await unlink(this.path).catch(() => undefined);
+  }
+}
