@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Scenario 5, pull and push of a 200 MiB image (4 layers of random
 // content) against skopeo, through the local registry:
-//   pull: `tsbuild pull` into an empty store vs `skopeo copy docker://… oci:DIR`
-//         into an empty dir (tsbuild also unpacks the layers: that is what a
-//         pull is for it, and it is counted);
-//         For scale only (no target): skopeo copy followed by `umoci raw
-//         unpack`, which also lays the files out on disk;
+//   pull: `tsbuild pull` into an empty store, which downloads, verifies and
+//         unpacks every layer (the image is then ready to run), against
+//         skopeo doing the same into an empty containers-storage (what
+//         `podman pull` does: download, verify, unpack into overlay layer
+//         dirs). The target applies to this like-for-like pair.
+//         For scale, no target: `skopeo copy docker://… oci:DIR`, which only
+//         downloads and verifies the blobs (no unpack).
 //   push: `tsbuild push` vs `skopeo copy oci:DIR docker://…`, each into an
 //         emptied registry, so every blob is uploaded.
 // Targets: tsbuild <= 1.0x skopeo for each.
@@ -14,13 +16,12 @@ import { rmSync } from 'node:fs';
 import { writeLargeImageLayout } from './lib/inputs.mjs';
 import { alternate, fmtS, report, runMain } from './lib/measure.mjs';
 import { cpuProfile, perfStat, printPerf } from './lib/profile.mjs';
-import { run } from './lib/proc.mjs';
 import { setup, skopeoCopy, SKOPEO } from './lib/setup.mjs';
 import { Tsbuild } from './lib/tsbuild.mjs';
+import { unmountUnder } from './lib/workspace.mjs';
 
 export const TARGETS = { skopeo: 1.0 };
-const PULL_TARGETS = { ...TARGETS, 'skopeo+umoci': undefined };
-const UMOCI = '/usr/bin/umoci';
+const PULL_TARGETS = { 'skopeo-cs': 1.0, 'skopeo-oci': undefined };
 
 export async function main(opts) {
   const size = opts.quick ? { layers: 2, layerMB: 1 } : { layers: 4, layerMB: 50 };
@@ -35,21 +36,20 @@ export async function main(opts) {
     const remote = `${env.registry.host}/bench/big:1`;
     const pushed = `${env.registry.host}/bench/pushed:1`;
     const ociDir = env.ws.path('skopeo-oci');
-    const rootfs = env.ws.path('umoci-rootfs');
+    const csRoot = env.ws.path('skopeo-cs/root');
+    const csRun = env.ws.path('skopeo-cs/run');
+    const wipeCs = () => { unmountUnder(env.ws.path('skopeo-cs')); rmSync(env.ws.path('skopeo-cs'), { recursive: true, force: true }); };
+    env.ws.onClose(wipeCs);
     const records = [];
 
     // Pull: the registry holds the image (pushed there by skopeo, not timed).
     await skopeoCopy(`oci:${layout}:1`, `docker://${remote}`);
     const pullResults = await alternate([
       { name: 'tsbuild', prepare: () => env.tsbuild.wipe(), run: async () => (await env.tsbuild.cmd(['pull', '-q', remote])).ms },
-      { name: 'skopeo', prepare: () => rmSync(ociDir, { recursive: true, force: true }), run: async () => (await skopeoCopy(`docker://${remote}`, `oci:${ociDir}:1`)).ms },
-      {
-        name: 'skopeo+umoci',
-        prepare: () => { rmSync(ociDir, { recursive: true, force: true }); rmSync(rootfs, { recursive: true, force: true }); },
-        run: async () => (await skopeoCopy(`docker://${remote}`, `oci:${ociDir}:1`)).ms + (await run(UMOCI, ['raw', 'unpack', '--image', `${ociDir}:1`, rootfs])).ms,
-      },
+      { name: 'skopeo-cs', prepare: wipeCs, run: async () => (await skopeoCopy(`docker://${remote}`, `containers-storage:[overlay@${csRoot}+${csRun}]localhost/bench/big:1`)).ms },
+      { name: 'skopeo-oci', prepare: () => rmSync(ociDir, { recursive: true, force: true }), run: async () => (await skopeoCopy(`docker://${remote}`, `oci:${ociDir}:1`)).ms },
     ], runs);
-    records.push(...report('pull', `${(bytes / 2 ** 20).toFixed(0)} MiB image, ${size.layers} layers, into an empty store / dir; ${runs} run(s) each, alternating`, pullResults, PULL_TARGETS, opts));
+    records.push(...report('pull', `${(bytes / 2 ** 20).toFixed(0)} MiB image, ${size.layers} layers, into an empty store (skopeo-cs: containers-storage, unpacked; skopeo-oci: blobs only); ${runs} run(s) each, alternating`, pullResults, PULL_TARGETS, opts));
 
     // Push: tsbuild's store holds the image (loaded from the layout, not timed); skopeo reads the layout.
     const pusher = new Tsbuild(env.ws.path('tsbuild-push-root'));

@@ -31,8 +31,6 @@ export declare class RootedDir {
   whiteout(path: string): void
   /** Set owner, mode, xattrs and mtime of `path` without following symlinks. */
   setMetadata(path: string, meta: EntryMeta): void
-  /** syncfs: flush everything written under the root before it is published. */
-  sync(): void
 }
 
 export interface BindOptions {
@@ -240,6 +238,13 @@ export interface StdioOptions {
   fds?: Array<number>
   ttySlave?: number
 }
+
+/**
+ * syncfs of the file system holding the directory `path`, on a worker
+ * thread: flushing a just-unpacked layer takes long enough (the disk) that
+ * the event loop should keep downloading and unpacking meanwhile.
+ */
+export declare function syncFilesystem(path: string): Promise<void>
 
 /**
  * Take a lock without blocking: returns the lock's fd, or -1 when another

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
-import { native, nativeCall } from '../native/index.js';
+import { fromNative, native } from '../native/index.js';
 import type { LayerSource } from './index.js';
 import type { LockManager } from './lock.js';
 
@@ -81,7 +81,7 @@ export class LayerStore {
    */
   private async publish(work: string, meta: LayerMeta): Promise<string> {
     try {
-      nativeCall(`sync ${work}`, () => new (native().RootedDir)(work, false).sync());
+      await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
       await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
       try {
         await rename(work, join(this.dir, digestHex(meta.diffId)));

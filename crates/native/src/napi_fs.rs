@@ -116,12 +116,33 @@ impl RootedDir {
     pub fn set_metadata(&self, path: String, meta_: EntryMeta) -> Result<()> {
         self.root.set_metadata(&path, &meta(meta_)).map_err(to_napi)
     }
+}
 
-    /// syncfs: flush everything written under the root before it is published.
-    #[napi]
-    pub fn sync(&self) -> Result<()> {
-        self.root.sync().map_err(to_napi)
+pub struct SyncTask {
+    path: String,
+}
+
+impl Task for SyncTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        Root::open(&self.path, false)
+            .and_then(|root| root.sync())
+            .map_err(|e| napi::Error::new(napi::Status::GenericFailure, format!("{}: {}", e.code, e)))
     }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// syncfs of the file system holding the directory `path`, on a worker
+/// thread: flushing a just-unpacked layer takes long enough (the disk) that
+/// the event loop should keep downloading and unpacking meanwhile.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn sync_filesystem(path: String) -> AsyncTask<SyncTask> {
+    AsyncTask::new(SyncTask { path })
 }
 
 /// Take a lock without blocking: returns the lock's fd, or -1 when another

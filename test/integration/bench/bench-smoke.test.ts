@@ -53,7 +53,7 @@ const cases: [string, string[]][] = [
   ['large-context.mjs', ['large-context buildkit', 'large-context buildah']],
   ['cold-build.mjs', ['cold-build buildah', 'cold-build buildkit']],
   ['cached-rebuild.mjs', ['cached-rebuild buildah', 'cached-rebuild buildkit']],
-  ['pull-push.mjs', ['pull skopeo', 'push skopeo']],
+  ['pull-push.mjs', ['pull skopeo-cs', 'pull skopeo-oci', 'push skopeo']],
 ];
 
 describe('benchmarks in quick mode', () => {
