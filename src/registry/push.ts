@@ -4,9 +4,10 @@
 // parallel), the manifest last, so the registry never holds a manifest that
 // names a missing blob. For each blob: HEAD to skip what the registry has, a
 // cross-repository mount when the image came from another repository of the
-// same registry, else an upload — one PUT for small blobs, PATCH chunks for
-// large ones. The manifest goes up byte for byte as stored, so its digest
-// (and the image's identity) is the same on both sides.
+// same registry, else an upload — one PUT for small blobs, one streamed
+// PATCH and a closing PUT for large ones. The manifest goes up byte for byte
+// as stored, so its digest (and the image's identity) is the same on both
+// sides.
 import pLimit from 'p-limit';
 import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
@@ -19,13 +20,14 @@ import { parseManifest } from './manifest.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from './reference.js';
 
-/** Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size. */
-export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+/** Blobs up to this size go up in one PUT; larger ones as one streamed PATCH and a closing PUT. */
+export const DEFAULT_MONOLITHIC_LIMIT = 32 * 1024 * 1024;
 
 export interface PushOptions extends ClientOptions {
   progress?: Progress;
   concurrency?: number;
-  chunkSize?: number;
+  /** Largest blob sent as a single PUT. */
+  monolithicLimit?: number;
   client?: RegistryClient;
 }
 
@@ -48,7 +50,7 @@ interface Target {
   client: RegistryClient;
   dest: ImageReference;
   progress: Progress;
-  chunkSize: number;
+  monolithicLimit: number;
   counts: BlobCounts;
   log?: Logger;
 }
@@ -99,7 +101,7 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
   const repo = t.dest.repository;
   const what = `uploading blob ${desc.digest} to ${t.dest.name}`;
   const common = { repository: repo, actions: ['pull', 'push'] as const, what };
-  if (desc.size <= t.chunkSize) {
+  if (desc.size <= t.monolithicLimit) {
     const res = await t.client.request({
       ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: octet(desc.size), expect: [201],
       body: async () => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n))),
@@ -107,32 +109,18 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
     await res.arrayBuffer();
     return;
   }
-  // Chunked: PATCH each chunk with its Content-Range; each answer moves the session.
-  t.log?.debug(`uploading ${desc.digest} (${desc.size} bytes) in chunks of ${t.chunkSize}`);
-  let offset = 0;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async (): Promise<void> => {
-    const chunk = Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    const res = await t.client.request({
-      ...common, method: 'PATCH', path: location, body: chunk, expect: [202],
-      headers: octet(chunk.length, { 'Content-Range': `${offset}-${offset + chunk.length - 1}` }),
-    });
-    await res.arrayBuffer();
-    location = await locationOf(t, res, what);
-    offset += chunk.length;
-    t.progress.advance(desc.digest, chunk.length);
-  };
-  for await (const raw of await store.openBlob(desc.digest, desc.size)) {
-    const b = raw as Buffer;
-    pending.push(b);
-    pendingBytes += b.length;
-    if (pendingBytes >= t.chunkSize) await flush();
-  }
-  if (pendingBytes > 0) await flush();
-  const res = await t.client.request({ ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: { 'Content-Length': '0' }, expect: [201] });
+  // Larger: the whole blob streamed as one PATCH (a chunked upload of one
+  // chunk, as containers/image and docker do), then the closing PUT. One
+  // request instead of a round trip per chunk, and no chunk buffered in memory.
+  t.log?.debug(`uploading ${desc.digest} (${desc.size} bytes) in one streamed PATCH`);
+  const patched = await t.client.request({
+    ...common, method: 'PATCH', path: location, expect: [202],
+    headers: octet(desc.size, { 'Content-Range': `0-${desc.size - 1}` }),
+    body: async () => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n))),
+  });
+  await patched.arrayBuffer();
+  const closing = withDigest(await locationOf(t, patched, what), desc.digest);
+  const res = await t.client.request({ ...common, method: 'PUT', path: closing, headers: { 'Content-Length': '0' }, expect: [201] });
   await res.arrayBuffer();
 }
 
@@ -179,7 +167,7 @@ export async function push(store: Store, image: string, destination?: string, op
   const record = await store.resolveImage(image);
   const dest = destination ? parseReference(destination) : defaultDestination(image, record);
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
-  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, chunkSize: opts.chunkSize ?? DEFAULT_CHUNK_SIZE, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
+  const t: Target = { client, dest, progress: opts.progress ?? silentProgress, monolithicLimit: opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
     const bytes = await store.readBlob(record.manifestDigest);
     const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);

@@ -1,6 +1,6 @@
 // tsbuild push against Debian's docker-registry: what it pushes keeps its
 // digest, is pulled and run by podman (the oracle), mounts blobs across
-// repositories, skips what is there, and uploads large layers in chunks.
+// repositories, skips what is there, and uploads large layers as one streamed PATCH.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -59,7 +59,7 @@ describe('tsbuild push', () => {
     expect(await podmanRun(`${dst.host}/x:1`, ['echo', 'ok'])).toBe('ok\n');
   });
 
-  it('uploads a large layer in chunks, and the result runs in podman', async () => {
+  it('uploads a large layer as one streamed PATCH, and the result runs in podman', async () => {
     const digestFile = join(work, 'digest');
     const r = tsbuild(root, ['--log-level', 'debug', 'push', '--digestfile', digestFile, `${src.host}/big:1`, `${dst.host}/big:2`], { timeout: 120_000 });
     expect(r.status, r.stderr).toBe(0);
