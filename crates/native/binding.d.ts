@@ -233,6 +233,12 @@ export interface SpawnResult {
   message?: string
 }
 
+/**
+ * Start writing `fd`'s dirty pages to disk now, without waiting (see
+ * rootedfs::writeback): the later fsync/syncfs then has less left to do.
+ */
+export declare function startWriteback(fd: number): void
+
 /** Either three fds for stdin/stdout/stderr, or a pty slave fd. */
 export interface StdioOptions {
   fds?: Array<number>

@@ -38,3 +38,16 @@ export function fromNative(what: string, err: unknown): TsbuildError {
   const code = typeof e.code === 'string' && e.code.startsWith('E') ? e.code : 'E_NATIVE';
   return new TsbuildError(code, `${what}: ${e.message ?? String(err)}`, { cause: err });
 }
+
+/**
+ * Best effort: start writing `fd`'s dirty pages to disk now (see the
+ * crate's rootedfs::writeback). A failure only means the later flush does
+ * all the work, so it is ignored.
+ */
+export function startWriteback(fd: number): void {
+  try {
+    native().startWriteback(fd);
+  } catch {
+    // e.g. a file system without sync_file_range support: nothing lost.
+  }
+}

@@ -10,6 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { startWriteback } from '../native/index.js';
 import { digestHex, digestMismatch } from './digest.js';
 import type { BlobInfo, ExpectedBlob } from './index.js';
 
@@ -20,9 +21,13 @@ export interface BlobTarget {
   syncDir(dir: string): Promise<void>;
 }
 
+/** Dirty bytes after which the kernel is asked to start writing them out. */
+const WRITEBACK_BYTES = 8 << 20;
+
 export class BlobWriter {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
+  private unflushed = 0;
   private replayed = false;
   private done = false;
 
@@ -90,6 +95,12 @@ export class BlobWriter {
     this.account(buf);
     let off = 0;
     while (off < buf.length) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+    // Let the disk start on what we have, so commit()'s fsync waits only for the tail.
+    this.unflushed += buf.length;
+    if (this.unflushed >= WRITEBACK_BYTES) {
+      this.unflushed = 0;
+      startWriteback(this.fh.fd);
+    }
   }
 
   /**

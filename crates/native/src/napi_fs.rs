@@ -6,7 +6,7 @@ use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use crate::rootedfs::{lock, FsError, Metadata, NodeKind, Root};
+use crate::rootedfs::{lock, writeback, FsError, Metadata, NodeKind, Root};
 
 type Result<T> = napi::Result<T, String>;
 
@@ -143,6 +143,15 @@ impl Task for SyncTask {
 #[napi(ts_return_type = "Promise<void>")]
 pub fn sync_filesystem(path: String) -> AsyncTask<SyncTask> {
     AsyncTask::new(SyncTask { path })
+}
+
+/// Start writing `fd`'s dirty pages to disk now, without waiting (see
+/// rootedfs::writeback): the later fsync/syncfs then has less left to do.
+#[napi]
+pub fn start_writeback(fd: i32) -> Result<()> {
+    // SAFETY: JS passes an fd it holds open for the duration of the call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    writeback::start(fd).map_err(|e| napi::Error::new("E_IO".to_string(), format!("sync_file_range: {e}")))
 }
 
 /// Take a lock without blocking: returns the lock's fd, or -1 when another

@@ -10,8 +10,9 @@
 //! handle, never with a host path string, and existing inodes are replaced
 //! (unlinked first), never written through.
 //!
-//! `lock` is the store's cross-process lock (flock), kept here because it is
-//! the other bit of file work Node cannot do.
+//! `lock` is the store's cross-process lock (flock) and `writeback` starts
+//! early writeback of a file; both are here because they are the other file
+//! work Node cannot do.
 //!
 //! This is plain Rust with `cargo test`s that need no root; `napi_fs.rs` is
 //! the thin binding over it.
@@ -25,6 +26,7 @@ mod root;
 mod sys;
 #[cfg(test)]
 mod tests;
+pub mod writeback;
 
 pub use error::FsError;
 pub use meta::Metadata;
