@@ -6,7 +6,7 @@
 // crate differs needs `npm run build:native` first).
 //   node bench/snapshot.mjs [REV] DIR      (REV defaults to HEAD)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './lib/tsbuild.mjs';
 
@@ -25,5 +25,7 @@ for (const f of readdirSync(join(REPO, 'crates/native')).filter((n) => n.endsWit
   copyFileSync(join(REPO, 'crates/native', f), join(dir, 'crates/native', f));
 }
 execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+// Revisions since the CLI runs from an esbuild bundle need it built too.
+if (existsSync(join(dir, 'scripts/bundle.mjs'))) execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: dir, stdio: 'inherit' });
 const sha = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', rev], { encoding: 'utf8' }).trim();
 process.stdout.write(`${sha} built in ${dir}: TSBUILD_BIN=${join(dir, 'bin/tsbuild.js')}\n`);

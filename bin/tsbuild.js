@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry point kept tiny: the CLI module loads each command lazily so that
-// cached builds and `ps` do not pay for the registry or build engine.
-import { main } from '../dist/cli/main.js';
+// cached builds and `ps` do not pay for the registry or build engine. It
+// runs the esbuild bundle of dist/ (scripts/bundle.mjs): one process per
+// command makes module loading a real part of every call.
+import { main } from '../dist/bundle/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -12,8 +12,8 @@ export const TSBUILD_BIN = process.env.TSBUILD_BIN ? resolve(process.env.TSBUILD
 
 /** Fails early, with the fix, when dist/ has not been built. */
 export function checkBuilt() {
-  if (!existsSync(join(TSBUILD_BIN, '../../dist/cli/main.js'))) {
-    throw new Error(`${join(TSBUILD_BIN, '../../dist')} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  if (!existsSync(join(TSBUILD_BIN, '../../dist/bundle/main.js'))) {
+    throw new Error(`${join(TSBUILD_BIN, '../../dist/bundle')} is missing: run \`npm run build:ts\` first`);
   }
 }
 

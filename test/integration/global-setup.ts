@@ -1,6 +1,7 @@
 // Integration fixtures shared by every test file: a busybox root filesystem
 // made from Debian's busybox-static (the base of every test image), and the
 // same as a one-layer OCI layout named docker.io/library/busybox:stable.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 // @ts-expect-error: a plain .mjs script shared with the example and benchmarks
@@ -9,6 +10,9 @@ import { busyboxLayout, fixturesDir } from './fixtures.js';
 import { cleanupStaleRegistries } from './registry-server.js';
 
 export default async function setup(): Promise<void> {
+  // The CLI under test runs from dist/bundle/: rebuild it from dist/ so a
+  // plain `tsc` before the tests is never shadowed by a stale bundle.
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: join(import.meta.dirname, '../..'), stdio: 'inherit' });
   mkdirSync(fixturesDir, { recursive: true });
   await (writeBusyboxLayout as (layout: string, rootfs: string) => Promise<unknown>)(busyboxLayout, join(fixturesDir, 'busybox-rootfs'));
   // Registries left running by a test run that was killed (SIGKILL, Ctrl-C).
