@@ -181,7 +181,10 @@ class ParallelGzip extends Transform {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending.push(gzipAsync(chunk, { level: compresses(chunk) ? this.level : zlibConstants.Z_NO_COMPRESSION }));
+    // Output in one piece: zlib hands output back in chunkSize pieces, each a
+    // round trip between the pool thread and this one (16 KiB by default:
+    // ~100 per block, 0.5 s of main-thread callbacks for the large-context COPY).
+    this.pending.push(gzipAsync(chunk, { level: compresses(chunk) ? this.level : zlibConstants.Z_NO_COMPRESSION, chunkSize: chunk.length + GZIP_SLACK }));
     if (this.pending.length < this.depth) { cb(); return; }
     (this.pending.shift() as Promise<Buffer>).then((out) => { this.push(out); cb(); }, cb);
   }
@@ -189,6 +192,9 @@ class ParallelGzip extends Transform {
     Promise.all(this.pending.splice(0)).then((outs) => { for (const o of outs) this.push(o); cb(); }, cb);
   }
 }
+
+/** Room for gzip's header, trailer and stored-block overhead beyond the input size. */
+const GZIP_SLACK = 64 * 1024;
 
 /** Passes bytes through while hashing and counting them. */
 class Digester extends Transform {
