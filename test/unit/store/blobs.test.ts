@@ -1,6 +1,6 @@
 // The blob CAS without root: atomic, verified, idempotent puts; verified
 // reads that fail on a rotten byte; nothing left behind by a mismatch.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,5 +94,48 @@ describe('blob store', () => {
     const again = await openStore(join(dir, 'root'));
     expect(tmpFiles()).toEqual([`blob-${process.pid}-alive`]);
     await again.close();
+  });
+
+  describe('blob writer (a download written in place)', () => {
+    const data = Buffer.from('the bytes of a layer, arriving in pieces');
+    const expected = { digest: sha256Of(data), size: data.length };
+
+    it('keeps a partial file as a prefix: replays it, continues after it, and renames it into place', async () => {
+      const partial = join(dir, 'partial');
+      writeFileSync(partial, data.subarray(0, 10));
+      const inode = statSync(partial).ino;
+      const w = await store.openBlobWriter(partial, expected);
+      expect(w.resumeOffset).toBe(10);
+      const replayed: Buffer[] = [];
+      for await (const c of w.replay()) replayed.push(c);
+      expect(Buffer.concat(replayed).equals(data.subarray(0, 10))).toBe(true);
+      await w.write(data.subarray(10));
+      expect(await w.commit()).toEqual(expected);
+      expect(existsSync(partial)).toBe(false);
+      expect(statSync(join(dir, 'root/blobs/sha256', expected.digest.slice(7))).ino).toBe(inode);
+      expect(await store.readBlob(expected.digest)).toEqual(data);
+    });
+
+    it('starts over when the partial file is longer than the blob can be', async () => {
+      const partial = join(dir, 'partial');
+      writeFileSync(partial, Buffer.concat([data, data]));
+      const w = await store.openBlobWriter(partial, expected);
+      expect(w.resumeOffset).toBe(0);
+      await w.write(data);
+      expect(await w.commit()).toEqual(expected);
+    });
+
+    it('deletes the file on a digest mismatch, and stops an overlong stream at once', async () => {
+      const partial = join(dir, 'partial');
+      const w = await store.openBlobWriter(partial, expected);
+      await w.write(Buffer.from('other bytes of the very same length, hmmm!').subarray(0, data.length));
+      await expect(w.commit()).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH', message: expect.stringContaining(expected.digest) });
+      expect(existsSync(partial)).toBe(false);
+      expect(blobFiles()).toEqual([]);
+      const long = await store.openBlobWriter(partial, expected);
+      await expect(long.write(Buffer.concat([data, Buffer.from('!')]))).rejects.toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+      await long.abort(false);
+      expect(existsSync(partial)).toBe(false);
+    });
   });
 });
