@@ -23,6 +23,8 @@ import type { ByteSink, Store } from '../store/index.js';
 import { isConnectionError, type RegistryClient } from './http.js';
 import type { Progress } from './progress.js';
 
+/** Bytes gathered from the network before they are written and passed on. */
+const PIECE_BYTES = 1 << 20;
 /** Partial files nobody resumed for this long are removed. */
 const STALE_MS = 7 * 24 * 3600 * 1000;
 
@@ -152,21 +154,38 @@ async function download(src: BlobSource, desc: Descriptor, writer: BlobWriter, o
     opts.progress.advance(desc.digest, chunk.length);
     if (sink) await sink.write(chunk);
   }
+  // Network chunks (~64 KiB) are gathered into PIECE_BYTES writes: each write
+  // is a thread-pool round trip for the file and a step through the
+  // unpacker, and thousands of them cost more than the copy that gathers them.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const piece = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await writer.write(piece);
+    opts.progress.advance(desc.digest, piece.length);
+    if (sink) await sink.write(piece);
+  };
   const resumes = opts.resumes ?? 5;
   for (let attempt = 0; writer.size < desc.size || (desc.size === 0 && attempt === 0); attempt++) {
     try {
       for await (const chunk of fetchFrom(src, desc, writer.size)) {
-        if (writer.size + chunk.length > desc.size) throw sizeMismatch(src, desc, 'larger');
-        await writer.write(chunk);
-        opts.progress.advance(desc.digest, chunk.length);
-        if (sink) await sink.write(chunk);
+        if (writer.size + pendingBytes + chunk.length > desc.size) throw sizeMismatch(src, desc, 'larger');
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= PIECE_BYTES) await flush();
       }
+      await flush();
       if (writer.size >= desc.size) break;
       // A body that ends cleanly but short is a complete response of the
       // wrong length (a reset surfaces as an error instead): the blob on the
       // registry is not what the manifest says.
       throw sizeMismatch(src, desc, 'smaller');
     } catch (err) {
+      // What arrived before a reset is good: keep it, to resume after it (now or in the next pull).
+      if (!(err instanceof TsbuildError) && isConnectionError(err)) await flush();
       if (err instanceof TsbuildError || !isConnectionError(err) || attempt >= resumes) {
         if (err instanceof TsbuildError) throw err;
         throw new TsbuildError('E_REGISTRY_UNREACHABLE', `downloading blob ${desc.digest} from ${src.name}: ${(err as Error).message}`, { cause: err });
