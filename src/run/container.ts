@@ -14,6 +14,7 @@ import { formatBytes } from './limits.js';
 import { execCandidates } from './process-spec.js';
 import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
+import { resolveMountTargets } from './mount-targets.js';
 import { resolveUser } from './user.js';
 
 export interface CreateOptions {
@@ -82,9 +83,11 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const paths = containerPaths(root, state.id);
   const cfg = state.config;
   const user = resolveUser(state.layerDirs, cfg.user);
+  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data }));
+  // Targets resolved inside the root: a link in the image or the rw layer must not lead the runtime's mkdir to the host.
+  const binds = resolveMountTargets([...state.layerDirs, paths.init, paths.upper], requested);
   const cgroup = state.cgroupName;
   const procsFiles = cgroup === undefined ? [] : createCgroup(cgroup, cfg.limits);
-  const binds = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data }));
   if (cfg.limits.memory !== undefined) {
     writeMeminfo(paths.meminfo, cfg.limits.memory);
     binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined });
