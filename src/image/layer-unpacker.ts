@@ -11,6 +11,7 @@
 // second core gained, which zlib's pool thread already provides.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
+import { Gatherer } from '../gather.js';
 import { detectCompression, type Compression } from './compression.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
 
@@ -85,8 +86,7 @@ class InlineUnpacker implements LayerUnpacker {
   private readonly pipe = new PassThrough({ highWaterMark: 2 * WRITE_BYTES });
   private readonly result: Promise<UnpackResult>;
   private failed: unknown;
-  private gathered: Buffer[] = [];
-  private gatheredBytes = 0;
+  private readonly gathered = new Gatherer(WRITE_BYTES);
 
   constructor(destDir: string, compression: Compression, opts: UnpackOptions) {
     this.result = import('./unpack.js').then(({ unpackLayer }) => unpackLayer(this.pipe, compression, destDir, opts));
@@ -98,23 +98,17 @@ class InlineUnpacker implements LayerUnpacker {
 
   async write(chunk: Buffer): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
-    this.gathered.push(chunk);
-    this.gatheredBytes += chunk.length;
-    if (this.gatheredBytes >= WRITE_BYTES) await this.flush();
+    await this.send(this.gathered.add(chunk));
   }
 
-  private async flush(): Promise<void> {
-    if (this.gatheredBytes === 0) return;
-    const piece = this.gathered.length === 1 ? (this.gathered[0] as Buffer) : Buffer.concat(this.gathered, this.gatheredBytes);
-    this.gathered = [];
-    this.gatheredBytes = 0;
-    if (this.pipe.write(piece)) return;
+  private async send(piece: Buffer | undefined): Promise<void> {
+    if (!piece || this.pipe.write(piece)) return;
     await Promise.race([once(this.pipe, 'drain'), this.result]);
     if (this.failed !== undefined) throw this.failed;
   }
 
   async finish(): Promise<UnpackResult> {
-    await this.flush();
+    await this.send(this.gathered.take());
     this.pipe.end();
     return this.result;
   }

@@ -16,6 +16,7 @@ const gzipAsync = promisify(gzipCallback);
 import * as tar from 'tar-stream';
 
 type HeaderArg = Partial<tar.Header> & { name: string };
+import { Gatherer } from '../gather.js';
 import { native } from '../native/index.js';
 import type { Store } from '../store/index.js';
 import { MediaType } from './oci.js';
@@ -135,26 +136,20 @@ async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[]): Pro
  * context of 20,000 small files otherwise spends most of its time there.
  */
 class Coalescer extends Transform {
-  private parts: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly target = 1 << 20) {
+  private readonly gathered: Gatherer;
+  constructor(target = 1 << 20) {
     super();
+    this.gathered = new Gatherer(target);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.parts.push(chunk);
-    this.size += chunk.length;
-    if (this.size >= this.target) this.emitParts();
+    const piece = this.gathered.add(chunk);
+    if (piece) this.push(piece);
     cb();
   }
   override _flush(cb: TransformCallback): void {
-    this.emitParts();
+    const rest = this.gathered.take();
+    if (rest) this.push(rest);
     cb();
-  }
-  private emitParts(): void {
-    if (this.size === 0) return;
-    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
-    this.parts = [];
-    this.size = 0;
   }
 }
 

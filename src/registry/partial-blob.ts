@@ -17,6 +17,7 @@ import { mkdir, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/p
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
+import { Gatherer } from '../gather.js';
 import type { Descriptor } from '../image/oci.js';
 import type { BlobWriter } from '../store/blob-writer.js';
 import type { ByteSink, Store } from '../store/index.js';
@@ -157,13 +158,9 @@ async function download(src: BlobSource, desc: Descriptor, writer: BlobWriter, o
   // Network chunks (~64 KiB) are gathered into PIECE_BYTES writes: each write
   // is a thread-pool round trip for the file and a step through the
   // unpacker, and thousands of them cost more than the copy that gathers them.
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (pendingBytes === 0) return;
-    const piece = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
+  const gathered = new Gatherer(PIECE_BYTES);
+  const emit = async (piece: Buffer | undefined): Promise<void> => {
+    if (!piece) return;
     await writer.write(piece);
     opts.progress.advance(desc.digest, piece.length);
     if (sink) await sink.write(piece);
@@ -172,12 +169,10 @@ async function download(src: BlobSource, desc: Descriptor, writer: BlobWriter, o
   for (let attempt = 0; writer.size < desc.size || (desc.size === 0 && attempt === 0); attempt++) {
     try {
       for await (const chunk of fetchFrom(src, desc, writer.size)) {
-        if (writer.size + pendingBytes + chunk.length > desc.size) throw sizeMismatch(src, desc, 'larger');
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= PIECE_BYTES) await flush();
+        if (writer.size + gathered.size + chunk.length > desc.size) throw sizeMismatch(src, desc, 'larger');
+        await emit(gathered.add(chunk));
       }
-      await flush();
+      await emit(gathered.take());
       if (writer.size >= desc.size) break;
       // A body that ends cleanly but short is a complete response of the
       // wrong length (a reset surfaces as an error instead): the blob on the
@@ -185,7 +180,7 @@ async function download(src: BlobSource, desc: Descriptor, writer: BlobWriter, o
       throw sizeMismatch(src, desc, 'smaller');
     } catch (err) {
       // What arrived before a reset is good: keep it, to resume after it (now or in the next pull).
-      if (!(err instanceof TsbuildError) && isConnectionError(err)) await flush();
+      if (!(err instanceof TsbuildError) && isConnectionError(err)) await emit(gathered.take());
       if (err instanceof TsbuildError || !isConnectionError(err) || attempt >= resumes) {
         if (err instanceof TsbuildError) throw err;
         throw new TsbuildError('E_REGISTRY_UNREACHABLE', `downloading blob ${desc.digest} from ${src.name}: ${(err as Error).message}`, { cause: err });
