@@ -18,62 +18,53 @@ import type { UnpackOptions, UnpackResult } from './unpack.js';
 /** Bytes gathered before they are handed to the decompressor. */
 const WRITE_BYTES = 1 << 20;
 
-export interface LayerUnpacker {
-  /** Accept the next compressed bytes; resolves when more may be written, rejects once the unpack failed. */
-  write(chunk: Buffer): Promise<void>;
-  /** No more bytes: wait for the unpack and return the diffID and size of the tar stream. */
-  finish(): Promise<UnpackResult>;
-  /** Stop, and resolve once nothing writes into the destination any more. */
-  abort(reason: Error): Promise<void>;
-}
+/** Enough leading bytes to tell gzip, zstd and plain tar apart (zstd's magic is the longest). */
+const MAGIC_BYTES = 4;
 
-export interface SniffedUnpackResult extends UnpackResult {
+export interface UnpackedLayer extends UnpackResult {
   /** What the magic bytes said the layer was compressed with. */
   compression: Compression;
 }
 
-export interface StartedUnpack extends LayerUnpacker {
-  finish(): Promise<SniffedUnpackResult>;
+export interface LayerUnpacker {
+  /** Accept the next compressed bytes; resolves when more may be written, rejects once the unpack failed. */
+  write(chunk: Buffer): Promise<void>;
+  /** No more bytes: wait for the unpack; the diffID and size of the tar stream, and the compression. */
+  finish(): Promise<UnpackedLayer>;
+  /** Stop, and resolve once nothing writes into the destination any more. */
+  abort(reason: Error): Promise<void>;
 }
 
 /** Start unpacking into the existing empty directory `destDir`. */
-export function startLayerUnpack(destDir: string, opts: UnpackOptions): StartedUnpack {
-  return new SniffingUnpacker((compression) => new InlineUnpacker(destDir, compression, opts));
+export function startLayerUnpack(destDir: string, opts: UnpackOptions): LayerUnpacker {
+  return new SniffingUnpacker(destDir, opts);
 }
 
-/** Holds the first bytes until the compression is known, then hands over to the real unpacker. */
-class SniffingUnpacker implements StartedUnpack {
-  private head: Buffer[] = [];
-  private headBytes = 0;
-  private inner: LayerUnpacker | undefined;
+/** Holds the first bytes until the compression is known, then starts the unpack with them. */
+class SniffingUnpacker implements LayerUnpacker {
+  private readonly head = new Gatherer(MAGIC_BYTES);
+  private inner: InlineUnpacker | undefined;
   private compression: Compression = 'none';
 
-  constructor(private readonly make: (c: Compression) => LayerUnpacker) {}
+  constructor(private readonly destDir: string, private readonly opts: UnpackOptions) {}
 
-  private begin(): LayerUnpacker {
-    const head = Buffer.concat(this.head);
-    this.head = [];
+  private async begin(head: Buffer): Promise<InlineUnpacker> {
     this.compression = detectCompression(head);
-    this.inner = this.make(this.compression);
-    return this.inner;
+    const inner = new InlineUnpacker(this.destDir, this.compression, this.opts);
+    this.inner = inner;
+    if (head.length > 0) await inner.write(head);
+    return inner;
   }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.inner) return this.inner.write(chunk);
-    this.head.push(chunk);
-    this.headBytes += chunk.length;
-    if (this.headBytes < 4) return;
-    const head = Buffer.concat(this.head);
-    await this.begin().write(head);
+    const head = this.head.add(chunk);
+    if (head) await this.begin(head);
   }
 
-  async finish(): Promise<SniffedUnpackResult> {
-    if (!this.inner) {
-      const head = Buffer.concat(this.head);
-      const inner = this.begin();
-      if (head.length > 0) await inner.write(head);
-    }
-    return { ...(await (this.inner as LayerUnpacker).finish()), compression: this.compression };
+  async finish(): Promise<UnpackedLayer> {
+    const inner = this.inner ?? (await this.begin(this.head.take() ?? Buffer.alloc(0)));
+    return { ...(await inner.finish()), compression: this.compression };
   }
 
   async abort(reason: Error): Promise<void> {
@@ -82,7 +73,7 @@ class SniffingUnpacker implements StartedUnpack {
 }
 
 /** unpackLayer reading from a pipe the writes fill, in WRITE_BYTES pieces. */
-class InlineUnpacker implements LayerUnpacker {
+class InlineUnpacker {
   private readonly pipe = new PassThrough({ highWaterMark: 2 * WRITE_BYTES });
   private readonly result: Promise<UnpackResult>;
   private failed: unknown;
