@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TsbuildError } from '../errors.js';
-import { native, nativeCall, startWriteback } from '../native/index.js';
+import { native, nativeCall, WritebackPacer } from '../native/index.js';
 import type { EntryMeta, RootedDir } from '../../crates/native/binding.js';
 import { HashingTransform } from '../store/digest.js';
 import { decompressor, type Compression } from './compression.js';
@@ -41,8 +41,6 @@ const OPAQUE = '.wh..wh..opq';
 // only our whiteout conversion writes the opaque marker.
 const OVERLAY_XATTR = 'trusted.overlay.';
 const WHITEOUT = '.wh.';
-/** Written bytes of one file after which its writeback is started early. */
-const WRITEBACK_BYTES = 8 << 20;
 /** Small files are left to the final syncfs, which batches them better than one request each. */
 const WRITEBACK_MIN_TAIL = 1 << 20;
 
@@ -125,17 +123,13 @@ class LayerWriter {
         this.replaced(path);
         const fd = this.call(() => this.root.createFile(path), path);
         try {
-          let unflushed = 0;
+          // Large files: let the disk start now; the store's syncfs before publishing then waits less.
+          const writeback = new WritebackPacer(fd);
           for await (const chunk of body) {
             writeAll(fd, chunk as Buffer);
-            // Large files: let the disk start now; the store's syncfs before publishing then waits less.
-            unflushed += (chunk as Buffer).length;
-            if (unflushed >= WRITEBACK_BYTES) {
-              unflushed = 0;
-              startWriteback(fd);
-            }
+            writeback.wrote((chunk as Buffer).length);
           }
-          if (unflushed >= WRITEBACK_MIN_TAIL) startWriteback(fd);
+          writeback.finish(WRITEBACK_MIN_TAIL);
         } catch (err) {
           closeSync(fd);
           throw err;

@@ -44,10 +44,38 @@ export function fromNative(what: string, err: unknown): TsbuildError {
  * crate's rootedfs::writeback). A failure only means the later flush does
  * all the work, so it is ignored.
  */
-export function startWriteback(fd: number): void {
+function startWriteback(fd: number): void {
   try {
     native().startWriteback(fd);
   } catch {
     // e.g. a file system without sync_file_range support: nothing lost.
+  }
+}
+
+/** Dirty bytes of a file after which the kernel is asked to start writing them out. */
+const WRITEBACK_BYTES = 8 << 20;
+
+/**
+ * Starts early writeback of one file every 8 MiB written to it, so that the
+ * fsync or syncfs that precedes naming it only waits for the tail.
+ */
+export class WritebackPacer {
+  private unflushed = 0;
+
+  constructor(private readonly fd: number) {}
+
+  /** Record `bytes` written to the file. */
+  wrote(bytes: number): void {
+    this.unflushed += bytes;
+    if (this.unflushed >= WRITEBACK_BYTES) {
+      this.unflushed = 0;
+      startWriteback(this.fd);
+    }
+  }
+
+  /** Start writeback of the tail too, when it is at least `minBytes`. */
+  finish(minBytes: number): void {
+    if (this.unflushed >= minBytes) startWriteback(this.fd);
+    this.unflushed = 0;
   }
 }

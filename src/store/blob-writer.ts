@@ -10,7 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { startWriteback } from '../native/index.js';
+import { WritebackPacer } from '../native/index.js';
 import { digestHex, digestMismatch } from './digest.js';
 import type { BlobInfo, ExpectedBlob } from './index.js';
 
@@ -21,13 +21,10 @@ export interface BlobTarget {
   syncDir(dir: string): Promise<void>;
 }
 
-/** Dirty bytes after which the kernel is asked to start writing them out. */
-const WRITEBACK_BYTES = 8 << 20;
-
 export class BlobWriter {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
-  private unflushed = 0;
+  private readonly writeback: WritebackPacer;
   private replayed = false;
   private done = false;
 
@@ -38,7 +35,9 @@ export class BlobWriter {
     private readonly existing: number,
     private readonly expected: ExpectedBlob,
     private readonly target: BlobTarget,
-  ) {}
+  ) {
+    this.writeback = new WritebackPacer(fh.fd);
+  }
 
   /**
    * Open `path` for writing blob `expected`, keeping what it holds (a
@@ -96,11 +95,7 @@ export class BlobWriter {
     let off = 0;
     while (off < buf.length) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
     // Let the disk start on what we have, so commit()'s fsync waits only for the tail.
-    this.unflushed += buf.length;
-    if (this.unflushed >= WRITEBACK_BYTES) {
-      this.unflushed = 0;
-      startWriteback(this.fh.fd);
-    }
+    this.writeback.wrote(buf.length);
   }
 
   /**
