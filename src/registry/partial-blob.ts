@@ -42,10 +42,9 @@ export interface DownloadOptions {
   resumes?: number;
   baseDelayMs?: number;
   /** Sees every byte of the blob in order (the replayed prefix included); its backpressure slows the download. */
-  sink?: BlobSink;
+  sink?: ByteSink;
 }
 
-export type BlobSink = ByteSink;
 
 export function partialDir(store: Store): string {
   return join(store.root, 'registry', 'partial');
@@ -60,13 +59,13 @@ export function fetchBlob(store: Store, src: BlobSource, desc: Descriptor, opts:
   const running = inflight.get(key);
   // Someone else's download of this blob feeds their sink, not ours: once it
   // is in the store, ours gets the bytes from there.
-  if (running) return opts.sink ? running.then(() => replayStored(store, desc, opts.sink as BlobSink)) : running;
+  if (running) return opts.sink ? running.then(() => replayStored(store, desc, opts.sink as ByteSink)) : running;
   const p = fetchBlobOnce(store, src, desc, opts).finally(() => inflight.delete(key));
   inflight.set(key, p);
   return p;
 }
 
-async function replayStored(store: Store, desc: Descriptor, sink: BlobSink): Promise<void> {
+async function replayStored(store: Store, desc: Descriptor, sink: ByteSink): Promise<void> {
   for await (const chunk of await store.openBlob(desc.digest, desc.size)) await sink.write(chunk as Buffer);
 }
 

@@ -101,10 +101,11 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
   const repo = t.dest.repository;
   const what = `uploading blob ${desc.digest} to ${t.dest.name}`;
   const common = { repository: repo, actions: ['pull', 'push'] as const, what };
+  // A factory: a retried request reads the blob again from the start.
+  const body = async (): Promise<Readable> => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n)));
   if (desc.size <= t.monolithicLimit) {
     const res = await t.client.request({
-      ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: octet(desc.size), expect: [201],
-      body: async () => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n))),
+      ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: octet(desc.size), expect: [201], body,
     });
     await res.arrayBuffer();
     return;
@@ -115,8 +116,7 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
   t.log?.debug(`uploading ${desc.digest} (${desc.size} bytes) in one streamed PATCH`);
   const patched = await t.client.request({
     ...common, method: 'PATCH', path: location, expect: [202],
-    headers: octet(desc.size, { 'Content-Range': `0-${desc.size - 1}` }),
-    body: async () => Readable.from(counted(await store.openBlob(desc.digest, desc.size), (n) => t.progress.advance(desc.digest, n))),
+    headers: octet(desc.size, { 'Content-Range': `0-${desc.size - 1}` }), body,
   });
   await patched.arrayBuffer();
   const closing = withDigest(await locationOf(t, patched, what), desc.digest);

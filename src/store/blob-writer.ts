@@ -89,8 +89,13 @@ export class BlobWriter {
     this.hash.update(buf);
   }
 
-  async write(buf: Uint8Array): Promise<void> {
+  /** Hash the kept prefix if nobody has replayed it (a caller that does not need its bytes). */
+  private async skipReplay(): Promise<void> {
     if (!this.replayed) for await (const _ of this.replay());
+  }
+
+  async write(buf: Uint8Array): Promise<void> {
+    await this.skipReplay();
     this.account(buf);
     let off = 0;
     while (off < buf.length) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
@@ -103,7 +108,7 @@ export class BlobWriter {
    * A mismatch throws E_DIGEST_MISMATCH and deletes the file.
    */
   async commit(): Promise<BlobInfo> {
-    if (!this.replayed) for await (const _ of this.replay());
+    await this.skipReplay();
     const got = { digest: `sha256:${this.hash.digest('hex')}`, size: this.bytes };
     const { digest, size } = this.expected;
     if ((digest && got.digest !== digest) || (size !== undefined && got.size !== size)) {
