@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain .mjs modules without type declarations
 import { median, parseOptions } from '../../../bench/lib/measure.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations
-import { prng, randomBytesFrom, writeLargeContext } from '../../../bench/lib/inputs.mjs';
+import { randomBytesFrom, writeLargeContext } from '../../../bench/lib/inputs.mjs';
+import { prng } from '../../../scripts/lib/prng.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations
 import { stepsOf } from '../../../bench/lib/breakdown.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations

@@ -7,18 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { checkContainerfileText } from '../../../src/build/instructions/frontend.js';
 import { processWords } from '../../../src/build/shell/lex.js';
 import { TsbuildError } from '../../../src/errors.js';
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../../scripts/lib/prng.mjs';
 
 const FRAGMENTS = [
   'FROM ', 'FROM alpine', 'FROM alpine AS build', ' AS ', 'RUN ', 'CMD ', 'ENTRYPOINT ', 'COPY ', 'ADD ', 'ENV ', 'ARG ',
