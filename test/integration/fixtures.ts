@@ -1,11 +1,13 @@
 // Paths and helpers shared by integration tests.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const repoDir = resolve(import.meta.dirname, '../..');
-export const fixturesDir = '/tmp/tsbuild-test-fixtures';
+// One fixtures dir per checkout, so test runs of two work trees never remove each other's.
+export const fixturesDir = `/tmp/tsbuild-test-fixtures-${createHash('sha256').update(repoDir).digest('hex').slice(0, 8)}`;
 export const busyboxRootfs = join(fixturesDir, 'busybox-rootfs');
 /** An OCI layout of busyboxRootfs, named docker.io/library/busybox:stable: `tsbuild load -i` it. */
 export const busyboxLayout = join(fixturesDir, 'busybox-layout');
