@@ -46,3 +46,16 @@ export function isTsbuildError(err: unknown): err is TsbuildError {
 export function usageError(message: string): TsbuildError {
   return new TsbuildError('E_USAGE', message, { exitCode: ExitCode.internal });
 }
+
+/** An errno in words, for one-line messages about a path the user named. */
+export function describeErrno(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException)?.code) {
+    case 'ENOENT': return 'no such file or directory';
+    case 'EISDIR': return 'it is a directory';
+    case 'ENOTDIR': return 'a component of the path is not a directory';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    case 'ENAMETOOLONG': return 'the name is too long';
+    default: return (err as Error)?.message?.split('\n')[0] ?? String(err);
+  }
+}

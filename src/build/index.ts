@@ -12,7 +12,7 @@ export { parseInstruction, INSTRUCTION_NAMES } from './instructions/parse.js';
 export { runScript, type RunScript } from './instructions/run.js';
 export { parsePortSpec } from './instructions/ports.js';
 export {
-  checkBuildArgs, declaredArgNames, DEFAULT_PLATFORM, PLATFORM_ARGS, PROXY_ARGS, platformArgs, proxyArgs,
+  declaredArgNames, undeclaredBuildArgs, undeclaredWarning, DEFAULT_PLATFORM, PLATFORM_ARGS, PROXY_ARGS, platformArgs, proxyArgs,
   resolveGlobalScope, type Platform,
 } from './instructions/args.js';
 export { expandInstruction, expandStage, type ExpandedStep, type ExpandOptions, type StageExpandContext } from './instructions/expand.js';

@@ -1,8 +1,10 @@
 // `tsbuild build` (and `tsbuild -f FILE -t NAME CONTEXT`): build an image
 // from a Containerfile. Progress goes to stderr; the image ID to stdout.
-import { statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
+import { resolve } from 'node:path';
+import { formatFlagHelp, parseArgs, type FlagSpec, type ParsedArgs } from './args.js';
+import { parseBuildArgs, parseLabels, parseSecret } from './build-flags.js';
+import { readBuildInput, type BuildInput } from './build-input.js';
+import type { SecretSource } from '../build/executor/build-context.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
 import { parseLimits } from '../run/limits.js';
@@ -11,16 +13,16 @@ import { reapStale } from '../run/reaper.js';
 const flags: FlagSpec[] = [
   { name: 'file', short: 'f', type: 'string', help: 'Containerfile (default CONTEXT/Containerfile, then CONTEXT/Dockerfile)', value: 'FILE' },
   { name: 'tag', short: 't', type: 'list', help: 'name the image', value: 'NAME[:TAG]' },
-  { name: 'build-arg', type: 'list', help: 'set a build argument declared with ARG', value: 'K=V' },
+  { name: 'build-arg', type: 'list', help: 'set a build argument declared with ARG (a bare K: from the environment)', value: 'K[=V]' },
   { name: 'target', type: 'string', help: 'build up to this stage', value: 'STAGE' },
   { name: 'no-cache', type: 'bool', help: 'do not use cached steps' },
   { name: 'pull', type: 'bool', help: 'always pull base images' },
-  { name: 'label', type: 'list', help: 'add a label to the image', value: 'K=V' },
+  { name: 'label', type: 'list', help: 'add a label to the image (a bare K: an empty value)', value: 'K[=V]' },
   { name: 'network', type: 'string', help: 'network for RUN steps: host (default) or none', value: 'MODE' },
   { name: 'progress', type: 'string', help: 'auto, tty, plain or json', value: 'MODE' },
   { name: 'push', type: 'bool', help: 'push the tags after building' },
   { name: 'output', short: 'o', type: 'string', help: 'also export the image: type=oci-dir|oci-archive|docker-archive,dest=PATH', value: 'SPEC' },
-  { name: 'secret', type: 'list', help: 'a secret for RUN --mount=type=secret', value: 'id=ID,src=PATH' },
+  { name: 'secret', type: 'list', help: 'a secret for RUN --mount=type=secret (id=ID alone: env ID if set, else file ID)', value: 'id=ID[,src=PATH|env=VAR]' },
   { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates (default true)' },
   { name: 'cpu-period', type: 'string', help: 'CPU CFS period for RUN steps', value: 'N' },
   { name: 'cpu-quota', type: 'string', help: 'CPU CFS quota for RUN steps', value: 'N' },
@@ -32,37 +34,14 @@ const flags: FlagSpec[] = [
 
 const usage = `Usage: tsbuild build [OPTIONS] CONTEXT
        tsbuild -f FILE -t NAME[:TAG] CONTEXT
+       tsbuild build [OPTIONS] - < CONTEXT.tar[.gz|.bz2|.xz|.zst]    (or - < Containerfile: no context)
+       tsbuild build [OPTIONS] -f - CONTEXT < Containerfile
 
 Build an image from a Containerfile. Prints the image ID on stdout.
 
 Options:
 ${formatFlagHelp(flags)}
 `;
-
-function keyValues(list: readonly string[], flag: string): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const kv of list) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) {
-      // `--build-arg NAME` takes the value from the environment, as docker does.
-      const v = flag === '--build-arg' && eq < 0 ? process.env[kv] : undefined;
-      if (v === undefined) throw usageError(`invalid ${flag} "${kv}": expected KEY=VALUE`);
-      m.set(kv, v);
-      continue;
-    }
-    m.set(kv.slice(0, eq), kv.slice(eq + 1));
-  }
-  return m;
-}
-
-function parseSecret(spec: string): [string, string] {
-  const fields = new Map(spec.split(',').map((f) => { const i = f.indexOf('='); return [f.slice(0, i), f.slice(i + 1)] as [string, string]; }));
-  const id = fields.get('id');
-  const src = fields.get('src') ?? fields.get('source');
-  if (!id || !src) throw usageError(`invalid --secret "${spec}": expected id=ID,src=PATH`);
-  try { statSync(src); } catch { throw usageError(`--secret ${id}: cannot read ${src}`); }
-  return [id, resolve(src)];
-}
 
 export function parseOutput(spec: string): { format: 'oci-dir' | 'oci-archive' | 'docker-archive'; dest: string } {
   const fields = new Map(spec.split(',').map((f) => { const i = f.indexOf('='); return [f.slice(0, i), f.slice(i + 1)] as [string, string]; }));
@@ -78,19 +57,32 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const a = parseArgs(argv, flags);
   if (a.bools.get('help')) { process.stdout.write(usage); return 0; }
   if (a.positionals.length !== 1) throw usageError(`"tsbuild build" requires exactly 1 argument: the build context (got ${a.positionals.length})`);
-  const contextDir = resolve(a.positionals[0] as string);
-  try {
-    if (!statSync(contextDir).isDirectory()) throw new Error();
-  } catch {
-    throw usageError(`the build context ${a.positionals[0]} is not a directory`);
-  }
-  const { findContainerfile } = await import('../build/instructions/frontend.js');
-  const file = a.strings.get('file') ?? (await findContainerfile(a.positionals[0] as string));
-  const buildArgs = keyValues(a.lists.get('build-arg') ?? [], '--build-arg');
+  const buildArgs = parseBuildArgs(a.lists.get('build-arg') ?? []);
+  const labels = parseLabels(a.lists.get('label') ?? []);
+  const secrets = new Map((a.lists.get('secret') ?? []).map((s) => parseSecret(s)));
   const target = a.strings.get('target');
+  const input = await readBuildInput(ctx, a.positionals[0] as string, a.strings.get('file'));
+  try {
+    return await buildFrom(ctx, a, input, { buildArgs, labels, secrets, target });
+  } finally {
+    input.dispose();
+  }
+}
+
+interface BuildValues {
+  buildArgs: Map<string, string>;
+  labels: Map<string, string>;
+  secrets: Map<string, SecretSource>;
+  target: string | undefined;
+}
+
+async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { buildArgs, labels, secrets, target }: BuildValues): Promise<number> {
   if (a.bools.get('check')) {
-    const { checkContainerfile } = await import('../build/instructions/frontend.js');
-    await checkContainerfile(file, { buildArgs, ...(target !== undefined ? { target } : {}) });
+    const { checkContainerfile, checkContainerfileText } = await import('../build/instructions/frontend.js');
+    const { undeclaredWarning } = await import('../build/instructions/args.js');
+    const opts = { file: input.displayFile, buildArgs, ...(target !== undefined ? { target } : {}) };
+    const checked = input.containerfileText !== undefined ? checkContainerfileText(input.containerfileText, opts) : await checkContainerfile(input.containerfile, opts);
+    if (checked.plan.undeclaredArgs.length > 0) ctx.log.warn(undeclaredWarning(checked.plan.undeclaredArgs));
     return 0;
   }
   const network = a.strings.get('network') ?? 'host';
@@ -109,19 +101,20 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const mode = progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : (progress as 'tty' | 'plain' | 'json');
   const result = await build({
     root: ctx.root,
-    contextDir,
-    containerfile: resolve(file),
-    // Errors name the file as the user gave it, or just its name when found in the context (as docker).
-    displayFile: a.strings.get('file') ?? basename(file),
+    contextDir: input.contextDir,
+    containerfile: input.containerfile,
+    ...(input.containerfileText !== undefined ? { containerfileText: input.containerfileText } : {}),
+    ...(input.noContext ? { noContext: true } : {}),
+    displayFile: input.displayFile,
     tags,
     buildArgs,
     ...(target !== undefined ? { target } : {}),
     noCache: a.bools.get('no-cache') ?? false,
     pull: a.bools.get('pull') ?? false,
-    labels: keyValues(a.lists.get('label') ?? [], '--label'),
+    labels,
     network,
     limits,
-    secrets: new Map((a.lists.get('secret') ?? []).map(parseSecret)),
+    secrets,
     ...(tlsVerify === false ? { tlsVerify } : {}),
     log: ctx.log,
   }, mode);

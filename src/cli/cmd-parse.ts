@@ -1,5 +1,5 @@
 // `tsbuild parse`: parse and validate a Containerfile without running
-// anything: syntax, instructions and flags, ARG and build-arg rules, stage
+// anything: syntax, instructions and flags, ARG rules (an undeclared build arg is a warning), stage
 // names and references, and `--target`. Silent on success (exit 0); with
 // `--format json` it prints the stages the target needs. Errors are thrown as
 // located TsbuildErrors, which main.ts prints as `tsbuild: <what> (<file>:<line>)`.
@@ -7,6 +7,8 @@ import { type FlagSpec, formatFlagHelp, parseArgs } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
 import { checkContainerfile, findContainerfile, type CheckResult } from '../build/instructions/frontend.js';
+import { undeclaredWarning } from '../build/instructions/args.js';
+import { parseBuildArgs } from './build-flags.js';
 
 export { checkContainerfile } from '../build/instructions/frontend.js';
 
@@ -43,20 +45,9 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     target: args.strings.get('target'),
   });
   for (const warning of result.containerfile.warnings) ctx.log.warn(warning);
+  if (result.plan.undeclaredArgs.length > 0) ctx.log.warn(undeclaredWarning(result.plan.undeclaredArgs));
   if (format === 'json') ctx.stdout.write(`${JSON.stringify(toJson(result), null, 2)}\n`);
   return 0;
-}
-
-/** `K=V` sets K; a bare `K` takes K from the environment if set, as docker does. */
-export function parseBuildArgs(items: readonly string[], env: NodeJS.ProcessEnv = process.env): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const item of items) {
-    const eq = item.indexOf('=');
-    if (eq === 0) throw usageError(`invalid --build-arg "${item}": the name is empty`);
-    if (eq > 0) out.set(item.slice(0, eq), item.slice(eq + 1));
-    else if (env[item] !== undefined) out.set(item, env[item] as string);
-  }
-  return out;
 }
 
 function toJson({ containerfile, plan }: CheckResult): unknown {

@@ -113,17 +113,21 @@ async function decodedHead(path: string, kind: 'bzip2' | 'xz', n: number): Promi
   return Buffer.concat(parts).subarray(0, n);
 }
 
+/** The compression the first bytes announce by their magic ('none' for none of ours). */
+export function compressionOf(head: Buffer): ArchiveCompression {
+  if (startsWith(head, XZ_MAGIC)) return 'xz';
+  if (startsWith(head, BZIP2_MAGIC)) return 'bzip2';
+  return detectCompression(head);
+}
+
 /**
  * The compression of a local tar archive ADD should unpack, or null when
  * the file is not a tar archive we can read (it is then copied as is).
  */
 export async function archiveCompression(path: string): Promise<ArchiveCompression | null> {
   const head = readHead(path);
-  if (startsWith(head, BZIP2_MAGIC) || startsWith(head, XZ_MAGIC)) {
-    const kind = startsWith(head, XZ_MAGIC) ? 'xz' : 'bzip2';
-    return isTarHeader(await decodedHead(path, kind, 512)) ? kind : null;
-  }
-  const kind = detectCompression(head);
+  const kind = compressionOf(head);
+  if (kind === 'bzip2' || kind === 'xz') return isTarHeader(await decodedHead(path, kind, 512)) ? kind : null;
   let block: Buffer;
   try {
     block = decompressHead(head, kind);

@@ -109,7 +109,8 @@ export async function selectSources(step: CopyStep, tree: SourceTree): Promise<S
       throw err;
     }
     if (matches.length === 0) {
-      const where = tree.kind === 'context' ? '' : ' in the --from image';
+      const where = step.source.kind === 'layers' ? ' in the --from image'
+        : step.source.none ? ': the build has no context (the Containerfile came from stdin; give a context directory or tar)' : '';
       throw stepError(step, 'E_SOURCE_NOT_FOUND', `"/${cleanPath(parts.join('/')).replace(/^\.$/, '')}": not found${where}`);
     }
     const skip = keptPrefixLength(written);

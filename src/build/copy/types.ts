@@ -9,7 +9,10 @@ import type { IgnoreMatcher } from '../context/ignore.js';
 import type { ArchiveCompression } from './archive.js';
 
 /** Where the sources come from: the build context, or a stage's or image's layers (`--from`). */
-export type CopySource = { kind: 'context'; dir: string } | { kind: 'layers'; layerDirs: string[] };
+export type CopySource =
+  /** `none`: the build has no context (its Containerfile came from stdin), so `dir` is empty. */
+  | { kind: 'context'; dir: string; none?: boolean }
+  | { kind: 'layers'; layerDirs: string[] };
 
 export interface CopyStep {
   /** Already variable-expanded by the front end. */

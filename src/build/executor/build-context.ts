@@ -12,11 +12,22 @@ import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
 
+/**
+ * Where a `--secret` comes from: a host file (bind-mounted read-only at
+ * RUN), or a value taken from the environment when the CLI started (written
+ * to a private temp file in the store's tmp for the one step that mounts it).
+ */
+export type SecretSource = { kind: 'file'; path: string } | { kind: 'value'; value: Buffer };
+
 export interface BuildOptions {
   root: string;
   contextDir: string;
   /** The Containerfile's path on disk. */
   containerfile: string;
+  /** The Containerfile's text when it came from stdin (`-f -`, `build - < Containerfile`); then `containerfile` is not read. */
+  containerfileText?: string;
+  /** No build context was given (`build - < Containerfile`): contextDir is empty, and COPY says why it finds nothing. */
+  noContext?: boolean;
   /** How errors name the file (as the user gave it). */
   displayFile: string;
   tags: string[];
@@ -27,7 +38,7 @@ export interface BuildOptions {
   labels: Map<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
-  secrets: Map<string, string>;
+  secrets: Map<string, SecretSource>;
   tlsVerify?: boolean;
   log: Logger;
 }

@@ -2,12 +2,11 @@
 // stages the target needs (independent stages in parallel), and record the
 // target's image: config and manifest blobs, the image record with its
 // tags, and the optional --output export and --push.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../../image/oci.js';
-import { parseStages, planBuild } from '../index.js';
+import { parseStages, planBuild, readContainerfile, undeclaredWarning } from '../index.js';
 import { loadIgnore } from '../context/index.js';
 import { FileDigests } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
@@ -23,9 +22,11 @@ export interface BuildResult {
 }
 
 export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
-  const source = readFileSync(opts.containerfile, 'utf8');
+  const source = opts.containerfileText ?? (await readContainerfile(opts.containerfile, opts.displayFile));
   const cf = parseStages(source, { file: opts.displayFile });
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
+  // Before progress starts, so a live display does not draw over it.
+  if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
   const progress = makeProgress(progressMode, plan.stages.length > 1);
   try {

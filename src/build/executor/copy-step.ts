@@ -11,7 +11,7 @@ import { layerDirs, type ImageState } from './image-state.js';
 import { sourceState } from './stage.js';
 
 async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<CopyStep> {
-  let source: CopySource = { kind: 'context', dir: ctx.opts.contextDir };
+  let source: CopySource = { kind: 'context', dir: ctx.opts.contextDir, ...(ctx.opts.noContext ? { none: true } : {}) };
   if (ins.kind === 'copy' && ins.from !== null) source = { kind: 'layers', layerDirs: layerDirs(await sourceState(ctx, ins.from, ins.line)) };
   return {
     instruction: ins,

@@ -2,13 +2,15 @@
 // (from the context, a stage or an image; read-only unless rw, and then
 // writes land in a throwaway overlay), tmpfs and secret. Each becomes a
 // mount inside the step's container only; none of them reaches the layer.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
+import { tempName } from '../../store/blobs.js';
+import type { SecretSource } from './build-context.js';
 
 export interface MountContext {
   root: string;
@@ -16,8 +18,8 @@ export interface MountContext {
   file: string;
   line: number;
   workdir: string;
-  /** `--secret id=…,src=…` from the command line. */
-  secrets: ReadonlyMap<string, string>;
+  /** `--secret` from the command line. */
+  secrets: ReadonlyMap<string, SecretSource>;
   /** Layer dirs (bottom first) of a stage or image named by `from=`. */
   layersOf(from: string): Promise<string[]>;
 }
@@ -50,6 +52,19 @@ function contextPath(ctx: MountContext, source: string): string {
 
 function cacheDirName(id: string): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 32);
+}
+
+/**
+ * The host file to bind for a secret. A value from the environment goes to
+ * a 0400 file in the store's tmp (named with our pid, so a later start
+ * removes it if we are killed), removed when the step's mounts are released.
+ */
+function secretFile(src: SecretSource, tmpRoot: string, temps: string[]): string {
+  if (src.kind === 'file') return src.path;
+  const path = join(tmpRoot, tempName('secret'));
+  temps.push(path);
+  writeFileSync(path, src.value, { mode: 0o400, flag: 'wx' });
+  return path;
 }
 
 export async function prepareMounts(mounts: readonly RunMount[], ctx: MountContext): Promise<PreparedMounts> {
@@ -132,11 +147,11 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
             break;
           }
           if (m.env !== null) {
-            env.push(`${m.env}=${readFileSync(src, 'utf8')}`);
+            env.push(`${m.env}=${src.kind === 'value' ? src.value.toString('utf8') : readFileSync(src.path, 'utf8')}`);
             if (m.target === null) break;
           }
           const t = target ?? `/run/secrets/${id}`;
-          binds.push({ source: src, target: t, readonly: true, isFile: true });
+          binds.push({ source: secretFile(src, tmpRoot, temps), target: t, readonly: true, isFile: true });
           targets.push(t);
           break;
         }

@@ -6,8 +6,8 @@
 //   scope and inside a stage after `ARG TARGETARCH`;
 // - proxy ARGs (HTTP_PROXY, …) may be passed without any declaration and
 //   reach RUN steps only;
-// - any other build arg that no ARG declares is an error (buildah's rule).
-import { TsbuildError } from '../../errors.js';
+// - any other build arg that no ARG declares is ignored with a warning, as
+//   docker, BuildKit and buildah do.
 import { atLine } from '../parser/located-error.js';
 import { processWord } from '../shell/lex.js';
 import type { Containerfile } from './stages.js';
@@ -54,17 +54,18 @@ export function declaredArgNames(cf: Containerfile): Set<string> {
   return names;
 }
 
-/** Reject build args nothing declares (predefined ones are always allowed). */
-export function checkBuildArgs(cf: Containerfile, buildArgs: ReadonlyMap<string, string>): void {
+/**
+ * The build args no ARG declares (predefined ones never count). docker,
+ * BuildKit and buildah all warn about these and build on; the caller warns.
+ */
+export function undeclaredBuildArgs(cf: Containerfile, buildArgs: ReadonlyMap<string, string>): string[] {
   const declared = declaredArgNames(cf);
-  const unknown = [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k));
-  if (unknown.length === 0) return;
-  const list = unknown.map((k) => JSON.stringify(k)).join(', ');
-  throw new TsbuildError(
-    'E_UNDECLARED_BUILD_ARG',
-    `build argument${unknown.length > 1 ? 's' : ''} ${list} ${unknown.length > 1 ? 'are' : 'is'} not declared by any ARG`,
-    { location: { file: cf.file } },
-  );
+  return [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k));
+}
+
+/** The warning for undeclared build args, in buildah's words. */
+export function undeclaredWarning(names: readonly string[]): string {
+  return `one or more build args were not consumed: [${names.join(' ')}]`;
 }
 
 /** The proxy build args given, which RUN steps receive without any ARG. */

@@ -4,7 +4,7 @@
 // `build` itself calls the same pieces and then executes the plan.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsbuildError } from '../../errors.js';
+import { describeErrno, TsbuildError } from '../../errors.js';
 import { type BuildPlan, planBuild, type PlanOptions } from './graph.js';
 import { type Containerfile, parseStages } from './stages.js';
 
@@ -31,13 +31,23 @@ export async function checkContainerfile(path: string, opts: Partial<CheckOption
   return checkContainerfileText(await readContainerfile(path, file), { ...opts, file });
 }
 
+/**
+ * The Containerfile's text. Every failure is one E_NO_CONTAINERFILE line
+ * naming the file as the user gave it: missing, a directory, a path through
+ * a file, a link loop, unreadable, or not a regular file (a FIFO would block).
+ */
 export async function readContainerfile(path: string, file: string = path): Promise<string> {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new TsbuildError('E_NO_CONTAINERFILE', `cannot read the Containerfile: ${why}`, { location: { file }, cause });
+  };
   try {
+    const st = await stat(path);
+    if (st.isDirectory()) fail('it is a directory');
+    if (!st.isFile()) fail('it is not a regular file');
     return await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new TsbuildError('E_NO_CONTAINERFILE', `cannot read the Containerfile: ${why}`, { location: { file }, cause: err });
+    if (err instanceof TsbuildError) throw err;
+    return fail(describeErrno(err), err);
   }
 }
 

@@ -7,7 +7,7 @@ import { TsbuildError } from '../../errors.js';
 import { parseReference } from '../../registry/reference.js';
 import { atLine, fail, locatedError } from '../parser/located-error.js';
 import { processWord } from '../shell/lex.js';
-import { checkBuildArgs, type Platform, resolveGlobalScope } from './args.js';
+import { type Platform, resolveGlobalScope, undeclaredBuildArgs } from './args.js';
 import { type ExpandedStep, expandStage } from './expand.js';
 import type { Containerfile, Stage } from './stages.js';
 import type { StageInstruction } from './types.js';
@@ -40,6 +40,8 @@ export interface BuildPlan {
   stages: PlannedStage[];
   /** Index of the target stage (the last stage unless --target says otherwise). */
   target: number;
+  /** Build args that no ARG declares: ignored, and worth a warning. */
+  undeclaredArgs: string[];
 }
 
 export interface PlanOptions {
@@ -56,7 +58,6 @@ export interface PlanOptions {
  */
 export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan {
   const buildArgs = opts.buildArgs ?? new Map<string, string>();
-  checkBuildArgs(cf, buildArgs);
   const globalScope = resolveGlobalScope(cf, buildArgs, opts.platform);
   const planned: PlannedStage[] = [];
   const finalEnv: Array<ReadonlyMap<string, string>> = [];
@@ -83,7 +84,7 @@ export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan 
     for (const d of (planned[i] as PlannedStage).dependsOn) visit(d);
   };
   visit(target);
-  return { file: cf.file, globalScope, stages: planned.filter((s) => needed.has(s.index)), target };
+  return { file: cf.file, globalScope, stages: planned.filter((s) => needed.has(s.index)), target, undeclaredArgs: undeclaredBuildArgs(cf, buildArgs) };
 }
 
 function resolveBase(cf: Containerfile, stage: Stage, globalScope: ReadonlyMap<string, string>): { base: StageBase; platform: string | null } {

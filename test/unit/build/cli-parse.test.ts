@@ -101,10 +101,11 @@ describe('tsbuild parse on valid files', () => {
     expect(bad.stderr).toBe('tsbuild: target stage "prod" could not be found (stages: build) (Valid)\n');
   });
 
-  it('rejects a build arg no ARG declares', () => {
-    const r = parseFile('Valid', valid, ['--build-arg', 'NOPE=1']);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toBe('tsbuild: build argument "NOPE" is not declared by any ARG (Valid)\n');
+  it('warns about a build arg no ARG declares, and passes (docker, BuildKit and buildah do)', () => {
+    const r = parseFile('Valid', valid, ['--build-arg', 'NOPE=1', '--build-arg', 'HTTP_PROXY=http://p']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('warn: one or more build args were not consumed: [NOPE]\n');
+    expect(tsbuild(['--log-level', 'error', 'parse', '-f', 'Valid', '--build-arg', 'NOPE=1']).stderr).toBe('');
   });
 
   it('finds CONTEXT/Containerfile, then CONTEXT/Dockerfile', () => {

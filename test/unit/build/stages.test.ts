@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseStages } from '../../../src/build/instructions/stages.js';
 import { planBuild, resolveSource } from '../../../src/build/instructions/graph.js';
 import { expandStage, type ExpandedStep } from '../../../src/build/instructions/expand.js';
-import { checkBuildArgs, resolveGlobalScope } from '../../../src/build/instructions/args.js';
+import { resolveGlobalScope, undeclaredBuildArgs, undeclaredWarning } from '../../../src/build/instructions/args.js';
 import type { Containerfile } from '../../../src/build/instructions/stages.js';
 import type { StageInstruction } from '../../../src/build/instructions/types.js';
 
@@ -105,12 +105,13 @@ describe('ARG scoping', () => {
 });
 
 describe('build args', () => {
-  it('refuses build args no ARG declares, but allows predefined ones', () => {
+  it('lists build args no ARG declares (a warning, not an error), never predefined ones', () => {
     const cf = parse('ARG G', 'FROM a', 'ARG S');
-    expect(() => checkBuildArgs(cf, new Map([['G', '1'], ['S', '2'], ['HTTP_PROXY', 'p'], ['no_proxy', 'x'], ['TARGETARCH', 'amd64']]))).not.toThrow();
-    expect(() => planBuild(cf, { buildArgs: new Map([['NOPE', '1']]) })).toThrow(
-      expect.objectContaining({ code: 'E_UNDECLARED_BUILD_ARG', message: 'build argument "NOPE" is not declared by any ARG', location: { file } }),
-    );
+    expect(undeclaredBuildArgs(cf, new Map([['G', '1'], ['S', '2'], ['HTTP_PROXY', 'p'], ['no_proxy', 'x'], ['TARGETARCH', 'amd64']]))).toEqual([]);
+    const plan = planBuild(cf, { buildArgs: new Map([['NOPE', '1'], ['G', '2'], ['ALSO', '']]) });
+    expect(plan.undeclaredArgs).toEqual(['NOPE', 'ALSO']);
+    expect(undeclaredWarning(plan.undeclaredArgs)).toBe('one or more build args were not consumed: [NOPE ALSO]');
+    expect(plan.globalScope.get('G')).toBe('2');
   });
 
   it('errors when FROM expands to nothing', () => {
