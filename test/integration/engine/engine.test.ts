@@ -185,13 +185,13 @@ describe('build errors', () => {
     ['a failing RUN', 'FROM busybox:stable\nRUN true\nRUN exit 3\n', /RUN exit 3: the command returned a non-zero code: 3 \(Containerfile:3\)/, 3],
     ['COPY --from an image that cannot be pulled', 'FROM busybox:stable\nCOPY --from=127.0.0.1:1/nothing/here:1 /x /x\n', /\(Containerfile:2\)$/, 2],
     ['a base image that cannot be pulled', 'FROM 127.0.0.1:1/missing:1\nRUN true\n', /\(Containerfile:1\)$/, 1],
-    ['an undeclared build arg', 'FROM busybox:stable\nRUN true\n', /build argument "NOPE" is not declared/, 0],
     ['a misspelt instruction', 'FROM busybox:stable\nRUNN true\n', /RUNN.*did you mean RUN.*\(Containerfile:2\)/, 2],
   ];
   for (const [what, file, message] of cases) {
     it(`reports ${what} in one line`, () => {
       const dir = context(`err-${what.replace(/\W+/g, '-')}`, file);
-      const r = tsbuild(root, ['build', '--progress', 'plain', ...(what.includes('build arg') ? ['--build-arg', 'NOPE=1'] : []), dir], { timeout: 120_000 });
+      // (An undeclared --build-arg is a warning, not an error: build/cli-inputs.test.ts.)
+      const r = tsbuild(root, ['build', '--progress', 'plain', dir], { timeout: 120_000 });
       expect(r.status).not.toBe(0);
       const last = r.stderr.trim().split('\n').at(-1) as string;
       expect(last).toMatch(/^tsbuild: /);
