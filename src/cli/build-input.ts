@@ -63,7 +63,13 @@ async function fromStdin(ctx: CliContext, file: string | undefined, stdin: NodeJ
   // Opening the store makes its tmp/ and clears what killed builds left there.
   await usingStore(ctx.root, async () => {});
   let release = nothing;
-  const input = await readStdinContext(stdin, join(ctx.root, 'tmp'), (dispose) => { release = onInterrupt(dispose); });
+  let input: Awaited<ReturnType<typeof readStdinContext>>;
+  try {
+    input = await readStdinContext(stdin, join(ctx.root, 'tmp'), (dispose) => { release = onInterrupt(dispose); });
+  } catch (err) {
+    release(); // the reader removed its temp dir already
+    throw err;
+  }
   const dispose = (): void => { input.dispose(); release(); };
   try {
     if (input.containerfileText !== undefined) {
