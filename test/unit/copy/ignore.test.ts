@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyCopy } from '../../../src/build/copy/index.js';
-import { IgnoreMatcher, parseIgnoreFile } from '../../../src/build/context/index.js';
+import { findIgnoreFile, IgnoreMatcher, parseIgnoreFile } from '../../../src/build/context/index.js';
 import { compileIgnorePattern } from '../../../src/build/context/ignore-pattern.js';
 import { compileSegment } from '../../../src/build/context/pattern.js';
 import { cleanupTemp, contextStep, copyIns, listing, tempDir, tree } from './helpers.js';
@@ -132,5 +133,28 @@ describe('ignore cases checked against the oracles', () => {
     const step = contextStep(copyIns(['.'], '/'), ctx, [], { ignore: new IgnoreMatcher(parseIgnoreFile(c.ignore)) });
     await applyCopy(step, layer);
     expect(listing(layer).map((e) => e.replace(/=$/, ''))).toEqual(c.visible);
+  });
+});
+
+// Which file: measured with BuildKit (docker 20.10) and buildah 1.28. Both
+// use `<file>.dockerignore` over the context's, and over
+// `<file>.containerignore` when both are there; only buildah knows
+// `<file>.containerignore`, which we honour too, as the context's
+// .containerignore.
+describe('findIgnoreFile', () => {
+  afterEach(cleanupTemp);
+  it('prefers the Containerfile\'s own ignore file, then the context\'s', () => {
+    const ctx = tree(tempDir(), { '.dockerignore': 'a', 'Alt': '', 'Alt.dockerignore': 'b', 'Both': '', 'Both.dockerignore': 'c', 'Both.containerignore': 'd', 'Cont': '', 'Cont.containerignore': 'd', 'Plain': '' });
+    const at = (name: string, display = name) => findIgnoreFile(ctx, { path: join(ctx, name), display })?.display;
+    expect(at('Alt')).toBe('Alt.dockerignore');
+    expect(at('Both')).toBe('Both.dockerignore');
+    expect(at('Cont')).toBe('Cont.containerignore');
+    expect(at('Plain')).toBe('.dockerignore');
+    expect(findIgnoreFile(ctx)?.display).toBe('.dockerignore');
+    const other = tree(tempDir(), { 'sub/Containerfile': '', 'sub/Containerfile.dockerignore': 'x' });
+    expect(findIgnoreFile(ctx, { path: join(other, 'sub/Containerfile'), display: 'sub/Containerfile' })).toEqual({ path: join(other, 'sub/Containerfile.dockerignore'), display: 'sub/Containerfile.dockerignore' });
+    const both = tree(tempDir(), { '.dockerignore': 'a', '.containerignore': 'b' });
+    expect(findIgnoreFile(both)?.display).toBe('.containerignore');
+    expect(findIgnoreFile(tempDir())).toBeUndefined();
   });
 });
