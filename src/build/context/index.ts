@@ -1,5 +1,6 @@
 // The build context: which files a build may read, as docker decides it.
 // Ignore files (.containerignore over .dockerignore) and the path-pattern
 // dialects they and COPY's wildcards use.
-export { IGNORE_FILES, IgnoreMatcher, loadIgnore, parseIgnoreFile } from './ignore.js';
-export { cleanPath, compilePathPattern, compileSegment, hasWildcard } from './pattern.js';
+export { FILE_IGNORE_SUFFIXES, findIgnoreFile, IGNORE_FILES, IgnoreMatcher, loadIgnore, parseIgnoreFile } from './ignore.js';
+export { compileIgnorePattern } from './ignore-pattern.js';
+export { checkGlobSyntax, cleanPath, compileSegment, hasWildcard } from './pattern.js';

@@ -1,74 +1,78 @@
-// Path patterns as docker spells them, compiled to anchored RegExps.
+// Go's filepath.Match, which COPY/ADD source wildcards use one path segment
+// at a time, compiled to anchored RegExps; and its syntax check, which
+// moby/patternmatcher (ignore files, --exclude) runs on every pattern.
 //
-// Two dialects share one translator:
-// - Go's filepath.Match, used for COPY/ADD source wildcards one path segment
-//   at a time: `*` and `?` never match `/`, `[...]` is a class (`[^...]`
-//   negated, ranges allowed), `\c` is a literal c, and a malformed class is
-//   an error rather than a literal.
-// - moby/patternmatcher, used by .dockerignore/.containerignore and
-//   `--exclude`: the same, plus `**`, which matches any number of whole
-//   directories (`**/x`, `a/**/x`, and a trailing `a/**` for everything below).
-// Patterns are compiled once and matched many times while walking a
-// context, so translation to a RegExp is worth its small cost.
+// The rules are Go's (path/filepath/match.go, go1.19 as Debian's docker and
+// buildah are built with): `*` and `?` never match `/`; `[...]` is a class
+// (`[^...]` negated) of single characters and `lo-hi` ranges, each side
+// possibly `\`-escaped; a class needs at least one range, and a range may
+// not start with `-` or `]` nor stop at the end of the pattern; a range
+// whose `hi` is below its `lo` is legal and matches nothing; `\c` is a
+// literal c, and a trailing `\` is an error. Patterns are compiled once and
+// matched many times while walking a context, so translation to a RegExp is
+// worth its small cost.
 import { TsbuildError } from '../../errors.js';
 
 const REGEX_SPECIAL = new Set(['.', '+', '(', ')', '|', '{', '}', '$', '^', '*', '?', '[', ']', '\\', '/']);
+const CLASS_SPECIAL = new Set(['\\', ']', '[', '^', '-']);
 
 function escapeChar(ch: string): string {
   return REGEX_SPECIAL.has(ch) ? `\\${ch}` : ch;
+}
+
+function escapeClassChar(ch: string): string {
+  return CLASS_SPECIAL.has(ch) ? `\\${ch}` : ch;
 }
 
 export function badPattern(pattern: string): TsbuildError {
   return new TsbuildError('E_BAD_PATTERN', `invalid pattern "${pattern}": syntax error in pattern`);
 }
 
-/** Translate a `[...]` class starting at chars[i] === '['; returns the regex text and the index after `]`. */
-function translateClass(chars: string[], start: number, pattern: string): { re: string; next: number } {
-  let i = start + 1;
-  let re = '[';
-  if (chars[i] === '^') {
-    re += '^';
-    i++;
-  }
-  let count = 0;
-  for (;;) {
-    let ch = chars[i];
+/** Go's getEsc: one (possibly escaped) class character at chars[i]; it may not end the pattern. */
+function classChar(chars: string[], i: number, pattern: string): { ch: string; next: number } {
+  let ch = chars[i];
+  if (ch === undefined || ch === '-' || ch === ']') throw badPattern(pattern);
+  if (ch === '\\') {
+    ch = chars[++i];
     if (ch === undefined) throw badPattern(pattern);
-    if (ch === ']' && count > 0) break;
-    if (ch === '\\') {
-      ch = chars[++i];
-      if (ch === undefined) throw badPattern(pattern);
-    }
-    re += ch === ']' || ch === '\\' || ch === '^' || ch === '[' ? `\\${ch}` : ch;
-    i++;
-    count++;
-    if (chars[i] === '-' && chars[i + 1] !== ']' && chars[i + 1] !== undefined) {
-      let hi = chars[i + 1] as string;
-      i += 2;
-      if (hi === '\\') {
-        hi = chars[i++] as string;
-        if (hi === undefined) throw badPattern(pattern);
-      }
-      if ((hi.codePointAt(0) as number) < (ch.codePointAt(0) as number)) throw badPattern(pattern);
-      re += `-${hi === ']' || hi === '\\' || hi === '^' || hi === '[' ? `\\${hi}` : hi}`;
-    }
   }
-  return { re: `${re}]`, next: i + 1 };
+  if (chars[i + 1] === undefined) throw badPattern(pattern);
+  return { ch, next: i + 1 };
 }
 
-/** Regex source (unanchored) for a pattern; `doubleStar` enables patternmatcher's `**`. */
-function translate(pattern: string, doubleStar: boolean): string {
+/** Translate a `[...]` class starting at chars[start] === '['; returns the regex text and the index after `]`. */
+function translateClass(chars: string[], start: number, pattern: string): { re: string; next: number } {
+  let i = start + 1;
+  const negated = chars[i] === '^';
+  if (negated) i++;
+  const ranges: string[] = [];
+  for (let n = 0; ; n++) {
+    if (chars[i] === ']' && n > 0) break;
+    const lo = classChar(chars, i, pattern);
+    let hi = lo;
+    i = lo.next;
+    if (chars[i] === '-') {
+      hi = classChar(chars, i + 1, pattern);
+      i = hi.next;
+    }
+    // An inverted range is no error in Go; it matches nothing, so it adds nothing.
+    if ((hi.ch.codePointAt(0) as number) >= (lo.ch.codePointAt(0) as number)) {
+      ranges.push(hi === lo ? escapeClassChar(lo.ch) : `${escapeClassChar(lo.ch)}-${escapeClassChar(hi.ch)}`);
+    }
+  }
+  const body = ranges.join('');
+  // `[]` and `[^]` mean different things to JS; say "nothing" / "anything" directly.
+  const re = body === '' ? (negated ? '[\\s\\S]' : '[^\\s\\S]') : `[${negated ? '^' : ''}${body}]`;
+  return { re, next: i + 1 };
+}
+
+/** Regex source (unanchored) for a filepath.Match pattern; throws E_BAD_PATTERN where Go's Match would fail. */
+function translate(pattern: string): string {
   const chars = Array.from(pattern);
   let re = '';
   for (let i = 0; i < chars.length; ) {
     const ch = chars[i] as string;
     if (ch === '*') {
-      if (doubleStar && chars[i + 1] === '*') {
-        i += 2;
-        if (chars[i] === '/') i++; // `**/` is `**`: zero or more whole directories
-        re += i >= chars.length ? '.*' : '(?:.*/)?';
-        continue;
-      }
       re += '[^/]*';
       i++;
     } else if (ch === '?') {
@@ -98,12 +102,15 @@ export function hasWildcard(text: string): boolean {
 
 /** A compiled filepath.Match pattern for one path segment. */
 export function compileSegment(pattern: string): RegExp {
-  return new RegExp(`^${translate(pattern, false)}$`, 'su');
+  return new RegExp(`^${translate(pattern)}$`, 'su');
 }
 
-/** A compiled patternmatcher pattern for a whole `/`-separated relative path. */
-export function compilePathPattern(pattern: string): RegExp {
-  return new RegExp(`^${translate(pattern, true)}$`, 'su');
+/**
+ * Go's `filepath.Match(pattern, ".")` error: is the pattern well formed?
+ * (Match checks the whole pattern even where the name stops matching.)
+ */
+export function checkGlobSyntax(pattern: string): void {
+  translate(pattern);
 }
 
 /** Go's filepath.Clean for `/`-separated paths. */

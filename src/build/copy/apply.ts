@@ -18,7 +18,7 @@ import { LayerView } from '../../image/layer-view.js';
 import { native } from '../../native/index.js';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { archiveCompression, extractArchive } from './archive.js';
-import { planPlacement } from './dest.js';
+import { type Placement, planPlacements } from './dest.js';
 import { type EntryMeta, LayerOut } from './layer-out.js';
 import { type Owner, parseChmod, resolveChown } from './options.js';
 import { selectSources } from './select.js';
@@ -211,12 +211,13 @@ export async function applyCopy(step: CopyStep, layerDir: string): Promise<void>
     const view = new LayerView(step.targetLayers);
     const rules: CopyRules = { chown: resolveChown(step, view), chmod: parseChmod(step), keepOwners: tree.kind === 'layers' };
     const items = await selectSources(step, tree);
-    const placement = planPlacement(step, view, items);
-    const exclude = step.instruction.exclude.length > 0 ? new IgnoreMatcher(step.instruction.exclude, '--exclude') : null;
+    const placements = planPlacements(step, view, items);
+    const exclude = step.instruction.exclude.length > 0 ? new IgnoreMatcher(step.instruction.exclude, '--exclude', 'pattern') : null;
     const out = new LayerOut(layerDir, view, rules.chown ?? { uid: 0, gid: 0 });
-    if (placement.mode === 'dir') out.ensureDir(placement.dir);
+    const first = placements[0];
+    if (first?.mode === 'dir') out.ensureDir(first.dir);
     const run = new CopyRun(step, tree, out, rules, new TreeWalker(tree, exclude));
-    for (const item of items) await run.item(item, placement);
+    for (const [i, item] of items.entries()) await run.item(item, placements[i] as Placement);
     out.finish();
   } catch (err) {
     throw atStep(step, err);

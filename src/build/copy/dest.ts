@@ -8,8 +8,14 @@
 //   directory (following links inside the root) the source goes inside it;
 //   a directory or archive source becomes it; a file is written as it
 //   (replacing a link there rather than writing through it).
-// - Several sources (after wildcard expansion) need the trailing `/`, as
-//   docker requires.
+// - Several sources (after wildcard expansion) without the trailing `/`
+//   are placed one after another by the single-source rule, each seeing
+//   what the ones before it made, as BuildKit (dockerd 20.10) does: files
+//   onto a new path each replace the last (`COPY *.txt /t` leaves the last
+//   match as the file /t), and once a directory source has made the path a
+//   directory, later ones go inside it. buildah 1.28 makes /t a directory
+//   holding every match instead; the classic docker builder refused. We
+//   follow BuildKit.
 // Existing parents are followed through symlinks inside the root, so
 // `COPY x /usr/local/bin/` lands where the image's link points.
 import { posix } from 'node:path';
@@ -40,27 +46,28 @@ function checkParents(step: CopyStep, view: LayerView, path: string): void {
   }
 }
 
-export function planPlacement(step: CopyStep, view: LayerView, items: SourceItem[]): Placement {
+/** Does the item become a directory at a destination path (rather than a file)? */
+function makesDir(step: CopyStep, item: SourceItem): boolean {
+  const unpackUrl = item.kind === 'url' && step.instruction.kind === 'add' && step.instruction.unpack === true;
+  return item.kind === 'archive' || unpackUrl || (item.kind === 'tree' && item.stat.isDirectory());
+}
+
+/** Where each item goes, in order (one placement per item). */
+export function planPlacements(step: CopyStep, view: LayerView, items: SourceItem[]): Placement[] {
+  if (items.length === 0) return [];
   const { abs, dirSyntax } = destinationOf(step);
-  const name = stepName(step);
-  if (items.length > 1 && !dirSyntax) {
-    throw stepError(step, 'E_DEST_NOT_DIR', `When using ${name} with more than one source file, the destination must be a directory and end with a /`);
-  }
   const followed = view.resolve(abs, { followFinal: true });
-  if (dirSyntax) {
+  if (dirSyntax || view.lstat(followed)?.isDirectory()) {
     checkParents(step, view, followed);
-    return { mode: 'dir', dir: followed };
-  }
-  if (view.lstat(followed)?.isDirectory()) {
-    checkParents(step, view, followed);
-    return { mode: 'dir', dir: followed };
+    return items.map(() => ({ mode: 'dir', dir: followed }));
   }
   // The final component is not followed: a link there is replaced, not written through.
   const path = view.resolve(abs, { followFinal: false });
-  if (path === '/') return { mode: 'dir', dir: '/' };
+  if (path === '/') return items.map(() => ({ mode: 'dir', dir: '/' }));
   checkParents(step, view, posix.dirname(path));
-  const item = items[0] as SourceItem;
-  const unpackUrl = item.kind === 'url' && step.instruction.kind === 'add' && step.instruction.unpack === true;
-  const isDir = item.kind === 'archive' || unpackUrl || (item.kind === 'tree' && item.stat.isDirectory());
-  return isDir ? { mode: 'dir', dir: path } : { mode: 'file', path };
+  let isDir = false;
+  return items.map((item): Placement => {
+    isDir ||= makesDir(step, item);
+    return isDir ? { mode: 'dir', dir: path } : { mode: 'file', path };
+  });
 }

@@ -61,7 +61,7 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
       'tsbuild-copy-v2', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
       ins.kind === 'copy' ? ins.parents : null, ins.kind === 'add' ? [ins.unpack, ins.checksum] : null, tree.kind,
     ]);
-    const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude, '--exclude') : null;
+    const exclude = ins.exclude.length > 0 ? new IgnoreMatcher(ins.exclude, '--exclude', 'pattern') : null;
     const walker = new TreeWalker(tree, exclude);
     for (const item of await selectSources(step, tree)) {
       switch (item.kind) {

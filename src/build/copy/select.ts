@@ -4,13 +4,15 @@
 // A named source is resolved with its links followed (docker and buildah
 // copy what `COPY link /x` points at, named after the link); entries found
 // later while walking a copied directory are never followed. Paths hidden by
-// the context's ignore file do not exist for the build ("not found"), except
-// an ignored directory that an exception rule reaches into.
+// the context's ignore file do not exist for the build (an error naming the
+// ignore file), except an ignored directory that an exception rule reaches
+// into. A wildcard may match nothing; a plain path may not.
 import { pathComponents } from '../../image/layer-view.js';
 import { cleanPath, compileSegment, hasWildcard } from '../context/pattern.js';
 import { archiveCompression } from './archive.js';
 import { type CopyStep, type SourceItem, type SourceTree, stepError, stepName } from './types.js';
 import type { Stats } from 'node:fs';
+import type { TsbuildError } from '../../errors.js';
 
 export function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
@@ -21,12 +23,6 @@ interface Match {
   lex: string[];
   canonical: string;
   stat: Stats;
-}
-
-/** Visible to the build: not ignored, or an ignored directory that an exception reaches into. */
-function visible(tree: SourceTree, path: string, st: Stats): boolean {
-  if (!tree.ignored(path)) return true;
-  return st.isDirectory() && tree.mayIncludeBelow(path);
 }
 
 function lexJoin(lex: string[], part: string): string[] {
@@ -49,7 +45,7 @@ function expand(tree: SourceTree, parts: string[]): Match[] {
           if (!re.test(name)) continue;
           const here = s.canonical === '/' ? `/${name}` : `${s.canonical}/${name}`;
           const st = tree.lstat(here);
-          if (!st || !visible(tree, here, st)) continue;
+          if (!st || tree.hidden(here, st)) continue;
           next.push({ lex: [...s.lex, name], canonical: tree.resolve(here, true) });
         }
       }
@@ -59,7 +55,7 @@ function expand(tree: SourceTree, parts: string[]): Match[] {
   const out: Match[] = [];
   for (const s of states) {
     const st = tree.lstat(s.canonical);
-    if (st && visible(tree, s.canonical, st)) out.push({ lex: s.lex, canonical: s.canonical, stat: st });
+    if (st && !tree.hidden(s.canonical, st)) out.push({ lex: s.lex, canonical: s.canonical, stat: st });
   }
   return out;
 }
@@ -85,7 +81,28 @@ function keptPrefixLength(source: string): number {
   return cleanPath(source.slice(0, marker)).split('/').filter((c) => c !== '' && c !== '.').length;
 }
 
-/** Every source of the step, in order; E_SOURCE_NOT_FOUND for one that names nothing. */
+/**
+ * The error for a named path that is not there: one the ignore file hides
+ * says so and names the file (as buildah does; BuildKit says only "not
+ * found", since its context never held it).
+ */
+function missingSource(step: CopyStep, tree: SourceTree, parts: string[]): TsbuildError {
+  const shown = `"/${cleanPath(parts.join('/')).replace(/^\.$/, '')}"`;
+  let exists = false;
+  try {
+    exists = tree.lstat(tree.resolve(`/${parts.join('/')}`, true)) !== undefined;
+  } catch {
+    // a link leading out of the context: report it as not found
+  }
+  if (exists && tree.ignoreFile !== undefined) {
+    return stepError(step, 'E_SOURCE_EXCLUDED', `${shown}: not found: excluded from the build context by ${tree.ignoreFile}`);
+  }
+  const where = step.source.kind === 'layers' ? ' in the --from image'
+    : step.source.none ? ': the build has no context (the Containerfile came from stdin; give a context directory or tar)' : '';
+  return stepError(step, 'E_SOURCE_NOT_FOUND', `${shown}: not found${where}`);
+}
+
+/** Every source of the step, in order; E_SOURCE_NOT_FOUND for a path (not a wildcard) that names nothing. */
 export async function selectSources(step: CopyStep, tree: SourceTree): Promise<SourceItem[]> {
   const ins = step.instruction;
   const items: SourceItem[] = ins.inline.map((heredoc) => ({ kind: 'inline' as const, heredoc, name: heredoc.name }));
@@ -109,9 +126,11 @@ export async function selectSources(step: CopyStep, tree: SourceTree): Promise<S
       throw err;
     }
     if (matches.length === 0) {
-      const where = step.source.kind === 'layers' ? ' in the --from image'
-        : step.source.none ? ': the build has no context (the Containerfile came from stdin; give a context directory or tar)' : '';
-      throw stepError(step, 'E_SOURCE_NOT_FOUND', `"/${cleanPath(parts.join('/')).replace(/^\.$/, '')}": not found${where}`);
+      // A wildcard that matches nothing copies nothing (BuildKit's
+      // AllowEmptyWildcard; buildah 1.28 fails when a step's only sources
+      // match nothing: we follow BuildKit). A path named without one must exist.
+      if (parts.some(hasWildcard)) continue;
+      throw missingSource(step, tree, parts);
     }
     const skip = keptPrefixLength(written);
     for (const m of matches) {

@@ -57,6 +57,15 @@ export class ContextTree implements SourceTree {
   mayIncludeBelow(path: string): boolean {
     return this.ignore?.mayIncludeBelow(rel(path)) ?? false;
   }
+
+  hidden(path: string, st: Stats): boolean {
+    const r = rel(path);
+    return r !== '' && this.ignore !== undefined && this.ignore.hides(r, st.isDirectory());
+  }
+
+  get ignoreFile(): string | undefined {
+    return this.ignore?.source;
+  }
 }
 
 export class LayerTree implements SourceTree {
@@ -93,6 +102,12 @@ export class LayerTree implements SourceTree {
   mayIncludeBelow(): boolean {
     return false;
   }
+
+  hidden(): boolean {
+    return false;
+  }
+
+  readonly ignoreFile = undefined;
 }
 
 export function sourceTree(step: CopyStep): SourceTree {

@@ -73,6 +73,10 @@ export interface SourceTree {
   ignored(path: string): boolean;
   /** An ignored directory may still hold included paths (an exception rule). */
   mayIncludeBelow(path: string): boolean;
+  /** Is a named path missing from the tree as the build sees it (it, or a parent the walk skips, ignored)? */
+  hidden(path: string, st: Stats): boolean;
+  /** The ignore file in force, as messages name it. */
+  readonly ignoreFile: string | undefined;
 }
 
 /** One selected source, before it is placed under the destination. */

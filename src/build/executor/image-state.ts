@@ -6,6 +6,7 @@ import type { Store, ImageRecord } from '../../store/index.js';
 import type { HistoryEntry, ImageConfig } from '../../image/oci.js';
 import type { LayerBlob } from '../../image/layer-writer.js';
 import { TsbuildError } from '../../errors.js';
+import { DEFAULT_PATH } from '../../run/process-spec.js';
 
 export interface LayerRef {
   diffId: string;
@@ -27,8 +28,14 @@ export interface StoredState {
   config: ImageConfig;
 }
 
+/**
+ * `FROM scratch`: no layers, and docker's default PATH in Env, which
+ * BuildKit (dockerd 20.10) and buildah 1.28 both set for a scratch stage,
+ * so a COPY-only image still has a PATH when something runs it.
+ */
 export function scratchState(): ImageState {
-  return { layers: [], config: { architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
+  const config = { Env: [`PATH=${DEFAULT_PATH}`] };
+  return { layers: [], config: { architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
 }
 
 export function layerDirs(state: ImageState): string[] {

@@ -32,7 +32,8 @@ async function resolveBase(ctx: BuildContext, ps: PlannedStage): Promise<StageRe
   const line = ps.stage.from.line;
   switch (ps.base.kind) {
     case 'scratch':
-      return { state: scratchState(), key: cacheKey(['scratch']) };
+      // The key names the default Env, so steps cached before scratch had a PATH are not reused.
+      return { state: scratchState(), key: cacheKey(['scratch', 'env-path']) };
     case 'stage':
       return ctx.stages.get(ps.base.index) as Promise<StageResult>;
     case 'image': {

@@ -45,7 +45,13 @@ describe('COPY sources', () => {
     expect(err.code).toBe('E_SOURCE_NOT_FOUND');
     expect(err.message).toBe('"/nope.txt": not found');
     expect(err.location).toEqual({ file: 'Containerfile', line: 7 });
-    expect((await copyError(copyIns(['*.none'], '/x/'), tempDir())).code).toBe('E_SOURCE_NOT_FOUND');
+  });
+
+  it('lets a wildcard match nothing, as BuildKit does (buildah 1.28 fails when no source matches)', async () => {
+    const ctx = tree(tempDir(), { 'a.txt': 'a', 'b.txt': 'b' });
+    expect(listing(await copy(copyIns(['*.none'], '/x/'), ctx))).toEqual([]); // nothing, not even /x
+    expect(listing(await copy(copyIns(['*foo', '*.txt'], '/d/'), ctx))).toEqual(['d/', 'd/a.txt=a', 'd/b.txt=b']);
+    expect((await copyError(copyIns(['nope', '*.txt'], '/d/'), ctx)).code).toBe('E_SOURCE_NOT_FOUND');
   });
 
   it('keeps the source path with --parents, from a /./ marker when there is one', async () => {
@@ -66,7 +72,29 @@ describe('COPY sources', () => {
     const ignore = '*.env\nlogs\n!logs/keep.txt\nnode_modules\n';
     expect(listing(await copy(copyIns(['.'], '/app/'), ctx, { ignore }))).toEqual(['app/', 'app/app.js=a', 'app/logs/', 'app/logs/keep.txt=k']);
     const err = await copyError(copyIns(['secret.env'], '/x'), ctx, { ignore });
-    expect(err.code).toBe('E_SOURCE_NOT_FOUND');
+    expect(err.code).toBe('E_SOURCE_EXCLUDED');
+    expect(err.message).toBe('"/secret.env": not found: excluded from the build context by .dockerignore');
+  });
+
+  // issue 9's example: BuildKit (dockerd 20.10) and buildah 1.28 both copy
+  // only test2.txt and test2dir/a, and both fail `COPY subdir ./`.
+  it('does not let an exception with a wildcard first segment reach into an ignored directory', async () => {
+    const ctx = tree(tempDir(), {
+      'test1.txt': '1', 'test2.txt': '2', 'other.txt': 'o', 'test2dir/a': 'a', 'sub1dir/x/b': 'b',
+      'subdir/sub1.txt': 's1', 'subdir/sub2.txt': 's2', 'subdir/test2.txt': 't2',
+    });
+    const ignore = '*\ntest*\n!test2*\nsubdir\n!*/sub1*\n';
+    expect(listing(await copy(copyIns(['./'], './'), ctx, { ignore }))).toEqual(['test2.txt=2', 'test2dir/', 'test2dir/a=a']);
+    expect((await copyError(copyIns(['subdir'], './'), ctx, { ignore })).code).toBe('E_SOURCE_EXCLUDED');
+    expect((await copyError(copyIns(['subdir/sub1.txt'], './'), ctx, { ignore })).code).toBe('E_SOURCE_EXCLUDED');
+    expect(listing(await copy(copyIns(['sub*'], '/s/'), ctx, { ignore }))).toEqual([]);
+  });
+
+  it('enters an ignored directory for an exception that names a path inside it', async () => {
+    const ctx = tree(tempDir(), { 'foo/bar/x': 'x', 'foo/other': 'o', 'logs/keep.txt': 'k', 'logs/z': 'z' });
+    const ignore = 'foo\n!foo/bar/baz\nlogs\n!logs/keep.txt\n';
+    // BuildKit 20.10 also sends foo/ and foo/bar/ empty; buildah 1.28 and later BuildKit do not.
+    expect(listing(await copy(copyIns(['.'], '/'), ctx, { ignore }))).toEqual(['logs/', 'logs/keep.txt=k']);
   });
 });
 
@@ -83,14 +111,17 @@ describe('COPY destinations', () => {
     expect(listing(await copy(copyIns(['f.txt'], '/srv'), ctx, { lower: [lower] }))).toEqual(['srv/', 'srv/f.txt=f']);
   });
 
-  it('needs a trailing slash for several sources', async () => {
-    const ctx = tree(tempDir(), { a: '', b: '', 'c1': '', 'c2': '' });
-    const err = await copyError(copyIns(['a', 'b'], '/dst'), ctx);
-    expect(err.code).toBe('E_DEST_NOT_DIR');
-    expect(err.message).toMatch(/must be a directory and end with a \//);
-    expect(err.location).toEqual({ file: 'Containerfile', line: 7 });
-    expect((await copyError(copyIns(['c*'], '/dst'), ctx)).code).toBe('E_DEST_NOT_DIR');
-    expect(listing(await copy(copyIns(['c1*'], '/one'), ctx))).toEqual(['one=']); // one match is one file
+  // BuildKit (dockerd 20.10) places several sources one after another by the
+  // single-source rule; buildah 1.28 makes the destination a directory.
+  it('places several sources without a trailing slash one after another, as BuildKit', async () => {
+    const ctx = tree(tempDir(), { a: 'a', b: 'b', c1: '1', c2: '2', 'dd/x': 'x', 'one.md': 'm' });
+    expect(listing(await copy(copyIns(['a', 'b'], '/dst'), ctx))).toEqual(['dst=b']); // the last file wins
+    expect(listing(await copy(copyIns(['c*'], '/dst'), ctx))).toEqual(['dst=2']);
+    expect(listing(await copy(copyIns(['c1*'], '/one'), ctx))).toEqual(['one=1']); // one match is one file
+    expect(listing(await copy(copyIns(['d*', '*.md'], '/mixed'), ctx))).toEqual(['mixed/', 'mixed/one.md=m', 'mixed/x=x']);
+    expect(listing(await copy(copyIns(['a', 'dd'], '/m2'), ctx))).toEqual(['m2/', 'm2/x=x']); // a directory replaces the file
+    const lower = tree(tempDir(), { 'srv/': null });
+    expect(listing(await copy(copyIns(['a', 'b'], '/srv'), ctx, { lower: [lower] }))).toEqual(['srv/', 'srv/a=a', 'srv/b=b']);
   });
 
   it('places relative destinations under WORKDIR', async () => {
