@@ -3,7 +3,7 @@
 // --layers (a layer per step, as tsbuild and BuildKit make) and
 // --network none, like the other two.
 import { existsSync, rmSync } from 'node:fs';
-import { run } from './proc.mjs';
+import { run } from '../../scripts/lib/proc.mjs';
 import { unmountUnder } from './workspace.mjs';
 
 export const BUILDAH = '/usr/bin/buildah';

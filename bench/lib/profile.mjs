@@ -5,7 +5,7 @@
 // time can be compared where wall time hides it (2 shared cores).
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { run } from './proc.mjs';
+import { run } from '../../scripts/lib/proc.mjs';
 import { REPO } from './tsbuild.mjs';
 
 /** Self time per call frame from a .cpuprofile; returns [{key, ms}] sorted, and per-module totals. */

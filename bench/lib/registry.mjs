@@ -10,7 +10,7 @@ import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stopChild } from './proc.mjs';
+import { stopChild } from '../../scripts/lib/proc.mjs';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { writeBusyboxLayout } from '../../scripts/make-busybox-image.mjs';
 import { Buildah } from './buildah.mjs';
 import { BuildKit } from './buildkit.mjs';
-import { run } from './proc.mjs';
+import { run } from '../../scripts/lib/proc.mjs';
 import { Registry } from './registry.mjs';
 import { checkBuilt, Tsbuild } from './tsbuild.mjs';
 import { Workspace } from './workspace.mjs';

@@ -4,7 +4,7 @@
 // per-step timings can be collected without a second run.
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { run } from './proc.mjs';
+import { run } from '../../scripts/lib/proc.mjs';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 /** The CLI under test: this checkout's, or another build's (TSBUILD_BIN, e.g. from bench/snapshot.mjs). */

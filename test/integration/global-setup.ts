@@ -7,6 +7,7 @@ import { join } from 'node:path';
 // @ts-expect-error: a plain .mjs script shared with the example and benchmarks
 import { writeBusyboxLayout } from '../../scripts/make-busybox-image.mjs';
 import { busyboxLayout, fixturesDir } from './fixtures.js';
+import { cleanupStaleBuildKits } from './build/buildkit.js';
 import { cleanupStaleRegistries } from './registry-server.js';
 
 export default async function setup(): Promise<() => void> {
@@ -15,8 +16,9 @@ export default async function setup(): Promise<() => void> {
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: join(import.meta.dirname, '../..'), stdio: 'inherit' });
   mkdirSync(fixturesDir, { recursive: true });
   await (writeBusyboxLayout as (layout: string, rootfs: string) => Promise<unknown>)(busyboxLayout, join(fixturesDir, 'busybox-rootfs'));
-  // Registries left running by a test run that was killed (SIGKILL, Ctrl-C).
+  // Registries and dockerds left running by a test run that was killed (SIGKILL, Ctrl-C).
   cleanupStaleRegistries();
+  cleanupStaleBuildKits();
   // The fixtures are made afresh by every run: leave no temp dir behind.
   return () => rmSync(fixturesDir, { recursive: true, force: true });
 }

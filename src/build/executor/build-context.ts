@@ -47,6 +47,8 @@ export interface StageResult {
   state: ImageState;
   /** The cache key of the stage's last step: what a stage built FROM it chains on. */
   key: string;
+  /** ARG values in force at the stage's end: a stage built FROM it inherits them (BuildKit). */
+  args?: ReadonlyMap<string, string>;
 }
 
 export interface BuildContext {

@@ -38,6 +38,14 @@ export interface RunStepResult {
   dispose(): void;
 }
 
+/** `env` (KEY=VALUE) with each ARG replacing the variable of its name, or added after them. */
+function withArgs(env: readonly string[], args: ReadonlyMap<string, string>): string[] {
+  const key = (kv: string): string => kv.slice(0, kv.indexOf('=') < 0 ? kv.length : kv.indexOf('='));
+  const out = env.map((kv) => (args.has(key(kv)) ? `${key(kv)}=${args.get(key(kv))}` : kv));
+  for (const [k, v] of args) if (!env.some((kv) => key(kv) === k)) out.push(`${k}=${v}`);
+  return out;
+}
+
 /** The argv for a RUN, including the shebang-heredoc case (a script file bound into the container). */
 function argvFor(run: RunInstruction, shell: readonly string[] | undefined, scratch: () => string): { argv: string[]; script?: string } {
   const s = runScript(run);
@@ -78,9 +86,9 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const workdir = config.WorkingDir || '/';
   const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir });
   if (script) mounts.binds.push({ source: script, target: '/dev/.tsbuild-run-script', readonly: true, isFile: true });
-  // ENV wins over ARG of the same name; ARGs are visible to the command but never stored.
-  const argEnv = [...input.args].filter(([k]) => !(config.Env ?? []).some((e) => e.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`);
-  const env = containerEnv({ ...config, Env: [...argEnv, ...(config.Env ?? [])] }, mounts.env, { hostname: 'buildkitsandbox', home: '/root', tty: false });
+  // ARGs are visible to the command but never stored. `args` holds only ARGs
+  // set after any ENV of their name (expandStage), so they replace it, as in BuildKit.
+  const env = containerEnv({ ...config, Env: withArgs(config.Env ?? [], input.args) }, mounts.env, { hostname: 'buildkitsandbox', home: '/root', tty: false });
   const network = run.network === 'none' ? 'none' : run.network === 'host' ? 'host' : input.network;
   const state = createContainer(input.root, {
     image: { id: 'build-step', name: 'build-step', layerDirs: input.layerDirs, config },

@@ -63,7 +63,8 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     const eq = kv.indexOf('=');
     return [kv.slice(0, eq), kv.slice(eq + 1)] as [string, string];
   }));
-  const steps = expandStage(stage, { file, escapeToken: ctx.escapeToken, buildArgs: ctx.opts.buildArgs, globalScope: ctx.plan.globalScope, baseEnv });
+  const baseArgs = base.args ?? new Map<string, string>();
+  const steps = expandStage(stage, { file, escapeToken: ctx.escapeToken, buildArgs: ctx.opts.buildArgs, globalScope: ctx.plan.globalScope, baseEnv, baseArgs });
   const total = steps.length + 1;
   ctx.progress.step({ stage: label, n: 1, total, text: ps.stage.from.source, line: ps.stage.from.line }).done({});
 
@@ -111,7 +112,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
       release();
     }
   }
-  return { state, key };
+  return { state, key, args: steps.at(-1)?.args ?? baseArgs };
 }
 
 async function lookup(ctx: BuildContext, key: string): Promise<ImageState | undefined> {

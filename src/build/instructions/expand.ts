@@ -5,10 +5,17 @@
 // `--mount` options. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD
 // text is left for the container's shell (or a later build).
 //
-// expandStage walks a stage keeping the ARG and ENV state as docker does
-// (ENV wins over ARG of the same name), so the engine gets, per step, the
-// expanded instruction, the environment and the variables the step used
-// (which the build cache must key on).
+// expandStage walks a stage keeping the ARG and ENV state as docker's
+// BuildKit does: one set of variables that ENV and ARG (with a value) both
+// set, the later one winning, for expansion and for RUN's environment; only
+// ENV goes into the image config (dockerfile2llb dispatchArg: state.AddEnv).
+// So `ARG X` after `ENV X` wins; `ENV X` after `ARG X` wins. buildah and the
+// classic builder let ENV win whatever the order: where they disagree we
+// follow BuildKit. A stage built FROM another stage carries on with that
+// stage's ARG values (dispatchState.init copies the base's state and
+// buildArgs). The engine gets, per step, the expanded instruction, the
+// environment and the variables the step used (which the build cache must
+// key on).
 import { TsbuildError } from '../../errors.js';
 import { addLocation, atLine, fail } from '../parser/located-error.js';
 import { type Env, expandWord, type LexOptions } from '../shell/lex.js';
@@ -34,6 +41,8 @@ export interface ExpandOptions {
 export interface StageExpandContext extends ExpandOptions, ArgScopeInputs {
   /** The environment the stage starts with: the base image's (or base stage's) ENV. */
   baseEnv: ReadonlyMap<string, string>;
+  /** A base stage's ARG values at its end (its `args`), which a stage FROM it inherits. */
+  baseArgs?: ReadonlyMap<string, string>;
 }
 
 export interface ExpandedStep {
@@ -41,7 +50,10 @@ export interface ExpandedStep {
   instruction: StageInstruction;
   /** ENV after this step: what goes into the image config. */
   env: ReadonlyMap<string, string>;
-  /** ARG values in scope after this step: added to RUN's environment, never to the image. */
+  /**
+   * ARG values in force after this step, each set after any ENV of the same
+   * name: they override `env` in RUN's environment, and never reach the image.
+   */
   args: ReadonlyMap<string, string>;
   /** Variables the step's expansion looked up, found or not. */
   referenced: string[];
@@ -50,11 +62,11 @@ export interface ExpandedStep {
 /** Expand a whole stage, step by step. Errors are located at the step's line. */
 export function expandStage(stage: Stage, ctx: StageExpandContext): ExpandedStep[] {
   let env = new Map(ctx.baseEnv);
-  const args = new Map<string, string>();
+  const args = new Map(ctx.baseArgs ?? []);
+  // What expansion sees: ENV and ARG values, whichever was set last.
+  const vars = new Map([...env, ...args]);
   const steps: ExpandedStep[] = [];
   for (const instruction of stage.instructions) {
-    // ENV overrides ARG of the same name, whatever their order.
-    const vars = new Map([...args, ...env]);
     const used = new Set<string>();
     let expanded: StageInstruction;
     if (instruction.kind === 'arg') {
@@ -63,16 +75,20 @@ export function expandStage(stage: Stage, ctx: StageExpandContext): ExpandedStep
         const value = declaredValue(decl, ctx, expand);
         if (value !== undefined) {
           args.set(decl.name, value);
-          vars.set(decl.name, env.get(decl.name) ?? value); // later defaults on the same line see it
+          vars.set(decl.name, value); // later defaults on the same line see it
         }
       }
       expanded = instruction;
     } else {
-      const r = expandInstructionWith(instruction, vars, ctx, used);
+      const r = expandInstructionWith(instruction, new Map(vars), ctx, used);
       expanded = r;
       if (r.kind === 'env') {
         env = new Map(env);
-        for (const { key, value } of r.env) env.set(key, value);
+        for (const { key, value } of r.env) {
+          env.set(key, value);
+          vars.set(key, value);
+          args.delete(key);
+        }
       }
     }
     steps.push({ instruction: expanded, env, args: new Map(args), referenced: [...used] });

@@ -61,11 +61,13 @@ export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan 
   const globalScope = resolveGlobalScope(cf, buildArgs, opts.platform);
   const planned: PlannedStage[] = [];
   const finalEnv: Array<ReadonlyMap<string, string>> = [];
+  const finalArgs: Array<ReadonlyMap<string, string>> = [];
   for (const stage of cf.stages) {
     const { base, platform } = resolveBase(cf, stage, globalScope);
     const deps = new Set<number>(base.kind === 'stage' ? [base.index] : []);
     const baseEnv = base.kind === 'stage' ? (finalEnv[base.index] ?? new Map()) : new Map<string, string>();
-    const steps = expandStage(stage, { file: cf.file, escapeToken: cf.escapeToken, lenient: true, buildArgs, globalScope, baseEnv });
+    const baseArgs = base.kind === 'stage' ? (finalArgs[base.index] ?? new Map()) : new Map<string, string>();
+    const steps = expandStage(stage, { file: cf.file, escapeToken: cf.escapeToken, lenient: true, buildArgs, globalScope, baseEnv, baseArgs });
     for (const step of steps) {
       for (const from of sourceNames(step)) {
         const ref = atLine(cf.file, step.instruction.line, () => resolveSource(from, cf.stages));
@@ -73,6 +75,7 @@ export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan 
       }
     }
     finalEnv.push(steps.at(-1)?.env ?? baseEnv);
+    finalArgs.push(steps.at(-1)?.args ?? baseArgs);
     planned.push({ index: stage.index, name: stage.name, base, platform, dependsOn: [...deps].sort((a, b) => a - b), stage });
   }
   checkCycles(cf, planned);

@@ -35,25 +35,36 @@ export interface CaseBuild {
   why?: string;
   buildahQuirks?: BuildahQuirk[];
   buildahConfigQuirks?: BuildahConfigQuirk[];
+  /** Extra `docker build` flags for the BuildKit lane (rarely needed: BuildKit is docker). */
+  buildkitArgs?: string[];
+  /** Where BuildKit 20.10 (an old BuildKit) does what docker users would not expect; as buildahQuirks. */
+  buildkitQuirks?: OracleQuirk[];
+  buildkitConfigQuirks?: OracleConfigQuirk[];
 }
 
 /**
- * A path where buildah 1.28 does something docker does not: it is not
- * compared with buildah; tsbuild's entry must have the `expected` (docker's)
- * fields, and buildah's must still differ, so a fixed buildah is noticed.
+ * A path where an oracle (buildah 1.28, BuildKit 20.10) does something docker
+ * users would not expect: it is not compared with that oracle; tsbuild's
+ * entry must have the `expected` fields (docker's behaviour, with evidence in
+ * `why`), and the oracle's must still differ, so a fixed oracle is noticed.
+ * `expected: null` means docker's image has nothing at the path.
  */
-export interface BuildahQuirk {
+export interface OracleQuirk {
   path: string;
-  expected: { type?: string; mode?: number; uid?: number; gid?: number; size?: number; link?: string };
+  /** `text` is a small file's content (readable evidence); `null`: nothing at the path. */
+  expected: { type?: string; mode?: number; uid?: number; gid?: number; size?: number; link?: string; sha256?: string; text?: string } | null;
   why: string;
 }
 
 /** The same for a config field: tsbuild's value (normalised as compared) must be `expected`. */
-export interface BuildahConfigQuirk {
+export interface OracleConfigQuirk {
   field: string;
   expected: unknown;
   why: string;
 }
+
+export type BuildahQuirk = OracleQuirk;
+export type BuildahConfigQuirk = OracleConfigQuirk;
 
 export interface Case {
   name: string;

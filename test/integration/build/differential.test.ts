@@ -1,28 +1,33 @@
-// Issue 5 (build engine) against buildah as the oracle: every case of the
-// corpus (test/fixtures/containerfiles/<case>/) is built by `buildah bud
-// --layers` and by `tsbuild build`, both images are exported as OCI
-// layouts, and the flattened root filesystems (type, mode with
-// setuid/setgid/sticky, owner, size, content hash, link target, device
-// numbers, hard-link groups; never mtimes) and the runtime configs must be
-// the same. Zero differences is the bar: a failing case prints every
-// differing path and field.
+// Issue 5 (build engine) and issue 9 against two oracles: every case of the
+// corpus (test/fixtures/containerfiles/<case>/) is built by `tsbuild build`,
+// by `buildah bud --layers` and by docker's BuildKit (a private dockerd
+// 20.10, buildkit.ts); each oracle's image is exported (buildah: an OCI
+// layout; BuildKit: `docker save`) and its flattened root filesystem (type,
+// mode with setuid/setgid/sticky, owner, size, content hash, link target,
+// device numbers, hard-link groups; never mtimes) and runtime config must be
+// the same as tsbuild's. Zero differences is the bar: a failing case prints
+// every differing path and field.
 //
-// Where buildah 1.28 does something docker would not, the case says so in
-// its case.json (buildahQuirks for paths, buildahConfigQuirks for config
-// fields, each with the evidence): that path or field is checked against
-// docker's behaviour instead, and the test also fails if buildah stops
-// differing there, so a stale quirk is noticed. buildahFormat/buildahArgs
-// make buildah behave as docker where a flag can (ONBUILD and SHELL need the
-// docker format; mknod needs CAP_MKNOD, in docker's default set).
+// Where an oracle does something docker users would not expect (buildah
+// 1.28 often; BuildKit 20.10, an old BuildKit, now and then), the case says
+// so in its case.json (buildahQuirks / buildahConfigQuirks, buildkitQuirks /
+// buildkitConfigQuirks, each with the evidence): that path or field is
+// checked against docker's behaviour instead, and the test also fails if the
+// oracle stops differing there, so a stale quirk is noticed (oracle-diff.ts).
+// Where buildah and BuildKit disagree, BuildKit's answer is docker's.
+// buildahFormat/buildahArgs make buildah behave as docker where a flag can
+// (ONBUILD and SHELL need the docker format; mknod needs CAP_MKNOD, in
+// docker's default set).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
 import { bud, buildahStore, loadBusybox, pushOciDir, type Buildah } from './buildah.js';
-import { listCases, prepareContext, type BuildahQuirk, type Case, type CaseBuild } from './corpus.js';
-import { comparableConfig, diffConfig, diffRootfs, readLayout, type FsEntry, type OciConfig } from './oci-rootfs.js';
-
-const NAMES: [string, string] = ['buildah', 'tsbuild'];
+import { startBuildKit, type BuildKit } from './buildkit.js';
+import { listCases, prepareContext, type Case, type CaseBuild } from './corpus.js';
+import { readDockerArchive } from './docker-archive.js';
+import { readLayout, type FsEntry, type ImageDescription, type OciConfig } from './oci-rootfs.js';
+import { imageDifferences } from './oracle-diff.js';
 
 /**
  * What buildah 1.28 leaves in a RUN step's layer and docker does not, so it
@@ -55,8 +60,9 @@ let root: string;
 let cleanupRoot: () => void;
 let work: string;
 let oracle: Buildah;
+let buildkit: BuildKit;
 
-beforeAll(() => {
+beforeAll(async () => {
   ({ root, cleanup: cleanupRoot } = tempRoot('differential'));
   work = join(root, 'work');
   mkdirSync(work);
@@ -64,61 +70,72 @@ beforeAll(() => {
   if (loaded.status !== 0) throw new Error(`tsbuild load: ${loaded.stderr}`);
   oracle = buildahStore('differential');
   loadBusybox(oracle);
+  // BuildKit gets the same busybox bytes as a docker-archive, tagged
+  // docker.io/library/busybox:stable, so `FROM busybox:stable` resolves
+  // locally and nothing touches the network.
+  buildkit = await startBuildKit('differential');
+  const archive = join(work, 'busybox.docker.tar');
+  const saved = tsbuild(root, ['save', '--format', 'docker-archive', '-o', archive, 'busybox:stable']);
+  if (saved.status !== 0) throw new Error(`tsbuild save: ${saved.stderr}`);
+  await buildkit.docker(['load', '-i', archive]);
+  rmSync(archive);
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await buildkit?.stop();
   oracle?.cleanup();
   cleanupRoot?.();
 });
 
-/** Builds `b` with both tools and returns every difference, as readable lines. */
-async function buildBoth(c: Case, context: string, b: CaseBuild): Promise<string[]> {
+/** Builds `b` with tsbuild and reads the image back: once per build, for both lanes. */
+async function buildOurs(c: Case, context: string, b: CaseBuild): Promise<ImageDescription> {
   const file = join(context, b.file ?? 'Containerfile');
   const buildArgs = Object.entries(b.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
   const target = b.target ? ['--target', b.target] : [];
-
-  const byBuildah = bud(oracle, { file, tag: b.tag, context, buildArgs: b.buildArgs ?? {}, extra: b.buildahArgs ?? [], ...(b.target ? { target: b.target } : {}), ...(b.buildahFormat ? { format: b.buildahFormat } : {}) });
-  if (byBuildah.status !== 0) throw new Error(`buildah bud failed for ${c.name}/${b.tag} (the case itself is wrong):\n${byBuildah.stderr}`);
   const byTsbuild = tsbuild(root, ['build', '-f', file, '-t', b.tag, '--progress', 'plain', ...buildArgs, ...target, context], { timeout: 300_000 });
   expect(byTsbuild.stderr.trim().split('\n').at(-1), `tsbuild build ${c.name}/${b.tag} failed:\n${byTsbuild.stderr}`).not.toMatch(/^tsbuild: /);
   expect(byTsbuild.status, byTsbuild.stderr).toBe(0);
-
-  const out = join(work, `${c.name}-${b.tag}`);
-  pushOciDir(oracle, b.tag, `${out}.buildah`);
-  const saved = tsbuild(root, ['save', '--format', 'oci-dir', '-o', `${out}.tsbuild`, b.tag], { timeout: 300_000 });
+  const out = join(work, `${c.name}-${b.tag}.tsbuild`);
+  const saved = tsbuild(root, ['save', '--format', 'oci-dir', '-o', out, b.tag], { timeout: 300_000 });
   expect(saved.status, saved.stderr).toBe(0);
-
-  const [x, y] = await Promise.all([readLayout(`${out}.buildah`), readLayout(`${out}.tsbuild`)]);
-  rmSync(`${out}.buildah`, { recursive: true, force: true });
-  rmSync(`${out}.tsbuild`, { recursive: true, force: true });
-  const quirks = new Map((b.buildahQuirks ?? []).map((q) => [q.path, q]));
-  const quirkDiffs = (b.buildahQuirks ?? []).flatMap((q) => quirkDifferences(q, x.rootfs.get(q.path), y.rootfs.get(q.path)));
-  const ignore = (p: string, be?: FsEntry, te?: FsEntry): boolean => quirks.has(p) || buildahRunArtifact(p, be, te);
-  const configQuirks = b.buildahConfigQuirks ?? [];
-  const bc = comparableConfig(withoutBuildahLabel(x.config));
-  const tc = comparableConfig(y.config);
-  const configQuirkDiffs = configQuirks.flatMap((q) => {
-    const out: string[] = [];
-    if (JSON.stringify(tc[q.field]) !== JSON.stringify(q.expected)) out.push(`config.${q.field}: tsbuild=${JSON.stringify(tc[q.field])} but docker's is ${JSON.stringify(q.expected)} (${q.why})`);
-    if (JSON.stringify(bc[q.field]) === JSON.stringify(q.expected)) out.push(`config.${q.field}: buildah now does what docker does; drop the buildahConfigQuirks entry`);
-    return out;
-  });
-  return [
-    ...diffRootfs(x.rootfs, y.rootfs, NAMES, ignore),
-    ...quirkDiffs,
-    ...diffConfig(withoutBuildahLabel(x.config), y.config, NAMES, new Set(configQuirks.map((q) => q.field))),
-    ...configQuirkDiffs,
-  ];
+  try {
+    return await readLayout(out);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
-/** A documented buildah quirk: tsbuild must do what docker does, and buildah must still differ. */
-function quirkDifferences(q: BuildahQuirk, b: FsEntry | undefined, t: FsEntry | undefined): string[] {
-  const fields = Object.entries(q.expected) as [keyof FsEntry, unknown][];
-  const out: string[] = [];
-  const bad = fields.filter(([k, v]) => t?.[k] !== v);
-  if (bad.length > 0) out.push(`${q.path}: tsbuild=${JSON.stringify(t && Object.fromEntries(fields.map(([k]) => [k, t[k]])))} but docker's behaviour is ${JSON.stringify(q.expected)} (${q.why})`);
-  if (b && fields.every(([k, v]) => b[k] === v)) out.push(`${q.path}: buildah now does what docker does; drop the buildahQuirks entry and compare it again`);
-  return out;
+/** buildah's image of `b`, compared with ours. */
+async function buildahLane(c: Case, context: string, b: CaseBuild, ours: ImageDescription): Promise<string[]> {
+  const file = join(context, b.file ?? 'Containerfile');
+  const byBuildah = bud(oracle, { file, tag: b.tag, context, buildArgs: b.buildArgs ?? {}, extra: b.buildahArgs ?? [], ...(b.target ? { target: b.target } : {}), ...(b.buildahFormat ? { format: b.buildahFormat } : {}) });
+  if (byBuildah.status !== 0) throw new Error(`buildah bud failed for ${c.name}/${b.tag} (the case itself is wrong):\n${byBuildah.stderr}`);
+  const out = join(work, `${c.name}-${b.tag}.buildah`);
+  pushOciDir(oracle, b.tag, out);
+  let theirs: ImageDescription;
+  try {
+    theirs = await readLayout(out);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  theirs = { ...theirs, config: withoutBuildahLabel(theirs.config) };
+  return imageDifferences({ name: 'buildah', quirks: b.buildahQuirks ?? [], configQuirks: b.buildahConfigQuirks ?? [], artifact: buildahRunArtifact }, theirs, ours);
+}
+
+/** BuildKit's image of `b` (`docker build`, then `docker save`), compared with ours. */
+async function buildkitLane(c: Case, context: string, b: CaseBuild, ours: ImageDescription): Promise<string[]> {
+  const file = join(context, b.file ?? 'Containerfile');
+  const built = await buildkit.build({ file, context, tag: b.tag, buildArgs: b.buildArgs ?? {}, extra: b.buildkitArgs ?? [], ...(b.target ? { target: b.target } : {}) });
+  if (built.code !== 0) throw new Error(`docker build (BuildKit) failed for ${c.name}/${b.tag} (the case itself is wrong):\n${built.stderr.split('\n').slice(-30).join('\n')}`);
+  const out = join(work, `${c.name}-${b.tag}.docker.tar`);
+  await buildkit.save(b.tag, out);
+  let theirs: ImageDescription;
+  try {
+    theirs = await readDockerArchive(out);
+  } finally {
+    rmSync(out, { force: true });
+  }
+  return imageDifferences({ name: 'BuildKit', quirks: b.buildkitQuirks ?? [], configQuirks: b.buildkitConfigQuirks ?? [], dockerConfig: true }, theirs, ours);
 }
 
 for (const c of listCases()) {
@@ -130,9 +147,16 @@ for (const c of listCases()) {
 
     for (const b of c.builds) {
       const how = [b.target && `--target ${b.target}`, b.buildArgs && `--build-arg ${Object.keys(b.buildArgs).join(',')}`].filter(Boolean).join(' ');
+      // tsbuild builds once; both lanes compare with that image.
+      let ours: Promise<ImageDescription> | undefined;
+      const oursOnce = (): Promise<ImageDescription> => (ours ??= buildOurs(c, context, b));
       it(`${b.tag}${how ? ` (${how})` : ''}: same rootfs and config as buildah`, async () => {
-        const diffs = await buildBoth(c, context, b);
+        const diffs = await buildahLane(c, context, b, await oursOnce());
         expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (buildah vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
+      }, 600_000);
+      it(`${b.tag}${how ? ` (${how})` : ''}: same rootfs and config as BuildKit`, async () => {
+        const diffs = await buildkitLane(c, context, b, await oursOnce());
+        expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (BuildKit vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
       }, 600_000);
     }
   });

@@ -25,6 +25,8 @@ export interface FsEntry {
   size: number;
   /** sha256 of a regular file's content. */
   sha256?: string;
+  /** A small text file's content, shown when it differs (never compared: sha256 is). */
+  text?: string;
   /** A symlink's target. */
   link?: string;
   /** A device node's numbers. */
@@ -87,7 +89,7 @@ export function normalisePath(name: string): string {
 }
 
 /** The tar entries of one uncompressed layer, in order, with their contents. */
-async function readTar(data: Buffer): Promise<Array<{ header: tar.Header; body: Buffer }>> {
+export async function readTar(data: Buffer): Promise<Array<{ header: tar.Header; body: Buffer }>> {
   const extract = tar.extract();
   const out: Array<{ header: tar.Header; body: Buffer }> = [];
   const done = new Promise<void>((resolve, reject) => {
@@ -146,6 +148,7 @@ export async function applyLayer(fs: Rootfs, layerTar: Buffer): Promise<string[]
       entry = { ...common, type, size: type === 'file' ? body.length : 0 };
       if (type === 'file') {
         entry.sha256 = createHash('sha256').update(body).digest('hex');
+        if (body.length <= 200 && !body.includes(0)) entry.text = body.toString('utf8');
         entry.inode = nextInode++;
       }
       if (type === 'symlink') entry.link = header.linkname ?? '';
@@ -177,27 +180,44 @@ export async function readLayout(layout: string): Promise<ImageDescription> {
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
   if (index.manifests.length !== 1) throw new Error(`${layout}: expected one manifest, found ${index.manifests.length}`);
   const manifest = JSON.parse(blob(layout, index.manifests[0]!.digest).toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
-  const rawConfig = JSON.parse(blob(layout, manifest.config.digest).toString('utf8')) as { config?: OciConfig; rootfs: { diff_ids: string[] } };
+  const rawConfig = JSON.parse(blob(layout, manifest.config.digest).toString('utf8')) as RawConfig;
+  const layers = manifest.layers.map((l) => ({ digest: l.digest, tar: decompress(l.mediaType, blob(layout, l.digest)) }));
+  return describeImage(layout, rawConfig, layers);
+}
+
+/** An image config as written (OCI or docker): the runtime config and the layers' diff_ids. */
+export interface RawConfig { config?: OciConfig; rootfs: { diff_ids: string[] } }
+
+/**
+ * Flattens uncompressed layer tars (in order) into what a differential test
+ * compares, checking them against the config's diff_ids; `where` names the
+ * image in errors. Shared by the OCI-layout and docker-archive readers.
+ */
+export async function describeImage(where: string, rawConfig: RawConfig, layers: Array<{ digest: string; tar: Buffer }>): Promise<ImageDescription> {
   const rootfs: Rootfs = new Map([['/', { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 }]]);
   const diffIds: string[] = [];
   const layerPaths: string[][] = [];
-  for (const l of manifest.layers) {
-    const raw = decompress(l.mediaType, blob(layout, l.digest));
-    diffIds.push(`sha256:${createHash('sha256').update(raw).digest('hex')}`);
-    layerPaths.push(await applyLayer(rootfs, raw));
+  for (const l of layers) {
+    diffIds.push(`sha256:${createHash('sha256').update(l.tar).digest('hex')}`);
+    layerPaths.push(await applyLayer(rootfs, l.tar));
   }
   linkGroups(rootfs);
   if (JSON.stringify(diffIds) !== JSON.stringify(rawConfig.rootfs.diff_ids)) {
-    throw new Error(`${layout}: layer diff_ids ${diffIds.join(',')} do not match the config's ${rawConfig.rootfs.diff_ids.join(',')}`);
+    throw new Error(`${where}: layer diff_ids ${diffIds.join(',')} do not match the config's ${rawConfig.rootfs.diff_ids.join(',')}`);
   }
-  return { rootfs, config: rawConfig.config ?? {}, diffIds, layers: manifest.layers.map((l) => l.digest), rawConfig: rawConfig as Record<string, unknown>, layerPaths };
+  return { rootfs, config: rawConfig.config ?? {}, diffIds, layers: layers.map((l) => l.digest), rawConfig: rawConfig as unknown as Record<string, unknown>, layerPaths };
 }
 
-/** The config fields a differential test compares, with absent and empty made equal. */
-export function comparableConfig(c: OciConfig): Record<string, unknown> {
+/**
+ * The config fields a differential test compares, with absent and empty made
+ * equal. `docker` adds the fields of docker's image config that the OCI
+ * config has no place for (Shell, Healthcheck, OnBuild): compared with
+ * BuildKit, whose images are docker's, not with buildah's OCI format.
+ */
+export function comparableConfig(c: OciConfig, opts: { docker?: boolean } = {}): Record<string, unknown> {
   const list = (v: string[] | null | undefined): string[] => v ?? [];
   const keys = (v: Record<string, unknown> | null | undefined): string[] => Object.keys(v ?? {}).sort();
-  return {
+  const common = {
     Env: list(c.Env),
     Cmd: list(c.Cmd),
     Entrypoint: list(c.Entrypoint),
@@ -208,12 +228,20 @@ export function comparableConfig(c: OciConfig): Record<string, unknown> {
     Volumes: keys(c.Volumes),
     StopSignal: c.StopSignal ?? '',
   };
+  if (!opts.docker) return common;
+  const hc = (c.Healthcheck ?? null) as Record<string, unknown> | null;
+  return {
+    ...common,
+    Shell: list(c.Shell as string[] | null | undefined),
+    Healthcheck: hc === null ? null : Object.fromEntries(Object.entries(hc).filter(([, v]) => v !== 0 && v !== undefined).sort(([a], [b]) => a.localeCompare(b))),
+    OnBuild: list(c.OnBuild as string[] | null | undefined),
+  };
 }
 
 function describeEntry(e: FsEntry | undefined): string {
   if (!e) return 'absent';
   const bits = [`${e.type} ${e.mode.toString(8).padStart(4, '0')} ${e.uid}:${e.gid}`];
-  if (e.type === 'file') bits.push(`size=${e.size} sha256=${e.sha256?.slice(0, 12)}`);
+  if (e.type === 'file') bits.push(`size=${e.size} sha256=${e.sha256?.slice(0, 12)}${e.text !== undefined ? ` ${JSON.stringify(e.text)}` : ''}`);
   if (e.link !== undefined) bits.push(`-> ${e.link}`);
   if (e.dev !== undefined) bits.push(`dev=${e.dev}`);
   if (e.links !== undefined) bits.push(`hardlinked-with=${e.links}`);
@@ -239,10 +267,10 @@ export function diffRootfs(a: Rootfs, b: Rootfs, names: [string, string], ignore
   return out;
 }
 
-/** Per-field config differences, as readable lines; `skip` names fields left out. */
-export function diffConfig(a: OciConfig, b: OciConfig, names: [string, string], skip: ReadonlySet<string> = new Set()): string[] {
-  const x = comparableConfig(a);
-  const y = comparableConfig(b);
+/** Per-field config differences, as readable lines; `skip` names fields left out; `docker` as for comparableConfig. */
+export function diffConfig(a: OciConfig, b: OciConfig, names: [string, string], skip: ReadonlySet<string> = new Set(), opts: { docker?: boolean } = {}): string[] {
+  const x = comparableConfig(a, opts);
+  const y = comparableConfig(b, opts);
   return Object.keys(x)
     .filter((k) => !skip.has(k) && JSON.stringify(x[k]) !== JSON.stringify(y[k]))
     .map((k) => `config.${k}: ${names[0]}=${JSON.stringify(x[k])}  ${names[1]}=${JSON.stringify(y[k])}`);

@@ -44,6 +44,32 @@ describe('ARG scoping', () => {
     expect(s[3]?.env).toEqual(new Map([['B', 'env']]));
   });
 
+  it('lets an ARG set after an ENV of its name win, as BuildKit does; the image keeps the ENV', () => {
+    const cf = parse('FROM a', 'ENV X=env', 'ARG X=arg', 'USER $X', 'ENV X=env2', 'USER $X');
+    const s = steps(cf);
+    expect(instr(s[2])).toMatchObject({ user: 'arg' });
+    expect(s[2]?.args).toEqual(new Map([['X', 'arg']]));
+    expect(s[2]?.env).toEqual(new Map([['X', 'env']]));
+    // A later ENV wins again, and the ARG no longer reaches RUN.
+    expect(instr(s[4])).toMatchObject({ user: 'env2' });
+    expect(s[4]?.args).toEqual(new Map());
+  });
+
+  it('lets a build arg for an ARG without default override the base image ENV (BuildKit)', () => {
+    const cf = parse('FROM a', 'ARG HOME', 'WORKDIR $HOME');
+    expect(instr(steps(cf, 0, { HOME: '/build' }, { HOME: '/root' })[1])).toMatchObject({ path: '/build' });
+    expect(instr(steps(cf, 0, {}, { HOME: '/root' })[1])).toMatchObject({ path: '/root' });
+  });
+
+  it('carries a base stage\'s ARG values into a stage built FROM it (BuildKit)', () => {
+    const cf = parse('FROM a AS one', 'ARG L=local', 'FROM one', 'WORKDIR /$L', 'ARG L', 'WORKDIR /$L');
+    const one = steps(cf, 0);
+    const two = expandStage(cf.stages[1]!, { file, escapeToken: '\\', buildArgs: new Map(), globalScope: new Map(), baseEnv: new Map(), baseArgs: one.at(-1)?.args ?? new Map() });
+    expect(instr(two[0])).toMatchObject({ path: '/local' });
+    expect(instr(two[2])).toMatchObject({ path: '/local' });
+    expect(two[0]?.args).toEqual(new Map([['L', 'local']]));
+  });
+
   it('expands ENV pairs against the environment before the instruction', () => {
     const cf = parse('FROM a', 'ENV abc=hello', 'ENV abc=bye def=$abc', 'ENV ghi=$abc');
     expect(steps(cf)[2]?.env).toEqual(new Map([['abc', 'bye'], ['def', 'hello'], ['ghi', 'bye']]));

@@ -1,5 +1,6 @@
-// Running the tools under test as child processes and timing them by wall
-// clock, from spawn to exit, as a user's shell or CI step would see them.
+// Running the tools under test (and the oracles' daemons) as child processes
+// and timing them by wall clock, from spawn to exit, as a user's shell or CI
+// step would see them. Shared by the benchmarks and the integration tests.
 // Output is kept (tsbuild's JSON progress is parsed afterwards) but capped,
 // so a chatty tool cannot make the harness itself slow or large.
 import { spawn } from 'node:child_process';
@@ -58,14 +59,4 @@ export async function stopChild(child, graceMs) {
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-}
-
-/** True if an executable exists and answers `args` with exit 0. */
-export async function works(cmd, args) {
-  try {
-    await run(cmd, args, { timeoutMs: 20_000 });
-    return true;
-  } catch {
-    return false;
-  }
 }
