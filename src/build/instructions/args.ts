@@ -57,7 +57,8 @@ export function declaredArgNames(cf: Containerfile): Set<string> {
 /** Reject build args nothing declares (predefined ones are always allowed). */
 export function checkBuildArgs(cf: Containerfile, buildArgs: ReadonlyMap<string, string>): void {
   const declared = declaredArgNames(cf);
-  const unknown = [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k));
+  // SOURCE_DATE_EPOCH is tsbuild's own input too (the image times), and is passed on whether or not an ARG reads it, as BuildKit does.
+  const unknown = [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k) && k !== 'SOURCE_DATE_EPOCH');
   if (unknown.length === 0) return;
   const list = unknown.map((k) => JSON.stringify(k)).join(', ');
   throw new TsbuildError(
