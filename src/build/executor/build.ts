@@ -35,10 +35,6 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
-  // Modes of what the build creates (RUN's files, COPY's implied parent
-  // dirs, WORKDIR) must not depend on the caller's umask: docker's daemon
-  // and BuildKit run steps under runc's default 0022, whatever the client's.
-  const umask = process.umask(0o022);
   try {
     const ctx: BuildContext = {
       opts,
@@ -73,7 +69,6 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
-    process.umask(umask);
     await progress.close();
     await store.close();
   }
