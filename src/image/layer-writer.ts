@@ -54,9 +54,13 @@ const TYPE_BITS: Record<string, number> = { dir: 0o040000, file: 0o100000, symli
 
 /**
  * An entry's mtime in the tar: whole seconds (ustar's field; tar-stream
- * writes no sub-second PAX mtime), and with an epoch min(mtime, epoch), as
- * BuildKit's rewrite-timestamp and buildah's --rewrite-timestamp clamp:
+ * writes no sub-second PAX mtime), and with an epoch min(mtime, epoch):
  * content older than the epoch keeps its time, nothing is newer than it.
+ * That is a clamp as buildah documents --rewrite-timestamp ("replacing any
+ * timestamps which are later than that value, with that value"), as umoci
+ * clamps with SOURCE_DATE_EPOCH ("a-la GNU tar's --clamp-mtime") and as
+ * BuildKit clamps history times (`h.Created.After(*epoch)`). Unlike them it
+ * needs no second flag: the epoch alone turns it on.
  */
 function mtimeOf(e: ScanEntry, clamp: number | undefined): Date {
   const sec = clamp !== undefined && e.mtimeSec > clamp ? clamp : e.mtimeSec;
