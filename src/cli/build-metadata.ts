@@ -8,7 +8,7 @@
 // (reference and manifest digest), the SOURCE_DATE_EPOCH and its source,
 // and per step whether it was cached, from which cache, and its duration.
 // Both are written whole or not at all (temp file, rename).
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { BuildResult } from '../build/executor/build.js';
@@ -22,6 +22,7 @@ function writeWhole(path: string, data: string, flag: string): void {
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw new TsbuildError('E_WRITE', `cannot write ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }

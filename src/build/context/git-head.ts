@@ -80,33 +80,46 @@ export function readObject(objectsDir: string, sha: string): GitObject | undefin
   let packs: string[];
   try { packs = readdirSync(join(objectsDir, 'pack')).filter((f) => f.endsWith('.idx')); } catch { return undefined; }
   for (const idx of packs) {
-    const offset = findInIndex(readFileSync(join(objectsDir, 'pack', idx)), Buffer.from(sha, 'hex'));
+    const offset = findInIndex(join(objectsDir, 'pack', idx), Buffer.from(sha, 'hex'));
     if (offset !== undefined) return readPacked(objectsDir, join(objectsDir, 'pack', idx.replace(/\.idx$/, '.pack')), offset);
   }
   return undefined;
 }
 
-/** The pack offset of `id` in a version-2 pack index (fan-out, sorted ids, CRCs, offsets). */
-function findInIndex(idx: Buffer, id: Buffer): number | undefined {
-  if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) return undefined;
-  const fan = 8;
-  const first = id[0] as number;
-  let lo = first === 0 ? 0 : idx.readUInt32BE(fan + (first - 1) * 4);
-  let hi = idx.readUInt32BE(fan + first * 4);
-  const n = idx.readUInt32BE(fan + 255 * 4);
-  const ids = fan + 256 * 4;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = id.compare(idx, ids + mid * 20, ids + mid * 20 + 20);
-    if (c === 0) {
-      const offsets = ids + n * 20 + n * 4;
-      const off = idx.readUInt32BE(offsets + mid * 4);
-      if ((off & 0x80000000) === 0) return off;
-      return Number(idx.readBigUInt64BE(offsets + n * 4 + (off & 0x7fffffff) * 8));
+/**
+ * The pack offset of `id` in a version-2 pack index (fan-out, sorted ids,
+ * CRCs, offsets), read piecewise: a monorepo's index can be tens of MiB,
+ * and a lookup needs ~20 of its 20-byte ids.
+ */
+function findInIndex(idxPath: string, id: Buffer): number | undefined {
+  const fd = openSync(idxPath, 'r');
+  try {
+    const read = (pos: number, len: number): Buffer => {
+      const b = Buffer.alloc(len);
+      if (readSync(fd, b, 0, len, pos) !== len) throw new Error(`short pack index ${idxPath}`);
+      return b;
+    };
+    const head = read(0, 8 + 256 * 4);
+    if (head.readUInt32BE(0) !== 0xff744f63 || head.readUInt32BE(4) !== 2) return undefined;
+    const fan = (i: number) => head.readUInt32BE(8 + i * 4);
+    const first = id[0] as number;
+    let lo = first === 0 ? 0 : fan(first - 1);
+    let hi = fan(first);
+    const n = fan(255);
+    const ids = 8 + 256 * 4;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = id.compare(read(ids + mid * 20, 20));
+      if (c === 0) {
+        const offsets = ids + n * 24; // past the ids and the CRCs
+        const off = read(offsets + mid * 4, 4).readUInt32BE(0);
+        if ((off & 0x80000000) === 0) return off;
+        return Number(read(offsets + n * 4 + (off & 0x7fffffff) * 8, 8).readBigUInt64BE(0));
+      }
+      if (c > 0) lo = mid + 1; else hi = mid;
     }
-    if (c > 0) lo = mid + 1; else hi = mid;
-  }
-  return undefined;
+    return undefined;
+  } finally { closeSync(fd); }
 }
 
 function readAt(path: string, offset: number, length: number): Buffer {
