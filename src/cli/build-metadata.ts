@@ -7,7 +7,9 @@
 // written for buildx read it, plus tsbuild's own keys: what was pushed
 // (reference and manifest digest), the SOURCE_DATE_EPOCH and its source,
 // and per step whether it was cached, from which cache, and its duration.
-// Both are written whole or not at all (temp file, rename).
+// Both are written whole or not at all (temp file, rename), and removed
+// when a build starts, so a failed build never leaves the last one's ID for
+// a CI step to deploy (the docker CLI removes a stale --iidfile the same way).
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TsbuildError } from '../errors.js';
@@ -37,6 +39,16 @@ export function buildMetadata(result: BuildResult, pushed: readonly Pushed[], ep
     'tsbuild.source-date-epoch': epoch ?? null,
     'tsbuild.steps': result.steps,
   };
+}
+
+/** Removes the files a previous build wrote; called before building. */
+export function clearBuildOutputs(files: { iidfile?: string | undefined; metadataFile?: string | undefined }): void {
+  for (const [path, flag] of [[files.iidfile, '--iidfile'], [files.metadataFile, '--metadata-file']] as const) {
+    if (!path) continue;
+    try { rmSync(path, { force: true }); } catch (err) {
+      throw new TsbuildError('E_WRITE', `cannot replace ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
 }
 
 export function writeBuildOutputs(files: { iidfile?: string | undefined; metadataFile?: string | undefined }, result: BuildResult, pushed: readonly Pushed[], epoch: SourceDateEpoch | undefined): void {

@@ -27,7 +27,7 @@ const flags: FlagSpec[] = [
   { name: 'cpus', type: 'string', help: 'CPUs for RUN steps', value: 'F' },
   { name: 'memory', short: 'm', type: 'string', help: 'memory limit for RUN steps', value: 'SIZE' },
   { name: 'check', type: 'bool', help: 'only parse and validate the Containerfile' },
-  { name: 'source-date-epoch', type: 'string', help: 'image times and newest layer mtime (default $SOURCE_DATE_EPOCH, else the git HEAD commit time; "now" for neither)', value: 'N' },
+  { name: 'source-date-epoch', type: 'string', help: 'image times, and the latest mtime in new layers, in seconds (default $SOURCE_DATE_EPOCH, else the git HEAD commit time; "now": neither)', value: 'N' },
   { name: 'iidfile', type: 'string', help: 'write the image ID to FILE', value: 'FILE' },
   { name: 'metadata-file', type: 'string', help: 'write build metadata (JSON, buildx keys) to FILE', value: 'FILE' },
   { name: 'help', type: 'bool', help: 'show this help' },
@@ -112,6 +112,10 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   // An `ARG SOURCE_DATE_EPOCH` sees the epoch the build uses, as buildx passes the environment's on.
   if (epoch && !buildArgs.has(EPOCH_ARG)) buildArgs.set(EPOCH_ARG, String(epoch.seconds));
 
+  const outputs = { iidfile: a.strings.get('iidfile'), metadataFile: a.strings.get('metadata-file') };
+  const { clearBuildOutputs, writeBuildOutputs } = await import('./build-metadata.js');
+  clearBuildOutputs(outputs);
+
   reapStale(ctx.root);
   const { build } = await import('../build/executor/build.js');
   const mode = progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : (progress as 'tty' | 'plain' | 'json');
@@ -152,8 +156,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       }
     } finally { await store.close(); }
   }
-  const { writeBuildOutputs } = await import('./build-metadata.js');
-  writeBuildOutputs({ iidfile: a.strings.get('iidfile'), metadataFile: a.strings.get('metadata-file') }, result, pushed, epoch);
+  writeBuildOutputs(outputs, result, pushed, epoch);
   ctx.stdout.write(`${result.imageId}\n`);
   return 0;
 }

@@ -8,7 +8,7 @@
 // time by default, `--source-date-epoch now` opts out, and without any epoch
 // a fully cached rebuild keeps its image ID (no `<none>` images).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -163,7 +163,7 @@ describe('SOURCE_DATE_EPOCH', () => {
     expect(r.stdout.trim().split('\n')).toEqual([String(EPOCH), String(EPOCH), String(EPOCH)]);
   });
 
-  it('gives the same digest on another store, later, after a touch, with --no-cache and another umask, and as pushed', () => {
+  it('gives the same digest on another store, later, after a touch, with --no-cache and under another umask', () => {
     touchAll(ctx);
     const root = newRoot();
     const { id } = build(root, ['--no-cache', '--source-date-epoch', String(EPOCH), '-t', 'repro:2', ctx], { umask: '077' });
@@ -194,6 +194,18 @@ describe('SOURCE_DATE_EPOCH', () => {
     expect(parseSteps(stderr).filter((s) => /^(RUN|COPY)/.test(s.text)).map((s) => s.status)).toEqual(['built', 'built', 'built', 'built']);
     const fresh = (await layerEntries(first.root, 'repro:other')).slice(1).flat();
     expect(fresh.filter((e) => e.mtime !== other)).toEqual([]);
+  });
+
+  it('a failed build leaves no stale --iidfile or --metadata-file behind', () => {
+    const bad = join(first.root, 'bad');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'Containerfile'), 'FROM busybox:stable\nRUN false\n');
+    const iid = join(first.root, 'iid');
+    const meta = join(first.root, 'meta.json');
+    expect(existsSync(iid) && existsSync(meta)).toBe(true); // from the first build
+    const r = tsbuild(first.root, ['build', '--iidfile', iid, '--metadata-file', meta, bad], { env: env() });
+    expect(r.status).not.toBe(0);
+    expect(existsSync(iid) || existsSync(meta)).toBe(false);
   });
 
   it('rejects a malformed epoch with one line', () => {
