@@ -9,7 +9,10 @@
 // (--from), link target, hard-link partner, and file bytes (streamed, never
 // whole files in memory). URLs are downloaded and their bytes hashed.
 // Not hashed: mtimes, and anything about the target stage (its own cache
-// key already covers it).
+// key already covers it). With a SOURCE_DATE_EPOCH the layer holds
+// min(mtime, epoch), so that is hashed: a touch (to after the epoch) still
+// hits, and a file whose older mtime changed misses instead of reusing a
+// layer a --no-cache build would not make.
 import type { Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { IgnoreMatcher } from '../context/ignore.js';
@@ -24,7 +27,7 @@ import { FileDigests } from './file-digests.js';
 class EntryHasher {
   private readonly links = new Map<string, string>();
 
-  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests) {}
+  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined) {}
 
   line(fields: unknown[]): void {
     this.hash.update(`${JSON.stringify(fields)}\n`);
@@ -44,7 +47,8 @@ class EntryHasher {
       this.links.set(key, rel);
     }
     const extra = kind === 'symlink' ? this.tree.readlink(path) : kind === 'char' || kind === 'block' ? st.rdev : null;
-    this.line([kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null]);
+    const mtime = this.clamp === undefined ? [] : [Math.min(Math.floor(st.mtimeMs / 1000), this.clamp)];
+    this.line([kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null, ...mtime]);
     if (kind === 'file') this.line(['content', this.files.digest(this.tree.hostPath(path), st)]);
   }
 }
@@ -56,7 +60,7 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
     const hash = createHash('sha256');
     const tree = sourceTree(step);
     const files = step.fileDigests ?? new FileDigests();
-    const h = new EntryHasher(hash, tree, files);
+    const h = new EntryHasher(hash, tree, files, step.clampMtime);
     h.line([
       'tsbuild-copy-v2', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
       ins.kind === 'copy' ? ins.parents : null, ins.kind === 'add' ? [ins.unpack, ins.checksum] : null, tree.kind,

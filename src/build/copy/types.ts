@@ -30,6 +30,8 @@ export interface CopyStep {
   tmpDir?: string;
   /** A build-wide memo of file content digests (see file-digests.ts); defaults to a fresh one. */
   fileDigests?: FileDigests;
+  /** SOURCE_DATE_EPOCH (seconds): the layer keeps min(mtime, epoch), so the cache key hashes that. */
+  clampMtime?: number;
 }
 
 /** A TsbuildError at the step's instruction. */

@@ -23,6 +23,7 @@ async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstructio
     // ADD downloads land in the store's tmp, which every start cleans of dead writers' files.
     tmpDir: join(ctx.opts.root, 'tmp'),
     fileDigests: ctx.fileDigests,
+    ...(ctx.opts.epoch ? { clampMtime: ctx.opts.epoch.seconds } : {}),
   };
 }
 

@@ -1,8 +1,11 @@
 // The layer writer against real overlay-form directories (root needed for
 // whiteout devices and trusted.* xattrs): OCI whiteouts, opaque markers,
-// hard links, exclusions, determinism, and adopting the dir into the store.
+// hard links, exclusions, determinism, adopting the dir into the store, and
+// SOURCE_DATE_EPOCH's clamp (the same blob whatever the times were, gzip
+// headers without a timestamp).
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -44,11 +47,11 @@ function makeUpper(name: string): string {
   return dir;
 }
 
-async function entriesOf(digest: string): Promise<{ name: string; type: string; linkname?: string | null }[]> {
-  const out: { name: string; type: string; linkname?: string | null }[] = [];
+async function entriesOf(digest: string): Promise<{ name: string; type: string; linkname?: string | null; mtime: number }[]> {
+  const out: { name: string; type: string; linkname?: string | null; mtime: number }[] = [];
   const extract = tar.extract();
   extract.on('entry', (h, stream, next) => {
-    out.push({ name: h.name, type: h.type ?? 'file', linkname: h.linkname });
+    out.push({ name: h.name, type: h.type ?? 'file', linkname: h.linkname, mtime: Math.floor((h.mtime as Date).getTime() / 1000) });
     stream.resume();
     stream.on('end', next);
   });
@@ -81,6 +84,37 @@ describe('writeLayer', () => {
     const lower = await store.layerDir(second!.diffId);
     expect(lower && existsSync(join(lower, 'var/cache/fresh'))).toBe(true);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it('with an epoch, clamps every later mtime (files, dirs, links, whiteouts) and gives one blob whatever the times were', async () => {
+    const epoch = 1_600_000_000;
+    // 9 MiB of compressible and 1 MiB of incompressible (hash-chain) bytes: three gzip members, both kinds.
+    const noise = Buffer.concat(Array.from({ length: 1 << 15 }, (_, i) => createHash('sha256').update(String(i)).digest()));
+    const text = Buffer.alloc(9 << 20);
+    for (let i = 0; i < text.length; i++) text[i] = (i * 7919) % 251;
+    const big = Buffer.concat([text, noise]);
+    const make = (name: string, time: number): string => {
+      const dir = makeUpper(name);
+      writeFileSync(join(dir, 'big'), big);
+      writeFileSync(join(dir, 'old'), 'older than the epoch\n');
+      for (const p of readdirSync(dir, { recursive: true }) as string[]) lutimesSync(join(dir, p), time, time);
+      lutimesSync(join(dir, 'old'), epoch - 1000, epoch - 1000);
+      return dir;
+    };
+    const a = await writeLayer(store, make('clamp-a', epoch + 10), { clampMtime: epoch });
+    const dir = make('clamp-b', epoch + 86_400);
+    const b = await writeLayer(store, dir, { clampMtime: epoch, adopt: true });
+    expect(b?.digest).toBe(a?.digest);
+    const entries = await entriesOf(b!.digest);
+    expect(entries.filter((e) => e.mtime !== epoch).map((e) => [e.name, e.mtime])).toEqual([['old', epoch - 1000]]);
+    expect(new Set(entries.map((e) => e.type))).toEqual(new Set(['directory', 'file', 'symlink', 'link']));
+    // The unpacked layer holds the clamped times too.
+    const lower = (await store.layerDir(b!.diffId)) as string;
+    for (const p of ['etc', 'etc/app.conf', 'etc/removed', 'conf', 'var/cache', 'big']) expect(lstatSync(join(lower, p)).mtimeMs, p).toBe(epoch * 1000);
+    // gzip's header: deflate, no flags, mtime 0, OS 3 (unix) on any machine.
+    const head = readFileSync(join(root, 'blobs', 'sha256', b!.digest.slice(7))).subarray(0, 10);
+    expect([...head.subarray(0, 8)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
+    expect(head[9]).toBe(3);
   });
 
   it('makes no layer for an empty diff, or one holding only excluded files', async () => {

@@ -20,6 +20,18 @@ describe('copySourceDigest', () => {
     expect(before).toMatch(/^sha256:[a-f0-9]{64}$/);
   });
 
+  it('with an epoch, hashes min(mtime, epoch): a touch after it hits, an older mtime changed misses', async () => {
+    const ctx = setup();
+    const epoch = Math.floor(new Date(2010, 1, 1).getTime() / 1000);
+    const clamped = async () => copySourceDigest({ ...contextStep(copyIns(['app'], '/srv/'), ctx), clampMtime: epoch });
+    const before = await clamped();
+    expect(before).not.toBe(await digest(ctx)); // the epoch's keys are their own
+    utimesSync(join(ctx, 'app/main.js'), new Date(2020, 1, 1), new Date(2020, 1, 1));
+    expect(await clamped()).toBe(before); // now and 2020 both clamp to the epoch
+    utimesSync(join(ctx, 'app/main.js'), new Date(2001, 1, 1), new Date(2001, 1, 1));
+    expect(await clamped()).not.toBe(before); // 2001 stays 2001 in the layer
+  });
+
   it('changes with one byte, a mode, a link target, a new file, or a hard link', async () => {
     const ctx = setup();
     const seen = new Set([await digest(ctx)]);
