@@ -9,7 +9,7 @@
 // Concurrent puts of one digest are safe without a lock: each writes its own
 // temp file and rename() atomically replaces identical content.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync } from 'node:fs';
 import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -21,6 +21,18 @@ import type { BlobInfo, ExpectedBlob } from './index.js';
 /** Temp names carry the writer's pid so that clean() can tell garbage from work in progress. */
 export function tempName(kind: string): string {
   return `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * A new private dir under the store's tmp dir, named by tempName: a
+ * concurrent store open's clean() keeps it while this process lives
+ * (mkdtemp's random suffix carries no pid, so clean() took such dirs for
+ * garbage and removed them under a running build).
+ */
+export function makeTempDir(tmpDir: string, kind: string): string {
+  const dir = join(tmpDir, tempName(kind));
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

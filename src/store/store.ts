@@ -298,7 +298,8 @@ export class StoreImpl implements Store {
       return;
     }
     for (const e of entries) {
-      const pid = Number(/^[a-z]+-(\d+)-/.exec(e)?.[1]);
+      // `<kind>-<pid>-<random>` (tempName), or ADD's `tsbuild-add-<pid>-…`.
+      const pid = Number(/^[a-z]+(?:-[a-z]+)*-(\d+)-/.exec(e)?.[1]);
       // Only garbage of dead writers: a live process may still rename it into place.
       if (Number.isInteger(pid) && isAlive(pid)) continue;
       await rm(join(this.tmpDir, e), { recursive: true, force: true });

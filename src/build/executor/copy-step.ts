@@ -2,13 +2,14 @@
 // another stage, an image) and where the result goes (a fresh dir under the
 // store's tmp, which becomes the layer). The file semantics live in
 // src/build/copy.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyCopy, copySourceDigest, type CopySource, type CopyStep } from '../copy/index.js';
 import type { AddInstruction, CopyInstruction } from '../index.js';
 import type { BuildContext } from './build-context.js';
 import { layerDirs, type ImageState } from './image-state.js';
 import { sourceState } from './stage.js';
+import { makeTempDir } from '../../store/blobs.js';
 
 async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<CopyStep> {
   let source: CopySource = { kind: 'context', dir: ctx.opts.contextDir, ...(ctx.opts.noContext ? { none: true } : {}) };
@@ -33,7 +34,7 @@ export const copyStep = {
   },
   /** Returns the filled layer dir (inside the store's tmp, so it can be adopted by rename). */
   async apply(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {
-    const dir = mkdtempSync(join(ctx.opts.root, 'tmp', 'copy-'));
+    const dir = makeTempDir(join(ctx.opts.root, 'tmp'), 'copy');
     try {
       await applyCopy(await stepFor(ctx, state, ins), dir);
       return dir;

@@ -2,14 +2,14 @@
 // (from the context, a stage or an image; read-only unless rw, and then
 // writes land in a throwaway overlay), tmpfs and secret. Each becomes a
 // mount inside the step's container only; none of them reaches the layer.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
-import { tempName } from '../../store/blobs.js';
+import { makeTempDir, tempName } from '../../store/blobs.js';
 import type { SecretSource } from './build-context.js';
 
 export interface MountContext {
@@ -96,7 +96,7 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
             try {
               locks.push(native().tryLockFile(`${dir}.lock`, true));
             } catch {
-              dir = mkdtempSync(join(tmpRoot, 'cache-private-'));
+              dir = makeTempDir(tmpRoot, 'cacheprivate');
               temps.push(dir);
             }
           }
@@ -129,7 +129,7 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
             binds.push({ source: 'overlay', target, readonly: true, isFile: false, fstype: 'overlay', data: `lowerdir=${lowers.join(':')}` });
           } else {
             // rw: writes go to a scratch upper that is thrown away after the step.
-            const scratch = mkdtempSync(join(tmpRoot, 'bind-rw-'));
+            const scratch = makeTempDir(tmpRoot, 'bindrw');
             temps.push(scratch);
             mkdirSync(join(scratch, 'u'));
             mkdirSync(join(scratch, 'w'));

@@ -3,7 +3,7 @@
 // command succeeds the upperdir is the step's layer, as it is: no walk or
 // copy of the rootfs. Mount points the step needed but the image lacked
 // are removed from it first, so RUN --mount leaves no trace in the image.
-import { openSync, rmSync, rmdirSync, lstatSync, writeFileSync, chmodSync, mkdtempSync } from 'node:fs';
+import { openSync, rmSync, rmdirSync, lstatSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
@@ -16,6 +16,7 @@ import { containerEnv } from '../../run/process-spec.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
+import { makeTempDir } from '../../store/blobs.js';
 
 export interface RunStepInput {
   root: string;
@@ -81,7 +82,7 @@ function removeMountArtifacts(upper: string, targets: readonly string[], layerDi
 export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const { run, config } = input;
   let scratchDir: string | undefined;
-  const scratch = () => (scratchDir ??= mkdtempSync(join(input.root, 'tmp', 'run-')));
+  const scratch = () => (scratchDir ??= makeTempDir(join(input.root, 'tmp'), 'run'));
   const { argv, script } = argvFor(run, config.Shell ?? DEFAULT_SHELL, scratch);
   const workdir = config.WorkingDir || '/';
   const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir });

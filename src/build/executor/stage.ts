@@ -3,7 +3,7 @@
 // Every step has a cache key chained from its parent's; RUN, COPY, ADD and
 // a WORKDIR that creates its directory make layers, and are looked up in
 // the cache (under a per-key lock, so concurrent builds share one result).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { INIT_FILES } from '../../run/container-fs.js';
@@ -17,6 +17,7 @@ import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
+import { makeTempDir } from '../../store/blobs.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -133,7 +134,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     applyConfigInstruction(ins, config, new Map(), { cmdFromBase: false });
     const dir = config.WorkingDir ?? '/';
     const history = { created, created_by: nopHistory(ins) };
-    const layerDir = mkdtempSync(join(ctx.opts.root, 'tmp', 'workdir-'));
+    const layerDir = makeTempDir(join(ctx.opts.root, 'tmp'), 'workdir');
     const made = makeWorkdir(layerDirs(state), dir, config.User ?? '', layerDir);
     const next = made ? await commitDir(ctx, state, layerDir, history, timings) : withHistory(state, { ...history, empty_layer: true });
     if (!made) rmSync(layerDir, { recursive: true, force: true });
