@@ -31,10 +31,12 @@ export interface StoredState {
 /**
  * `FROM scratch`: no layers, and docker's default PATH in Env, which
  * BuildKit (dockerd 20.10) and buildah 1.28 both set for a scratch stage,
- * so a COPY-only image still has a PATH when something runs it.
+ * so a COPY-only image still has a PATH when something runs it. WorkingDir
+ * is "/" as in BuildKit's emptyImage (dockerfile2llb); buildah 1.28 leaves
+ * it empty: we follow BuildKit.
  */
 export function scratchState(): ImageState {
-  const config = { Env: [`PATH=${DEFAULT_PATH}`] };
+  const config = { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' };
   return { layers: [], config: { architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
 }
 
