@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeBusyboxLayout } from '../../scripts/make-busybox-image.mjs';
 import { busyboxLayout, fixturesDir } from './fixtures.js';
 import { cleanupStaleRegistries } from './registry-server.js';
+import { cleanupStaleGuests } from './uml/guest.js';
 
 export default async function setup(): Promise<() => void> {
   // The CLI under test runs from dist/bundle/: rebuild it from dist/ so a
@@ -17,6 +18,8 @@ export default async function setup(): Promise<() => void> {
   await (writeBusyboxLayout as (layout: string, rootfs: string) => Promise<unknown>)(busyboxLayout, join(fixturesDir, 'busybox-rootfs'));
   // Registries left running by a test run that was killed (SIGKILL, Ctrl-C).
   cleanupStaleRegistries();
+  // user-mode-linux guests of such a run, and their temp dirs.
+  cleanupStaleGuests();
   // The fixtures are made afresh by every run: leave no temp dir behind.
   return () => rmSync(fixturesDir, { recursive: true, force: true });
 }
