@@ -127,8 +127,20 @@ export function parseConsole(text: string, marker: string): { status: number | n
   return { status: Number(end[1]), output: body.slice(0, end.index) };
 }
 
-/** Boots a guest, runs `script` (POSIX sh) in it as root and returns what it printed. */
-export async function runInGuest(script: string, opts: GuestOptions = {}): Promise<GuestResult> {
+/** A guest that is booting or running. */
+export interface RunningGuest {
+  /** Its temp dir on the host (init, script, UML's files): removed when it ends. */
+  dir: string;
+  /** The main UML process; the guest's host processes are its process group. */
+  pid: number;
+  /** Settles when the guest has powered off or been killed, and its dir is gone. */
+  done: Promise<GuestResult>;
+  /** The console so far (to wait for a line the script prints). */
+  consoleSoFar(): string;
+}
+
+/** Boots a guest that runs `script` (POSIX sh) as root; see runInGuest. */
+export function startGuest(script: string, opts: GuestOptions = {}): RunningGuest {
   const dir = mkdtempSync(join('/tmp', TMP_PREFIX));
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, 'owner'), String(process.pid));
@@ -151,39 +163,48 @@ export async function runInGuest(script: string, opts: GuestOptions = {}): Promi
     `uml_dir=${dir}`,
     'con=null', 'con0=fd:0,fd:1',
   ];
+  const child = spawn(LINUX_UML, args, {
+    // Its own process group: UML runs every guest address space as a host
+    // process, and a timeout must kill all of them.
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: umlTmp },
+  });
+  if (child.pid !== undefined) writeFileSync(join(dir, 'pid'), String(child.pid));
   let consoleText = '';
+  child.stdout.on('data', (d: Buffer) => { consoleText += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { consoleText += d.toString(); });
+  const killGroup = (): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
   let timedOut = false;
-  try {
-    const child = spawn(LINUX_UML, args, {
-      // Its own process group: UML runs every guest address space as a host
-      // process, and a timeout must kill all of them.
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: umlTmp },
-    });
-    writeFileSync(join(dir, 'pid'), String(child.pid));
-    child.stdout.on('data', (d: Buffer) => { consoleText += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { consoleText += d.toString(); });
-    const killGroup = (): void => {
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        // the group is gone already
-      }
-    };
-    const timer = setTimeout(() => { timedOut = true; killGroup(); }, opts.timeoutMs ?? 300_000);
-    await new Promise<void>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', () => resolve());
-    });
+  const timer = setTimeout(() => { timedOut = true; killGroup(); }, opts.timeoutMs ?? 300_000);
+  const done = new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => resolve());
+  }).finally(() => {
     clearTimeout(timer);
     // Helpers outliving the main UML process would still be in its group.
     killGroup();
-  } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-  const { status, output } = parseConsole(consoleText, marker);
-  return { status: timedOut ? null : status, output, console: consoleText.replace(/\r/g, ''), timedOut, dir };
+  }).then((): GuestResult => {
+    const { status, output } = parseConsole(consoleText, marker);
+    return { status: timedOut ? null : status, output, console: consoleText.replace(/\r/g, ''), timedOut, dir };
+  });
+  return { dir, pid: child.pid ?? -1, done, consoleSoFar: () => consoleText };
+}
+
+/**
+ * Boots a guest, runs `script` (POSIX sh) in it as root and returns what it
+ * printed. The script finds `tsbuild` (this checkout's CLI, --root on a
+ * guest tmpfs) on its PATH and starts in /tmp (a guest tmpfs).
+ */
+export function runInGuest(script: string, opts: GuestOptions = {}): Promise<GuestResult> {
+  return startGuest(script, opts).done;
 }
 
 function readOr(path: string): string {
