@@ -20,10 +20,10 @@
 //   cleanupStaleGuests (global-setup) kills and removes.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { processAlive } from '../../../src/registry/partial-blob.js';
 import { repoDir, tsbuildBin } from '../fixtures.js';
+import { reapStaleDirs } from '../stale-dirs.js';
 
 export const LINUX_UML = '/usr/bin/linux.uml';
 /** Where the guest's store lives (tmpfs); the script's `tsbuild` command uses it as --root. */
@@ -207,29 +207,10 @@ export function runInGuest(script: string, opts: GuestOptions = {}): Promise<Gue
   return startGuest(script, opts).done;
 }
 
-function readOr(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
 /** Kill guests (and remove their dirs) left by a test run that was killed. */
 export function cleanupStaleGuests(): void {
-  for (const name of readdirSync('/tmp')) {
-    if (!name.startsWith(TMP_PREFIX)) continue;
-    const dir = join('/tmp', name);
-    // A guest whose test process still lives belongs to a run in progress.
-    const owner = Number(readOr(join(dir, 'owner')));
-    if (owner > 0 && processAlive(owner)) continue;
-    const pid = Number(readOr(join(dir, 'pid')));
-    try {
-      // Only if that pid still is a UML kernel (pids are reused).
-      if (pid > 0 && readlinkSync(`/proc/${pid}/exe`) === LINUX_UML) process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Only if that pid still is a UML kernel (pids are reused); its group holds the guest's processes.
+  reapStaleDirs(TMP_PREFIX, (pid) => {
+    if (readlinkSync(`/proc/${pid}/exe`) === LINUX_UML) process.kill(-pid, 'SIGKILL');
+  });
 }
