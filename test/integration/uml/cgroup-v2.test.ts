@@ -52,6 +52,13 @@ echo "lim.pids.max=$(cat $cg/pids.max)"
 echo "lim.exec.cgroup=$(tsbuild exec lim cat /proc/self/cgroup)"
 tsbuild rm -f lim >/dev/null
 
+# Inside, /sys/fs/cgroup is the container's own cgroup, read-only (runc's
+# habit): runtimes there size themselves from it. Also in a user namespace.
+inside='cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; touch /sys/fs/cgroup/x 2>/dev/null || echo read-only'
+echo "inside=$(tsbuild run --rm --memory 32m --cpus 0.5 $IMG sh -c "$inside" | tr '\n' ,)"
+# (No --memory here: its /proc/meminfo bind fails in a user namespace, on v1 hosts too.)
+echo "inside.userns=$(tsbuild run --rm --uidmap 0:100000:65536 --cpus 0.5 $IMG sh -c "$inside" 2>&1 | tr '\n' ,)"
+
 # A memory hog is killed by the kernel's OOM killer: 137 and a message.
 tsbuild run --rm --memory 32m $IMG tail /dev/zero 2>/tmp/mem.err; echo "mem.status=$?"
 sed 's/^/mem.stderr=/' /tmp/mem.err
@@ -141,6 +148,11 @@ describe('cgroup v2 on a real kernel (user-mode-linux guest)', () => {
     expect(one('lim.pids.max')).toBe('10');
     // In the container's cgroup namespace its own cgroup is the root.
     expect(one('lim.exec.cgroup')).toBe('0::/');
+  });
+
+  it('shows the container its own cgroup, read-only, at /sys/fs/cgroup', () => {
+    expect(one('inside')).toBe('33554432,50000 100000,read-only,');
+    expect(one('inside.userns')).toBe('max,50000 100000,read-only,');
   });
 
   it('makes a memory hog under --memory 32m exit 137 with a message', () => {
