@@ -59,6 +59,12 @@ echo "inside=$(tsbuild run --rm --memory 32m --cpus 0.5 $IMG sh -c "$inside" | t
 # (No --memory here: its /proc/meminfo bind fails in a user namespace, on v1 hosts too.)
 echo "inside.userns=$(tsbuild run --rm --uidmap 0:100000:65536 --cpus 0.5 $IMG sh -c "$inside" 2>&1 | tr '\n' ,)"
 
+# A build's RUN step on this kernel (no limits, so no container cgroup of its own).
+mkdir -p /tmp/ctx && printf 'FROM %s\nRUN head -c 3 /sys/fs/cgroup/cgroup.procs >/dev/null && echo built > /built\n' $IMG > /tmp/ctx/Containerfile
+tsbuild build -t built:1 /tmp/ctx >/dev/null 2>/tmp/build.err; echo "build.status=$?"
+sed 's/^/build.stderr=/' /tmp/build.err
+echo "build.file=$(tsbuild run --rm built:1 cat /built)"
+
 # A memory hog is killed by the kernel's OOM killer: 137 and a message.
 tsbuild run --rm --memory 32m $IMG tail /dev/zero 2>/tmp/mem.err; echo "mem.status=$?"
 sed 's/^/mem.stderr=/' /tmp/mem.err
@@ -153,6 +159,11 @@ describe('cgroup v2 on a real kernel (user-mode-linux guest)', () => {
   it('shows the container its own cgroup, read-only, at /sys/fs/cgroup', () => {
     expect(one('inside')).toBe('33554432,50000 100000,read-only,');
     expect(one('inside.userns')).toBe('max,50000 100000,read-only,');
+  });
+
+  it('builds an image whose RUN step runs on this kernel', () => {
+    expect(one('build.status'), all('build.stderr')).toBe('0');
+    expect(one('build.file')).toBe('built');
   });
 
   it('makes a memory hog under --memory 32m exit 137 with a message', () => {
