@@ -50,7 +50,7 @@ describe('the user-mode-linux guest', () => {
   });
 
   it('kills a guest that outlives its timeout, and removes its dir', async () => {
-    const g = await runInGuest('sleep 1000; echo never', { timeoutMs: 20_000 });
+    const g = await runInGuest('sleep 1000; echo never', { timeoutMs: 8_000 });
     expect(g.timedOut).toBe(true);
     expect(g.status).toBeNull();
     expect(g.output).not.toContain('never');
