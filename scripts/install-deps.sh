@@ -2,7 +2,8 @@
 # System packages the tests and benchmarks use as real components and
 # oracles. Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git)
+# user-mode-linux (and kmod for its insmod) boots the cgroup-v2 guest of test/integration/uml.
+pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -9,6 +9,7 @@ import { writeBusyboxLayout } from '../../scripts/make-busybox-image.mjs';
 import { busyboxLayout, fixturesDir } from './fixtures.js';
 import { cleanupStaleBuildKits } from './build/buildkit.js';
 import { cleanupStaleRegistries } from './registry-server.js';
+import { cleanupStaleGuests } from './uml/guest.js';
 
 export default async function setup(): Promise<() => void> {
   // The CLI under test runs from dist/bundle/: rebuild it from dist/ so a
@@ -19,6 +20,8 @@ export default async function setup(): Promise<() => void> {
   // Registries and dockerds left running by a test run that was killed (SIGKILL, Ctrl-C).
   cleanupStaleRegistries();
   cleanupStaleBuildKits();
+  // user-mode-linux guests of such a run, and their temp dirs.
+  cleanupStaleGuests();
   // The fixtures are made afresh by every run: leave no temp dir behind.
   return () => rmSync(fixturesDir, { recursive: true, force: true });
 }

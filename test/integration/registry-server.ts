@@ -6,13 +6,13 @@
 // @ts-expect-error: a plain .mjs module shared with the benchmarks
 import { registryConfigYaml } from '../../scripts/lib/registry-config.mjs';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from '../../src/registry/partial-blob.js';
+import { reapStaleDirs } from './stale-dirs.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 const TMP_PREFIX = 'tsbuild-registry-';
@@ -137,33 +137,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
   throw new Error('docker-registry failed to start');
 }
 
-function readOr(path: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-
 /** Kill registries (and remove dirs) left by a test run that was killed. */
 export function cleanupStaleRegistries(): void {
-  for (const name of readdirSync('/tmp')) {
-    if (!name.startsWith(TMP_PREFIX)) continue;
-    const dir = join('/tmp', name);
-    // A registry whose test process still lives belongs to a run in progress.
-    const owner = Number(readOr(join(dir, 'owner')));
-    if (owner > 0 && processAlive(owner)) continue;
-    const pidFile = join(dir, 'pid');
-    if (existsSync(pidFile)) {
-      const pid = Number(readOr(pidFile));
-      try {
-        // Only kill it if it is still a docker-registry process.
-        if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(REGISTRY_BIN)) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // Only kill it if it is still a docker-registry process (pids are reused).
+  reapStaleDirs(TMP_PREFIX, (pid) => {
+    if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(REGISTRY_BIN)) process.kill(pid, 'SIGKILL');
+  });
 }

@@ -171,6 +171,8 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             console: opts.console,
             bind_devices: false,
             bind_sys: false,
+            // The kernel's hierarchy, not TSBUILD_CGROUP_ROOT's (a test fake).
+            cgroup2: Hierarchy::detect(Path::new("/sys/fs/cgroup")).version() == 2,
             mask_paths: opts.mask_paths,
         },
         hostname: opts.hostname,

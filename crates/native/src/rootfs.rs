@@ -65,6 +65,11 @@ pub struct RootfsSpec {
     /// Bind the host's /sys instead of mounting sysfs: a user namespace that
     /// shares the host's network namespace may not mount a new sysfs.
     pub bind_sys: bool,
+    /// The host runs cgroup v2: mount the container's cgroup namespace
+    /// (its root is the container's own cgroup) read-only at
+    /// /sys/fs/cgroup, as runc does, so that runtimes inside (Go, the JVM,
+    /// node) see their cpu.max and memory.max.
+    pub cgroup2: bool,
     pub mask_paths: bool,
 }
 
@@ -140,6 +145,9 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         p.mount(None, under(root, "sys"), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, None);
     } else {
         p.mount(Some("sysfs"), under(root, "sys"), Some("sysfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
+        if spec.cgroup2 {
+            p.mount(Some("cgroup2"), under(root, "sys/fs/cgroup"), Some("cgroup2"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
+        }
     }
     plan_dev(&mut p, spec);
     for b in &spec.binds {
@@ -286,6 +294,7 @@ mod tests {
             console: None,
             bind_devices: false,
             bind_sys: false,
+            cgroup2: false,
             mask_paths: true,
         }
     }
@@ -355,6 +364,25 @@ mod tests {
         let calls = rec.calls();
         assert!(!calls.iter().any(|c| c.contains(" sysfs ")));
         assert!(calls.contains(&"mount /sys /c/merged/sys - 0x5000 -".to_string()));
+    }
+
+    #[test]
+    fn a_cgroup2_host_gets_its_cgroup_namespace_mounted_read_only_after_sysfs() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { cgroup2: true, ..spec() })).unwrap();
+        let calls = rec.calls();
+        let sysfs = calls.iter().position(|c| c.starts_with("mount sysfs /c/merged/sys sysfs")).unwrap();
+        let cgroup = calls.iter().position(|c| c == "mount cgroup2 /c/merged/sys/fs/cgroup cgroup2 0xf -").unwrap();
+        assert!(sysfs < cgroup);
+        // Not on a v1 host, and not over a bound host /sys (it has the host's tree already).
+        assert!(!rec_calls(&spec()).iter().any(|c| c.contains("cgroup2")));
+        assert!(!rec_calls(&RootfsSpec { cgroup2: true, bind_sys: true, ..spec() }).iter().any(|c| c.contains("cgroup2")));
+    }
+
+    fn rec_calls(s: &RootfsSpec) -> Vec<String> {
+        let rec = Recorder::new();
+        apply(&rec, &plan(s)).unwrap();
+        rec.calls()
     }
 
     #[test]

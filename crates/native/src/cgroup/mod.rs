@@ -8,6 +8,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub mod v1;
 pub mod v2;
@@ -55,11 +56,17 @@ impl Hierarchy {
         }
     }
 
+    /// Makes the cgroup and writes the limits; on failure removes what it
+    /// made, so a rejected limit leaves no empty cgroup behind.
     pub fn create(&self, name: &str, limits: &Limits) -> io::Result<Created> {
-        match self {
+        let r = match self {
             Hierarchy::V1(root) => v1::create(root, name, limits),
             Hierarchy::V2(root) => v2::create(root, name, limits),
+        };
+        if r.is_err() {
+            let _ = self.remove(name);
         }
+        r
     }
 
     /// Every directory this container's cgroup may occupy (whether or not it exists).
@@ -94,25 +101,37 @@ impl Hierarchy {
     /// Kills whatever is left and removes the directories. Idempotent: a
     /// cgroup already gone is success.
     pub fn remove(&self, name: &str) -> io::Result<()> {
-        for attempt in 0..50 {
+        if let Hierarchy::V2(root) = self {
+            // cgroup.kill (5.14+) kills every process in it at once, forks in
+            // flight included, where a kill loop over cgroup.procs can race a
+            // fork bomb. The loop below stays for older kernels and for v1.
+            let kill = root.join(name).join("cgroup.kill");
+            if kill.exists() {
+                let _ = fs::write(&kill, "1");
+            }
+        }
+        // rmdir is EBUSY until the killed processes have exited, which takes
+        // a while for a big address space or on a slow (UML, loaded CI) host.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
             for pid in self.pids(name) {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
-            let mut busy = false;
+            let mut busy = None;
             for dir in self.dirs(name) {
                 match fs::remove_dir(&dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && attempt < 49 => busy = true,
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy = Some((dir, e)),
                     Err(e) => return Err(io::Error::new(e.kind(), format!("remove {}: {}", dir.display(), e))),
                 }
             }
-            if !busy {
-                return Ok(());
+            match busy {
+                None => return Ok(()),
+                Some((dir, e)) if Instant::now() >= deadline => return Err(io::Error::new(e.kind(), format!("remove {}: {}", dir.display(), e))),
+                Some(_) => std::thread::sleep(Duration::from_millis(10)),
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        Ok(())
     }
 }
 

@@ -8,8 +8,35 @@ use std::path::Path;
 
 const WANTED: &[&str] = &["cpu", "cpuset", "memory", "pids", "io"];
 
+/// The controllers the requested limits write to.
+fn needed(limits: &Limits) -> Vec<&'static str> {
+    let mut n = Vec::new();
+    if limits.cpu_quota.is_some() || limits.cpu_period.is_some() {
+        n.push("cpu");
+    }
+    if limits.memory.is_some() {
+        n.push("memory");
+    }
+    if limits.pids.is_some() {
+        n.push("pids");
+    }
+    if limits.cpuset_cpus.is_some() || limits.cpuset_mems.is_some() {
+        n.push("cpuset");
+    }
+    n
+}
+
 pub fn create(root: &Path, name: &str, limits: &Limits) -> io::Result<Created> {
     let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    // A kernel without a controller (UML's 6.1 has no v2 cpuset) has no
+    // interface files for it, and writing one fails with a bare EACCES from
+    // cgroupfs: name the controller instead, before anything is created.
+    if let Some(missing) = needed(limits).into_iter().find(|c| !available.split_whitespace().any(|a| a == *c)) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("the {} controller is not available in cgroup v2 at {} (it has: {})", missing, root.display(), available.trim()),
+        ));
+    }
     let enable: Vec<String> = WANTED.iter().filter(|c| available.split_whitespace().any(|a| a == **c)).map(|c| format!("+{}", c)).collect();
     let mut dir = root.to_path_buf();
     let parts: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
@@ -77,6 +104,22 @@ mod tests {
         assert_eq!(read("tsbuild/abc/pids.max"), "10");
         assert_eq!(read("tsbuild/abc/cpuset.cpus"), "0");
         assert_eq!(created.procs_files, vec![t.path().join("tsbuild/abc/cgroup.procs")]);
+    }
+
+    #[test]
+    fn names_a_controller_the_kernel_lacks_and_creates_nothing() {
+        let t = TempDir::new();
+        fs::write(t.path().join("cgroup.controllers"), "cpu io memory pids\n").unwrap();
+        fs::write(t.path().join("cgroup.subtree_control"), "").unwrap();
+        let h = Hierarchy::detect(t.path());
+        let err = h.create("tsbuild/abc", &Limits { cpuset_cpus: Some("0".into()), memory: Some(32 << 20), ..Default::default() }).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert!(err.to_string().starts_with("the cpuset controller is not available in cgroup v2 at "), "{}", err);
+        assert!(err.to_string().ends_with("(it has: cpu io memory pids)"), "{}", err);
+        assert!(!t.path().join("tsbuild").exists());
+        // Limits it can apply still work there.
+        h.create("tsbuild/abc", &Limits { memory: Some(32 << 20), ..Default::default() }).unwrap();
+        assert_eq!(fs::read_to_string(t.path().join("cgroup.subtree_control")).unwrap(), "+cpu +memory +pids +io");
     }
 
     #[test]
