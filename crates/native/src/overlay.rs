@@ -128,6 +128,9 @@ fn mount_api(sys: &dyn Syscall, ov: &OverlayStep) -> Attempt {
     r
 }
 
+/// The source mount(2) would be given: /proc/mounts shows it, and tools look for `overlay` there.
+const SOURCE: &CStr = c"overlay";
+
 fn configure(sys: &dyn Syscall, fd: i32, ov: &OverlayStep) -> Attempt {
     for (i, lower) in ov.lowers.iter().enumerate() {
         match sys.fsconfig_string(fd, c"lowerdir+", lower) {
@@ -137,6 +140,7 @@ fn configure(sys: &dyn Syscall, fd: i32, ov: &OverlayStep) -> Attempt {
         }
     }
     let done = || -> SysResult {
+        sys.fsconfig_string(fd, c"source", SOURCE)?;
         if let Some((upper, work)) = &ov.upper {
             sys.fsconfig_string(fd, c"upperdir", upper)?;
             sys.fsconfig_string(fd, c"workdir", work)?;
@@ -222,7 +226,7 @@ fn mount_legacy(sys: &dyn Syscall, ov: &OverlayStep) -> SysResult {
     let r = legacy_data(sys, ov, data, fds).and_then(|()| {
         let options = CStr::from_bytes_with_nul(data).map_err(|_| Errno(libc::EINVAL))?;
         sys.chdir(c"/proc/self/fd")?;
-        let r = sys.mount(Some(c"overlay"), &ov.target, Some(c"overlay"), ov.flags, Some(options));
+        let r = sys.mount(Some(SOURCE), &ov.target, Some(c"overlay"), ov.flags, Some(options));
         let back = sys.chdir(c"/");
         r.and(back)
     });
@@ -251,6 +255,7 @@ mod tests {
             "fsconfig 100 lowerdir+ /c/init",
             "fsconfig 100 lowerdir+ /l/2",
             "fsconfig 100 lowerdir+ /l/1",
+            "fsconfig 100 source overlay",
             "fsconfig 100 upperdir /c/upper",
             "fsconfig 100 workdir /c/work",
             "fsconfig 100 metacopy off",

@@ -401,9 +401,9 @@ mod tests {
         let bind_at = calls.iter().position(|c| c == "mkdir /c/merged/test 755").unwrap();
         assert_eq!(calls[bind_at + 1..bind_at + 4], ["fsopen overlay", "fsconfig 102 lowerdir+ /l/2/out", "fsconfig 102 lowerdir+ /l/1/out"]);
         // A read-only overlay bind: nosuid,nodev at fsmount, then the read-only remount.
-        assert_eq!(calls[bind_at + 5], "fsmount 102 0x6");
-        assert_eq!(calls[bind_at + 6], "move_mount 103 /c/merged/test");
-        assert_eq!(calls[bind_at + 9], "mount - /c/merged/test - 0x1021 -");
+        assert_eq!(calls[bind_at + 6], "fsmount 102 0x6");
+        assert_eq!(calls[bind_at + 7], "move_mount 103 /c/merged/test");
+        assert_eq!(calls[bind_at + 10], "mount - /c/merged/test - 0x1021 -");
     }
 
     #[test]
