@@ -2,7 +2,7 @@
 # System packages the tests and benchmarks use as real components and
 # oracles. Idempotent: does nothing when everything is present.
 set -euo pipefail
-pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd docker.io attr)
+pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd docker.io attr libseccomp-dev pkg-config)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -73,6 +73,13 @@ export declare function cgroupPids(root: string, name: string): Array<number>
 /** Kills what is left in the cgroup and removes it; succeeds if already gone. */
 export declare function cgroupRemove(root: string, name: string): void
 
+/**
+ * Checks that a docker-format seccomp profile parses and compiles (for
+ * docker's default capabilities); the error says why not. The compiled
+ * program stays cached for this process's containers.
+ */
+export declare function checkSeccompProfile(json: string): void
+
 export declare function closeFd(fd: number): void
 
 /** Everything needed to start a new container process. */
@@ -169,6 +176,11 @@ export interface ProcessOptions {
   noNewPrivs: boolean
   /** Kill the process (SIGKILL) when the creating thread dies. */
   dieWithParent: boolean
+  /**
+   * The seccomp filter: omitted or `default` is docker's default profile,
+   * `unconfined` none, anything else a docker-format JSON profile.
+   */
+  seccomp?: string
 }
 
 export interface PtyPair {

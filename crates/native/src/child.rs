@@ -6,11 +6,16 @@
 //! Order matters and is the point of this module:
 //! wait for the parent (cgroup joined, id maps written) → signal state reset
 //! → cgroup namespace (so its root is the container's cgroup) → session and
-//! stdio → hostname → loopback → rootfs → cwd → bounding set → groups, gid,
-//! uid → capabilities → no_new_privs → parent-death signal again (credential
-//! changes clear it) → exec.
+//! time namespace (unshared and its clocks zeroed while the host's /proc is
+//! still mounted; the child itself enters it at exec, the kernel's rule for
+//! a process that unshared CLONE_NEWTIME) → session and stdio → hostname →
+//! loopback → rootfs → cwd → bounding set → groups, gid, uid → capabilities
+//! → no_new_privs → parent-death signal again (credential changes clear it)
+//! → fds close-on-exec → seccomp filter, last, so that nothing of ours runs
+//! under it but execve → exec.
 
 use crate::rootfs::{self, PlannedStep};
+use crate::seccomp::Program;
 use crate::syscall::{Errno, Syscall};
 use std::ffi::CString;
 
@@ -37,12 +42,14 @@ pub enum Stage {
     Cgroup = 17,
     IdMap = 18,
     Monitor = 19,
+    Seccomp = 20,
+    TimeNs = 21,
 }
 
 impl Stage {
     pub fn from_u32(n: u32) -> Option<Stage> {
         use Stage::*;
-        [Sync, CgroupNs, Stdio, Hostname, Loopback, Rootfs, Cwd, Capabilities, Groups, Gid, Uid, NoNewPrivs, ParentDeath, Exec, Setns, Clone, Cgroup, IdMap, Monitor]
+        [Sync, CgroupNs, Stdio, Hostname, Loopback, Rootfs, Cwd, Capabilities, Groups, Gid, Uid, NoNewPrivs, ParentDeath, Exec, Setns, Clone, Cgroup, IdMap, Monitor, Seccomp, TimeNs]
             .into_iter()
             .find(|s| *s as u32 == n)
     }
@@ -68,6 +75,8 @@ impl Stage {
             Cgroup => "joining the container's cgroup",
             IdMap => "writing user namespace id maps",
             Monitor => "starting the container monitor",
+            Seccomp => "loading the seccomp filter",
+            TimeNs => "creating the time namespace",
         }
     }
 }
@@ -122,6 +131,8 @@ pub struct ProcessSpec {
     pub no_new_privs: bool,
     /// Signal to receive when the parent dies (0: none, for detached containers).
     pub pdeathsig: i32,
+    /// The compiled seccomp filter; `None` is unconfined.
+    pub seccomp: Option<Program>,
 }
 
 pub struct ChildSpec {
@@ -133,6 +144,8 @@ pub struct ChildSpec {
     pub new_session: bool,
     pub hostname: Option<CString>,
     pub new_cgroup_ns: bool,
+    /// A new time namespace whose boot-time and monotonic clocks start at zero.
+    pub new_time_ns: bool,
     pub loopback_up: bool,
     pub rootfs: Vec<PlannedStep>,
     pub process: ProcessSpec,
@@ -166,6 +179,11 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
     if spec.new_cgroup_ns {
         sys.unshare(libc::CLONE_NEWCGROUP).map_err(|e| Failure::new(Stage::CgroupNs, e))?;
     }
+    if spec.new_time_ns {
+        // CLONE_NEWTIME can't be a clone flag (its bit is CSIGNAL's there): unshare it here.
+        sys.unshare(libc::CLONE_NEWTIME).map_err(|e| Failure::new(Stage::TimeNs, e))?;
+        sys.write_timens_offsets().map_err(|e| Failure::new(Stage::TimeNs, e))?;
+    }
     setup_stdio(spec).map_err(|e| Failure::new(Stage::Stdio, e))?;
     sys.umask(0);
     if let Some(h) = &spec.hostname {
@@ -178,6 +196,11 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
     enter_cwd(sys, &spec.process).map_err(|e| Failure::new(Stage::Cwd, e))?;
     set_credentials(sys, &spec.process)?;
     sys.umask(0o022);
+    // Every inherited fd but stdio closes at exec.
+    sys.cloexec_from(3).map_err(|e| Failure::new(Stage::Stdio, e))?;
+    if let Some(prog) = &spec.process.seccomp {
+        sys.seccomp_load(prog).map_err(|e| Failure::new(Stage::Seccomp, e))?;
+    }
     Ok(())
 }
 
@@ -302,11 +325,12 @@ mod tests {
             last_cap: 40,
             no_new_privs: true,
             pdeathsig: libc::SIGKILL,
+            seccomp: Some(std::sync::Arc::new(vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }])),
         }
     }
 
     fn spec(uid: u32) -> ChildSpec {
-        ChildSpec { become_ns_root: false, stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
+        ChildSpec { become_ns_root: false, stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, new_time_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
     }
 
     fn go_pipe() -> i32 {
@@ -333,6 +357,38 @@ mod tests {
         // Capabilities in the default set are never dropped from the bounding set.
         assert!(!calls.contains(&"capbset_drop 0".to_string()));
         assert!(calls.contains(&"capbset_drop 21".to_string()));
+    }
+
+    #[test]
+    fn the_time_namespace_is_zeroed_before_the_root_switch_and_seccomp_comes_last() {
+        let rec = Recorder::new();
+        prepare(&rec, &spec(1000), go_pipe()).unwrap();
+        let calls = rec.calls();
+        let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap_or_else(|| panic!("{} missing in {:?}", c, calls));
+        // The offsets are written right after the unshare, before any process can enter the namespace.
+        assert_eq!(pos("write_timens_offsets"), pos("unshare 0x80") + 1);
+        assert!(pos("unshare 0x2000000") < pos("unshare 0x80"));
+        assert!(pos("write_timens_offsets") < pos("sethostname"));
+        // no_new_privs (which the filter needs without CAP_SYS_ADMIN) and every other step go first.
+        assert!(pos("set_no_new_privs") < pos("seccomp_load 1"));
+        assert!(pos("cloexec_from 3") < pos("seccomp_load"));
+        assert_eq!(calls.last().map(String::as_str), Some("seccomp_load 1"));
+    }
+
+    #[test]
+    fn unconfined_loads_no_filter_and_a_failed_load_is_reported() {
+        let rec = Recorder::new();
+        let mut s = spec(0);
+        s.process.seccomp = None;
+        s.new_time_ns = false;
+        prepare(&rec, &s, go_pipe()).unwrap();
+        assert!(!rec.calls().iter().any(|c| c.starts_with("seccomp_load") || c.starts_with("unshare 0x80")));
+        let rec = Recorder::new();
+        rec.fail_on("seccomp_load", libc::EINVAL);
+        assert_eq!(prepare(&rec, &spec(0), go_pipe()).unwrap_err().stage, Stage::Seccomp);
+        let rec = Recorder::new();
+        rec.fail_on("write_timens_offsets", libc::EACCES);
+        assert_eq!(prepare(&rec, &spec(0), go_pipe()).unwrap_err().stage, Stage::TimeNs);
     }
 
     #[test]

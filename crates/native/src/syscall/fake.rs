@@ -108,4 +108,14 @@ impl Syscall for Recorder {
     fn loopback_up(&self) -> SysResult {
         self.record("loopback_up".to_string())
     }
+
+    fn write_timens_offsets(&self) -> SysResult {
+        self.record("write_timens_offsets".to_string())
+    }
+    fn cloexec_from(&self, from: u32) -> SysResult {
+        self.record(format!("cloexec_from {}", from))
+    }
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult {
+        self.record(format!("seccomp_load {}", prog.len()))
+    }
 }

@@ -51,4 +51,17 @@ pub trait Syscall {
     fn umask(&self, mask: u32);
     /// Bring the loopback interface of the current network namespace up.
     fn loopback_up(&self) -> SysResult;
+
+    // Hardening: time namespace offsets, fd hygiene and the seccomp filter.
+    // Kept together, apart from the mount calls, so that changes to either merge cleanly.
+
+    /// Make the (not yet entered) time namespace of `unshare(CLONE_NEWTIME)`
+    /// start its monotonic and boot-time clocks at zero: writes
+    /// /proc/self/timens_offsets, which the kernel allows only before any
+    /// process has entered the namespace.
+    fn write_timens_offsets(&self) -> SysResult;
+    /// Mark every fd from `from` up close-on-exec.
+    fn cloexec_from(&self, from: u32) -> SysResult;
+    /// Install a seccomp filter (needs no_new_privs or CAP_SYS_ADMIN).
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult;
 }
