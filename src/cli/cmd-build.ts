@@ -7,6 +7,7 @@ import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
 import { parseLimits } from '../run/limits.js';
 import { reapStale } from '../run/reaper.js';
+import { parseAllow, parseSecurityOpts } from '../run/security.js';
 
 const flags: FlagSpec[] = [
   { name: 'file', short: 'f', type: 'string', help: 'Containerfile (default CONTEXT/Containerfile, then CONTEXT/Dockerfile)', value: 'FILE' },
@@ -26,6 +27,8 @@ const flags: FlagSpec[] = [
   { name: 'cpu-quota', type: 'string', help: 'CPU CFS quota for RUN steps', value: 'N' },
   { name: 'cpus', type: 'string', help: 'CPUs for RUN steps', value: 'F' },
   { name: 'memory', short: 'm', type: 'string', help: 'memory limit for RUN steps', value: 'SIZE' },
+  { name: 'security-opt', type: 'list', help: 'seccomp=unconfined or seccomp=PROFILE.json for RUN steps', value: 'OPT' },
+  { name: 'allow', type: 'list', help: 'grant an entitlement: security.insecure (for RUN --security=insecure)', value: 'ENTITLEMENT' },
   { name: 'check', type: 'bool', help: 'only parse and validate the Containerfile' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -103,6 +106,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (a.bools.get('push') && tags.length === 0) throw usageError('--push needs at least one -t NAME');
   const limits = parseLimits({ memory: a.strings.get('memory'), cpus: a.strings.get('cpus'), cpuPeriod: a.strings.get('cpu-period'), cpuQuota: a.strings.get('cpu-quota') });
   const tlsVerify = a.bools.get('tls-verify');
+  const security = parseSecurityOpts(a.lists.get('security-opt') ?? []);
+  const allow = parseAllow(a.lists.get('allow') ?? []);
 
   reapStale(ctx.root);
   const { build } = await import('../build/executor/build.js');
@@ -122,6 +127,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     network,
     limits,
     secrets: new Map((a.lists.get('secret') ?? []).map(parseSecret)),
+    security,
+    allowInsecure: allow.insecure,
     ...(tlsVerify === false ? { tlsVerify } : {}),
     log: ctx.log,
   }, mode);

@@ -16,6 +16,7 @@ import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
 import { resolveUser } from './user.js';
+import { processSecurity } from './security.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -94,6 +95,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
+  const security = processSecurity(cfg.security);
   let r;
   try {
     r = native().spawnContainer({
@@ -107,7 +109,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
       gidMaps: cfg.gidMaps ?? cfg.uidMaps,
       binds,
       console: tty ? stdio.ttyPath : undefined,
-      maskPaths: true,
+      maskPaths: security.maskPaths,
       process: {
         args: cfg.args,
         env: cfg.env,
@@ -118,6 +120,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
         groups: user.groups,
         noNewPrivs: true,
         dieWithParent: true,
+        capabilities: security.capabilities,
+        seccomp: security.seccomp,
       },
       stdio: tty ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
       cgroupProcs: procsFiles,

@@ -6,6 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { IgnoreMatcher } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
+import type { SecurityConfig } from '../../run/security.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
 import type { BuildCache } from './cache.js';
@@ -28,6 +29,10 @@ export interface BuildOptions {
   network: 'host' | 'none';
   limits: ResourceLimits;
   secrets: Map<string, string>;
+  /** --security-opt for every RUN step. */
+  security?: SecurityConfig;
+  /** --allow security.insecure: RUN --security=insecure may run. */
+  allowInsecure?: boolean;
   tlsVerify?: boolean;
   log: Logger;
 }

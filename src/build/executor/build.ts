@@ -14,7 +14,7 @@ import type { BuildContext, BuildOptions, StageResult } from './build-context.js
 import { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import { makeProgress, type ProgressMode } from './progress.js';
-import { buildStage } from './stage.js';
+import { buildStage, checkEntitlements } from './stage.js';
 
 export interface BuildResult {
   imageId: string;
@@ -26,6 +26,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   const source = readFileSync(opts.containerfile, 'utf8');
   const cf = parseStages(source, { file: opts.displayFile });
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
+  // Before anything runs, as BuildKit validates entitlements before solving.
+  for (const ps of plan.stages) checkEntitlements(ps.stage.instructions, opts);
   const store = await openStore(opts.root);
   const progress = makeProgress(progressMode, plan.stages.length > 1);
   try {

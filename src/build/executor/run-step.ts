@@ -13,6 +13,7 @@ import { createContainer, launchContainer, removeContainerFiles, waitContainer, 
 import type { ResourceLimits } from '../../run/limits.js';
 import { LayerView } from '../../image/layer-view.js';
 import { containerEnv } from '../../run/process-spec.js';
+import type { SecurityConfig } from '../../run/security.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
@@ -26,6 +27,8 @@ export interface RunStepInput {
   args: ReadonlyMap<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
+  /** The build's --security-opt; RUN --security=insecure overrides it. */
+  security?: SecurityConfig;
   mounts: Omit<MountContext, 'line' | 'workdir' | 'root'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
@@ -82,12 +85,13 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const argEnv = [...input.args].filter(([k]) => !(config.Env ?? []).some((e) => e.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`);
   const env = containerEnv({ ...config, Env: [...argEnv, ...(config.Env ?? [])] }, mounts.env, { hostname: 'buildkitsandbox', home: '/root', tty: false });
   const network = run.network === 'none' ? 'none' : run.network === 'host' ? 'host' : input.network;
+  const security = run.security === 'insecure' ? { insecure: true } : input.security;
   const state = createContainer(input.root, {
     image: { id: 'build-step', name: 'build-step', layerDirs: input.layerDirs, config },
     kind: 'build',
     detached: false,
     autoRemove: true,
-    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds },
+    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds, ...(security ? { security } : {}) },
   });
   const dispose = () => {
     removeContainerFiles(input.root, state);
