@@ -216,6 +216,7 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
         let own = std::fs::read_link(format!("/proc/self/ns/{}", name));
         match (target, own) {
             (Ok(t), Ok(o)) if t == o => continue, // shared with us (e.g. --network host)
+            (Err(_), Err(_)) => continue, // a namespace type this kernel lacks (time before 5.6)
             (Ok(_), _) => {}
             (Err(e), _) => {
                 fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
