@@ -5,10 +5,11 @@
 //!
 //! Order matters and is the point of this module:
 //! wait for the parent (cgroup joined, id maps written) → signal state reset
-//! → cgroup namespace (so its root is the container's cgroup) → session and
-//! time namespace (unshared and its clocks zeroed while the host's /proc is
-//! still mounted; the child itself enters it at exec, the kernel's rule for
-//! a process that unshared CLONE_NEWTIME) → session and stdio → hostname →
+//! → time namespace (unshared and its clocks zeroed while the host's /proc is
+//! still mounted and before any id change; the child itself enters it at
+//! exec, the kernel's rule for a process that unshared CLONE_NEWTIME) →
+//! namespace root → cgroup namespace (so its root is the container's cgroup)
+//! → session and stdio → hostname →
 //! loopback → rootfs → cwd → bounding set → groups, gid, uid → capabilities
 //! → no_new_privs → parent-death signal again (credential changes clear it)
 //! → fds close-on-exec → seccomp filter, last, so that nothing of ours runs
@@ -172,17 +173,19 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
         Ok(_) => return Err(Failure::new(Stage::Sync, Errno(libc::EPIPE))),
         Err(e) => return Err(Failure::new(Stage::Sync, e)),
     }
+    if spec.new_time_ns {
+        // CLONE_NEWTIME can't be a clone flag (its bit is CSIGNAL's there): unshare it here.
+        // Before any id change: that makes us non-dumpable, and /proc/self/timens_offsets
+        // would then belong to the host's root, out of reach in a user namespace.
+        sys.unshare(libc::CLONE_NEWTIME).map_err(|e| Failure::new(Stage::TimeNs, e))?;
+        sys.write_timens_offsets().map_err(|e| Failure::new(Stage::TimeNs, e))?;
+    }
     if spec.become_ns_root {
         sys.setresgid(0).map_err(|e| Failure::new(Stage::Gid, e))?;
         sys.setresuid(0).map_err(|e| Failure::new(Stage::Uid, e))?;
     }
     if spec.new_cgroup_ns {
         sys.unshare(libc::CLONE_NEWCGROUP).map_err(|e| Failure::new(Stage::CgroupNs, e))?;
-    }
-    if spec.new_time_ns {
-        // CLONE_NEWTIME can't be a clone flag (its bit is CSIGNAL's there): unshare it here.
-        sys.unshare(libc::CLONE_NEWTIME).map_err(|e| Failure::new(Stage::TimeNs, e))?;
-        sys.write_timens_offsets().map_err(|e| Failure::new(Stage::TimeNs, e))?;
     }
     setup_stdio(spec).map_err(|e| Failure::new(Stage::Stdio, e))?;
     sys.umask(0);
@@ -367,7 +370,8 @@ mod tests {
         let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap_or_else(|| panic!("{} missing in {:?}", c, calls));
         // The offsets are written right after the unshare, before any process can enter the namespace.
         assert_eq!(pos("write_timens_offsets"), pos("unshare 0x80") + 1);
-        assert!(pos("unshare 0x2000000") < pos("unshare 0x80"));
+        assert_eq!(pos("unshare 0x80"), 0);
+        assert!(pos("write_timens_offsets") < pos("unshare 0x2000000"));
         assert!(pos("write_timens_offsets") < pos("sethostname"));
         // no_new_privs (which the filter needs without CAP_SYS_ADMIN) and every other step go first.
         assert!(pos("set_no_new_privs") < pos("seccomp_load 1"));
@@ -398,7 +402,8 @@ mod tests {
         s.become_ns_root = true;
         prepare(&rec, &s, go_pipe()).unwrap();
         let calls = rec.calls();
-        assert_eq!(&calls[0..2], &["setresgid 0", "setresuid 0"]);
+        // Only the time namespace step (which must precede any id change) comes first.
+        assert_eq!(&calls[0..4], &["unshare 0x80", "write_timens_offsets", "setresgid 0", "setresuid 0"]);
     }
 
     #[test]

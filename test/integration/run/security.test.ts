@@ -101,6 +101,15 @@ describe('the time namespace', () => {
     expect(nsLine).not.toBe(readlinkSync('/proc/self/ns/time'));
   });
 
+  it('works in a user namespace too, where the offsets are written before the ids change', () => {
+    const before = hostUptime();
+    const r = run(['--uidmap', '0:100000:65536'], 'grep "^Seccomp:" /proc/self/status; cat /proc/uptime; unshare -U true; echo "unshare=$?"');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Seccomp:\s+2$/m);
+    expect(r.stdout).toContain('unshare=1');
+    expect(Number(/^(\d+\.\d+) /m.exec(r.stdout)?.[1])).toBeLessThan(before);
+  });
+
   it('still cannot set the clock: CAP_SYS_TIME stays dropped', () => {
     const r = run([], 'date -s 2001-02-03 2>&1; date +%Y');
     expect(r.stdout).toContain('Operation not permitted');
