@@ -221,6 +221,12 @@ export interface ScanEntry {
 /** Every entry under `dir`, depth-first with sorted names, with xattrs. */
 export declare function scanLayer(dir: string): Array<ScanEntry>
 
+/**
+ * Keeps compiled seccomp programs in `dir` (under the store) so that the
+ * next process skips the compile; `null` keeps them in memory only.
+ */
+export declare function setSeccompCacheDir(dir?: string | undefined | null): void
+
 /** Sends a signal; returns false when the process no longer exists. */
 export declare function signalPid(pid: number, signal: number): boolean
 

@@ -106,7 +106,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (a.bools.get('push') && tags.length === 0) throw usageError('--push needs at least one -t NAME');
   const limits = parseLimits({ memory: a.strings.get('memory'), cpus: a.strings.get('cpus'), cpuPeriod: a.strings.get('cpu-period'), cpuQuota: a.strings.get('cpu-quota') });
   const tlsVerify = a.bools.get('tls-verify');
-  const security = parseSecurityOpts(a.lists.get('security-opt') ?? []);
+  const security = parseSecurityOpts(a.lists.get('security-opt') ?? [], ctx.root);
   const allow = parseAllow(a.lists.get('allow') ?? []);
 
   reapStale(ctx.root);

@@ -12,7 +12,7 @@ import { exitStatusCode, refreshContainer } from '../run/container.js';
 import { execCandidates, mergeEnv } from '../run/process-spec.js';
 import { findContainer } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
-import { processSecurity } from '../run/security.js';
+import { processSecurity, useSeccompCache } from '../run/security.js';
 
 const flags: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', help: 'keep stdin attached' },
@@ -43,6 +43,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const cwd = a.strings.get('workdir') ?? c.config.cwd;
   // docker exec runs under the container's own seccomp profile and capabilities.
   const security = processSecurity(c.config.security);
+  useSeccompCache(ctx.root);
 
   let pty: { master: number; slave: number; slavePath: string } | undefined;
   let devnull: number | undefined;

@@ -32,7 +32,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (a.positionals.length !== 1) throw usageError('"tsbuild from" requires exactly 1 image');
   const ref = a.positionals[0] as string;
   const securityOpts = a.lists.get('security-opt') ?? [];
-  const security = parseSecurityOpts(securityOpts);
+  const security = parseSecurityOpts(securityOpts, ctx.root);
   reapStale(ctx.root);
   const state = await withRunnableImage(ctx.root, ref, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') }, (image) => {
     const id = newContainerId();

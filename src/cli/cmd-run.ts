@@ -101,7 +101,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const gidMaps = (a.lists.get('gidmap') ?? []).map((m) => parseIdMap(m, '--gidmap'));
   if (gidMaps.length > 0 && uidMaps.length === 0) throw usageError('--gidmap needs --uidmap');
   const securityOpts = a.lists.get('security-opt') ?? [];
-  const security = parseSecurityOpts(securityOpts);
+  const security = parseSecurityOpts(securityOpts, ctx.root);
 
   reapStale(ctx.root);
   const working = workingContainer(ctx.root, imageRef);

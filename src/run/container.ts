@@ -16,7 +16,7 @@ import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
 import { resolveUser } from './user.js';
-import { processSecurity } from './security.js';
+import { processSecurity, useSeccompCache } from './security.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -96,6 +96,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
   const security = processSecurity(cfg.security);
+  useSeccompCache(root);
   let r;
   try {
     r = native().spawnContainer({

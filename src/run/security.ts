@@ -6,7 +6,7 @@
 // by the native side; this module only reads the user's file and has it
 // checked up front, so a bad profile fails before any container exists.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TsbuildError, ExitCode, usageError } from '../errors.js';
 import { native } from '../native/index.js';
 
@@ -31,6 +31,11 @@ export function processSecurity(sec: SecurityConfig | undefined): ProcessSecurit
   return { seccomp: sec?.seccomp, capabilities: undefined, maskPaths: true };
 }
 
+/** Compiled filters are kept under the store, so only the first process after a change pays for the compile. */
+export function useSeccompCache(root: string): void {
+  native().setSeccompCacheDir(join(root, 'cache', 'seccomp'));
+}
+
 /** Reads and checks a profile file; the error names the file. */
 function loadProfile(path: string): SecurityConfig {
   const file = resolve(path);
@@ -53,8 +58,9 @@ function loadProfile(path: string): SecurityConfig {
  * `seccomp=PROFILE.json` (also `seccomp:…`), and `no-new-privileges`, which
  * tsbuild always applies. Anything else is refused rather than ignored.
  */
-export function parseSecurityOpts(values: readonly string[]): SecurityConfig {
+export function parseSecurityOpts(values: readonly string[], root: string): SecurityConfig {
   let sec: SecurityConfig = {};
+  if (values.length > 0) useSeccompCache(root);
   for (const v of values) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/s.exec(v);
     const key = m?.[1];

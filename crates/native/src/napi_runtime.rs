@@ -245,6 +245,13 @@ pub fn check_seccomp_profile(json: String) -> Result<()> {
     crate::seccomp::compile(&json, crate::caps::default_mask()).map(|_| ()).map_err(Error::from_reason)
 }
 
+/// Keeps compiled seccomp programs in `dir` (under the store) so that the
+/// next process skips the compile; `null` keeps them in memory only.
+#[napi]
+pub fn set_seccomp_cache_dir(dir: Option<String>) {
+    crate::seccomp::compile::set_cache_dir(dir.map(std::path::PathBuf::from));
+}
+
 /// How a process ended: exactly one of `exitCode` and `signal` is set.
 #[napi(object)]
 pub struct ExitStatus {

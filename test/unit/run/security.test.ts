@@ -9,27 +9,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('parseSecurityOpts', () => {
   it('reads docker spellings', () => {
-    expect(parseSecurityOpts([])).toEqual({});
-    expect(parseSecurityOpts(['seccomp=unconfined'])).toEqual({ seccomp: 'unconfined' });
-    expect(parseSecurityOpts(['seccomp:unconfined', 'no-new-privileges'])).toEqual({ seccomp: 'unconfined' });
+    expect(parseSecurityOpts([], dir)).toEqual({});
+    expect(parseSecurityOpts(['seccomp=unconfined'], dir)).toEqual({ seccomp: 'unconfined' });
+    expect(parseSecurityOpts(['seccomp:unconfined', 'no-new-privileges'], dir)).toEqual({ seccomp: 'unconfined' });
     const file = join(dir, 'p.json');
     const text = JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'write', 'exit_group'], action: 'SCMP_ACT_ALLOW' }] });
     writeFileSync(file, text);
-    expect(parseSecurityOpts([`seccomp=${file}`])).toEqual({ seccomp: text, seccompFile: file });
+    expect(parseSecurityOpts([`seccomp=${file}`], dir)).toEqual({ seccomp: text, seccompFile: file });
   });
 
   it('refuses what it cannot honour, naming the file', () => {
-    expect(() => parseSecurityOpts(['apparmor=unconfined'])).toThrow(/unsupported --security-opt "apparmor=unconfined"/);
-    expect(() => parseSecurityOpts(['seccomp='])).toThrow(/unsupported --security-opt/);
+    expect(() => parseSecurityOpts(['apparmor=unconfined'], dir)).toThrow(/unsupported --security-opt "apparmor=unconfined"/);
+    expect(() => parseSecurityOpts(['seccomp='], dir)).toThrow(/unsupported --security-opt/);
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 1, op: 'SCMP_CMP_EQ' }] }] }));
     try {
-      parseSecurityOpts([`seccomp=${bad}`]);
+      parseSecurityOpts([`seccomp=${bad}`], dir);
       expect.unreachable();
     } catch (err) {
       expect((err as { describe(): string }).describe()).toBe(`seccomp argument index 9 is out of range (0-5) (${bad})`);
     }
-    expect(() => parseSecurityOpts([`seccomp=${join(dir, 'absent.json')}`])).toThrow(/cannot read the seccomp profile: ENOENT/);
+    expect(() => parseSecurityOpts([`seccomp=${join(dir, 'absent.json')}`], dir)).toThrow(/cannot read the seccomp profile: ENOENT/);
   });
 });
 

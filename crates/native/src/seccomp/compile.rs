@@ -3,14 +3,18 @@
 //! has to hand the finished instructions to the kernel.
 //!
 //! Programs are cached per (profile text, capability mask) for the life of
-//! the process: a build compiles the default profile once, not once per RUN
-//! step.
+//! the process, so a build compiles the default profile once, not once per
+//! RUN step; and on disk under the store (`cache/seccomp`), because covering
+//! x86_64's 32-bit sub-architectures makes one compile cost ~30 ms, a tenth
+//! of a `tsbuild run`. A disk entry holds its whole key (profile, caps,
+//! kernel, libseccomp version) and is used only when that key matches.
 
 use super::profile::{self, Action, Arg, Target};
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// A compiled filter: what `seccomp(SECCOMP_SET_MODE_FILTER)` takes.
@@ -141,16 +145,20 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, String> {
     ctx.export_bpf(&file).map_err(err("exporting the filter"))?;
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).and_then(|_| file.read_to_end(&mut bytes)).map_err(|e| format!("seccomp: reading the filter: {}", e))?;
-    let size = std::mem::size_of::<libc::sock_filter>();
-    Ok(bytes
-        .chunks_exact(size)
+    Ok(from_bytes(&bytes))
+}
+
+/// Instructions from libseccomp's export format (struct sock_filter, native endian).
+fn from_bytes(bytes: &[u8]) -> Vec<libc::sock_filter> {
+    bytes
+        .chunks_exact(INSN)
         .map(|c| libc::sock_filter {
             code: u16::from_ne_bytes([c[0], c[1]]),
             jt: c[2],
             jf: c[3],
             k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
         })
-        .collect())
+        .collect()
 }
 
 type Cache = Mutex<HashMap<(String, u64), Program>>;
@@ -160,13 +168,85 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The compiled program for `json` and `caps`, compiled at most once per process.
+fn disk_dir() -> &'static Mutex<Option<PathBuf>> {
+    static DIR: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
+    DIR.get_or_init(|| Mutex::new(None))
+}
+
+/// Where compiled programs are kept across processes (`None`: memory only).
+pub fn set_cache_dir(dir: Option<PathBuf>) {
+    *disk_dir().lock().unwrap_or_else(|e| e.into_inner()) = dir;
+}
+
+/// Everything a compiled program depends on.
+fn disk_key(json: &str, caps: u64) -> Vec<u8> {
+    let v = libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
+    let (major, minor) = kernel_version();
+    format!("tsbuild-seccomp 1\nlibseccomp {}\nkernel {}.{}\narch {}\ncaps {:x}\n{}", v, major, minor, std::env::consts::ARCH, caps, json).into_bytes()
+}
+
+fn disk_path(dir: &Path, key: &[u8]) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    dir.join(format!("{:016x}.bpf", h.finish()))
+}
+
+const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+
+/// Layout: key length (u64 LE), key, instructions as the kernel takes them.
+fn read_disk(path: &Path, key: &[u8]) -> Option<Vec<libc::sock_filter>> {
+    let bytes = std::fs::read(path).ok()?;
+    let klen = u64::from_le_bytes(bytes.get(0..8)?.try_into().ok()?) as usize;
+    let stored_key = bytes.get(8..8usize.checked_add(klen)?)?;
+    let prog = &bytes[8 + klen..];
+    if stored_key != key || prog.is_empty() || prog.len() % INSN != 0 || prog.len() / INSN > MAX_INSNS {
+        return None;
+    }
+    Some(from_bytes(prog))
+}
+
+fn write_disk(path: &Path, key: &[u8], prog: &[libc::sock_filter]) {
+    let Some(dir) = path.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let mut bytes = (key.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(key);
+    for i in prog {
+        bytes.extend_from_slice(&i.code.to_ne_bytes());
+        bytes.extend_from_slice(&[i.jt, i.jf]);
+        bytes.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    // A temp file and a rename: a concurrent reader sees the old entry or the whole new one.
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    if std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path)).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// The compiled program for `json` and `caps`: from this process's memory,
+/// else from the disk cache, else compiled (and remembered in both).
 pub fn compile(json: &str, caps: u64) -> Result<Program, String> {
     let key = (json.to_string(), caps);
     if let Some(p) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(p.clone());
     }
-    let prog = Arc::new(compile_uncached(json, caps)?);
+    let dir = disk_dir().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let disk = dir.map(|d| {
+        let k = disk_key(json, caps);
+        (disk_path(&d, &k), k)
+    });
+    let prog = match disk.as_ref().and_then(|(path, k)| read_disk(path, k)) {
+        Some(p) => Arc::new(p),
+        None => {
+            let p = Arc::new(compile_uncached(json, caps)?);
+            if let Some((path, k)) = &disk {
+                write_disk(path, k, &p);
+            }
+            p
+        }
+    };
     cache().lock().unwrap_or_else(|e| e.into_inner()).insert(key, prog.clone());
     Ok(prog)
 }
@@ -239,6 +319,24 @@ mod tests {
         let prog = compile(json, caps::default_mask()).unwrap();
         assert_eq!(errno_under(&prog, mkdir_tmp), libc::EACCES);
         assert_eq!(errno_under(&prog, getpid_probe), 0);
+    }
+
+    #[test]
+    fn the_disk_cache_returns_what_was_compiled_and_ignores_a_foreign_entry() {
+        let dir = std::env::temp_dir().join(format!("tsbuild-seccomp-cache-{}", std::process::id()));
+        let json = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO"}]}"#;
+        let key = disk_key(json, 5);
+        let path = disk_path(&dir, &key);
+        let prog = compile_uncached(json, 5).unwrap();
+        write_disk(&path, &key, &prog);
+        let back = read_disk(&path, &key).unwrap();
+        assert_eq!(back.len(), prog.len());
+        assert!(back.iter().zip(&prog).all(|(a, b)| (a.code, a.jt, a.jf, a.k) == (b.code, b.jt, b.jf, b.k)));
+        // Same file, another key (a hash collision, another libseccomp): not used.
+        assert!(read_disk(&path, &disk_key(json, 6)).is_none());
+        std::fs::write(&path, b"junk").unwrap();
+        assert!(read_disk(&path, &key).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
