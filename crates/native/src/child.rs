@@ -5,9 +5,10 @@
 //!
 //! Order matters and is the point of this module:
 //! wait for the parent (cgroup joined, id maps written) → signal state reset
-//! → time namespace (unshared and its clocks zeroed while the host's /proc is
-//! still mounted and before any id change; the child itself enters it at
-//! exec, the kernel's rule for a process that unshared CLONE_NEWTIME) →
+//! → time namespace (unshare(CLONE_NEWTIME) moves only the caller's future
+//! children, so: unshare, zero its clocks while the host's /proc is still
+//! mounted and before any id change, then setns into it, which works on
+//! every kernel with time namespaces, not only those where exec switches) →
 //! namespace root → cgroup namespace (so its root is the container's cgroup)
 //! → session and stdio → hostname →
 //! loopback → rootfs → cwd → bounding set → groups, gid, uid → capabilities
@@ -179,6 +180,7 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
         // would then belong to the host's root, out of reach in a user namespace.
         sys.unshare(libc::CLONE_NEWTIME).map_err(|e| Failure::new(Stage::TimeNs, e))?;
         sys.write_timens_offsets().map_err(|e| Failure::new(Stage::TimeNs, e))?;
+        sys.enter_time_for_children().map_err(|e| Failure::new(Stage::TimeNs, e))?;
     }
     if spec.become_ns_root {
         sys.setresgid(0).map_err(|e| Failure::new(Stage::Gid, e))?;
@@ -370,6 +372,7 @@ mod tests {
         let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap_or_else(|| panic!("{} missing in {:?}", c, calls));
         // The offsets are written right after the unshare, before any process can enter the namespace.
         assert_eq!(pos("write_timens_offsets"), pos("unshare 0x80") + 1);
+        assert_eq!(pos("enter_time_for_children"), pos("write_timens_offsets") + 1);
         assert_eq!(pos("unshare 0x80"), 0);
         assert!(pos("write_timens_offsets") < pos("unshare 0x2000000"));
         assert!(pos("write_timens_offsets") < pos("sethostname"));
@@ -403,7 +406,7 @@ mod tests {
         prepare(&rec, &s, go_pipe()).unwrap();
         let calls = rec.calls();
         // Only the time namespace step (which must precede any id change) comes first.
-        assert_eq!(&calls[0..4], &["unshare 0x80", "write_timens_offsets", "setresgid 0", "setresuid 0"]);
+        assert_eq!(&calls[0..5], &["unshare 0x80", "write_timens_offsets", "enter_time_for_children", "setresgid 0", "setresuid 0"]);
     }
 
     #[test]

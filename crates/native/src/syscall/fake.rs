@@ -112,6 +112,9 @@ impl Syscall for Recorder {
     fn write_timens_offsets(&self) -> SysResult {
         self.record("write_timens_offsets".to_string())
     }
+    fn enter_time_for_children(&self) -> SysResult {
+        self.record("enter_time_for_children".to_string())
+    }
     fn cloexec_from(&self, from: u32) -> SysResult {
         self.record(format!("cloexec_from {}", from))
     }

@@ -140,6 +140,16 @@ impl Syscall for Linux {
         unsafe { libc::close(fd) };
         if n < 0 { Err(e) } else { Ok(()) }
     }
+    fn enter_time_for_children(&self) -> SysResult {
+        let fd = unsafe { libc::open(c"/proc/self/ns/time_for_children".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        let rc = unsafe { libc::setns(fd, libc::CLONE_NEWTIME) };
+        let e = Errno::last();
+        unsafe { libc::close(fd) };
+        if rc < 0 { Err(e) } else { Ok(()) }
+    }
     fn cloexec_from(&self, from: u32) -> SysResult {
         check(unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) })
     }

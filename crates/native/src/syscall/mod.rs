@@ -60,6 +60,10 @@ pub trait Syscall {
     /// /proc/self/timens_offsets, which the kernel allows only before any
     /// process has entered the namespace.
     fn write_timens_offsets(&self) -> SysResult;
+    /// Enter our own time_for_children namespace now (setns), rather than
+    /// at exec, which only kernels with "fs/exec: switch timens when a task
+    /// gets a new mm" do; the offsets are frozen from here on.
+    fn enter_time_for_children(&self) -> SysResult;
     /// Mark every fd from `from` up close-on-exec.
     fn cloexec_from(&self, from: u32) -> SysResult;
     /// Install a seccomp filter (needs no_new_privs or CAP_SYS_ADMIN).
