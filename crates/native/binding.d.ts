@@ -78,6 +78,13 @@ export declare function cgroupPids(root: string, name: string): Array<number>
 /** Kills what is left in the cgroup and removes it; succeeds if already gone. */
 export declare function cgroupRemove(root: string, name: string): void
 
+/**
+ * Checks that a docker-format seccomp profile parses and compiles (for
+ * docker's default capabilities); the error says why not. The compiled
+ * program stays cached for this process's containers.
+ */
+export declare function checkSeccompProfile(json: string): void
+
 export declare function closeFd(fd: number): void
 
 /** Everything needed to start a new container process. */
@@ -174,6 +181,11 @@ export interface ProcessOptions {
   noNewPrivs: boolean
   /** Kill the process (SIGKILL) when the creating thread dies. */
   dieWithParent: boolean
+  /**
+   * The seccomp filter: omitted or `default` is docker's default profile,
+   * `unconfined` none, anything else a docker-format JSON profile.
+   */
+  seccomp?: string
 }
 
 export interface PtyPair {
@@ -213,6 +225,12 @@ export interface ScanEntry {
 
 /** Every entry under `dir`, depth-first with sorted names, with xattrs. */
 export declare function scanLayer(dir: string): Array<ScanEntry>
+
+/**
+ * Keeps compiled seccomp programs in `dir` (under the store) so that the
+ * next process skips the compile; `null` keeps them in memory only.
+ */
+export declare function setSeccompCacheDir(dir?: string | undefined | null): void
 
 /** Sends a signal; returns false when the process no longer exists. */
 export declare function signalPid(pid: number, signal: number): boolean

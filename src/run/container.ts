@@ -17,6 +17,7 @@ import { newContainerId, randomName, listStates, writeState, type ContainerState
 import { resolveMountTargets } from './mount-targets.js';
 import { checkStackDepth } from './overlay-depth.js';
 import { resolveUser } from './user.js';
+import { processSecurity, useSeccompCache } from './security.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -97,6 +98,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
+  const security = processSecurity(cfg.security);
+  useSeccompCache(root);
   let r;
   try {
     r = native().spawnContainer({
@@ -110,7 +113,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
       gidMaps: cfg.gidMaps ?? cfg.uidMaps,
       binds,
       console: tty ? stdio.ttyPath : undefined,
-      maskPaths: true,
+      maskPaths: security.maskPaths,
       process: {
         args: cfg.args,
         env: cfg.env,
@@ -121,6 +124,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
         groups: user.groups,
         noNewPrivs: true,
         dieWithParent: true,
+        capabilities: security.capabilities,
+        seccomp: security.seccomp,
       },
       stdio: tty ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
       cgroupProcs: procsFiles,

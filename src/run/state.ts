@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { OciContainerConfig } from '../image/runnable.js';
 import type { ResourceLimits } from './limits.js';
+import type { SecurityConfig } from './security.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -45,6 +46,8 @@ export interface RunConfig {
   /** With maps, the container gets a user namespace. */
   uidMaps?: IdMap[];
   gidMaps?: IdMap[];
+  /** --security-opt / RUN --security; absent is docker's defaults. */
+  security?: SecurityConfig;
 }
 
 export interface ContainerState {

@@ -88,11 +88,7 @@ pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, spec.child.process.pdeathsig as libc::c_ulong, 0, 0, 0) };
         }
         let failure = match child::prepare(&Linux, &spec.child, sync[0]) {
-            Ok(()) => {
-                // Every inherited fd but stdio closes at exec.
-                unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-                child::exec(&spec.child.process, &spec.exec_args)
-            }
+            Ok(()) => child::exec(&spec.child.process, &spec.exec_args),
             Err(f) => f,
         };
         let _ = write_all(errp[1], &failure.encode());

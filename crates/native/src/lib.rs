@@ -15,6 +15,7 @@ pub mod pty;
 pub mod rawio;
 pub mod rootedfs;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod syscall;
 

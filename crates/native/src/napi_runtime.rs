@@ -62,6 +62,9 @@ pub struct ProcessOptions {
     pub no_new_privs: bool,
     /// Kill the process (SIGKILL) when the creating thread dies.
     pub die_with_parent: bool,
+    /// The seccomp filter: omitted or `default` is docker's default profile,
+    /// `unconfined` none, anything else a docker-format JSON profile.
+    pub seccomp: Option<String>,
 }
 
 /// Either three fds for stdin/stdout/stderr, or a pty slave fd.
@@ -129,6 +132,7 @@ fn process_config(p: ProcessOptions) -> ProcessConfig {
         capabilities: p.capabilities,
         no_new_privs: p.no_new_privs,
         die_with_parent: p.die_with_parent,
+        seccomp: crate::seccomp::Policy::from_option(p.seccomp.as_deref()),
     }
 }
 
@@ -217,14 +221,16 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
     let launch_spec = spec::joining(&process_config(opts.process), &stdio, &procs.0).map_err(Error::from_reason)?;
     // User first and mount last: joining the mount namespace last keeps the
-    // /proc paths of the others resolvable until then.
-    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("mnt", libc::CLONE_NEWNS)];
+    // /proc paths of the others resolvable until then. The time namespace is
+    // the one PID 1 entered at exec; the helper's clone inherits it.
+    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("time", libc::CLONE_NEWTIME), ("mnt", libc::CLONE_NEWNS)];
     let mut fds = Vec::new();
     for (name, flag) in order {
         let target = std::fs::read_link(format!("/proc/{}/ns/{}", opts.target_pid, name));
         let own = std::fs::read_link(format!("/proc/self/ns/{}", name));
         match (target, own) {
             (Ok(t), Ok(o)) if t == o => continue, // shared with us (e.g. --network host)
+            (Err(_), Err(_)) => continue, // a namespace type this kernel lacks (time before 5.6)
             (Ok(_), _) => {}
             (Err(e), _) => {
                 fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
@@ -243,6 +249,21 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     let r = launch::launch_in_namespaces(&launch_spec, &fds);
     fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
     Ok(result(r, &launch_spec))
+}
+
+/// Checks that a docker-format seccomp profile parses and compiles (for
+/// docker's default capabilities); the error says why not. The compiled
+/// program stays cached for this process's containers.
+#[napi]
+pub fn check_seccomp_profile(json: String) -> Result<()> {
+    crate::seccomp::compile(&json, crate::caps::default_mask()).map(|_| ()).map_err(Error::from_reason)
+}
+
+/// Keeps compiled seccomp programs in `dir` (under the store) so that the
+/// next process skips the compile; `null` keeps them in memory only.
+#[napi]
+pub fn set_seccomp_cache_dir(dir: Option<String>) {
+    crate::seccomp::compile::set_cache_dir(dir.map(std::path::PathBuf::from));
 }
 
 /// How a process ended: exactly one of `exitCode` and `signal` is set.

@@ -6,6 +6,7 @@ import type { Store } from '../../store/index.js';
 import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
+import type { SecurityConfig } from '../../run/security.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
 import type { BuildCache } from './cache.js';
@@ -39,6 +40,10 @@ export interface BuildOptions {
   network: 'host' | 'none';
   limits: ResourceLimits;
   secrets: Map<string, SecretSource>;
+  /** --security-opt for every RUN step. */
+  security?: SecurityConfig;
+  /** --allow security.insecure: RUN --security=insecure may run. */
+  allowInsecure?: boolean;
   tlsVerify?: boolean;
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;

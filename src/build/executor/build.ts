@@ -16,7 +16,7 @@ import type { ImageState } from './image-state.js';
 import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
 import { recordingProgress, type StepRecord } from './step-records.js';
-import { buildStage } from './stage.js';
+import { buildStage, checkEntitlements } from './stage.js';
 
 export interface BuildResult {
   imageId: string;
@@ -33,6 +33,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
   // Before progress starts, so a live display does not draw over it.
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
+  // Before anything runs, as BuildKit validates entitlements before solving.
+  for (const ps of plan.stages) checkEntitlements(ps.stage.instructions, opts);
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);

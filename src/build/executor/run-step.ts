@@ -13,6 +13,7 @@ import { createContainer, launchContainer, removeContainerFiles, waitContainer, 
 import type { ResourceLimits } from '../../run/limits.js';
 import { stackView } from '../../image/stack-view.js';
 import { containerEnv } from '../../run/process-spec.js';
+import type { SecurityConfig } from '../../run/security.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
@@ -28,6 +29,8 @@ export interface RunStepInput {
   args: ReadonlyMap<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
+  /** The build's --security-opt; RUN --security=insecure overrides it. */
+  security?: SecurityConfig;
   mounts: Omit<MountContext, 'line' | 'workdir' | 'root'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
@@ -94,12 +97,13 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   // set after any ENV of their name (expandStage), so they replace it, as in BuildKit.
   const env = containerEnv({ ...config, Env: withArgs(config.Env ?? [], input.args) }, mounts.env, { hostname: 'buildkitsandbox', home: '/root', tty: false });
   const network = run.network === 'none' ? 'none' : run.network === 'host' ? 'host' : input.network;
+  const security = run.security === 'insecure' ? { insecure: true } : input.security;
   const state = createContainer(input.root, {
     image: { id: 'build-step', name: 'build-step', layerDirs: input.layerDirs, config },
     kind: 'build',
     detached: false,
     autoRemove: true,
-    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds },
+    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds, ...(security ? { security } : {}) },
   });
   const dispose = () => {
     removeContainerFiles(input.root, state);

@@ -54,6 +54,18 @@ function withTriggers(stage: Stage, triggers: readonly string[], file: string): 
   return { ...stage, instructions: [...placed, ...stage.instructions] };
 }
 
+/**
+ * BuildKit's rule: `RUN --security=insecure` runs only when the build was
+ * granted the security.insecure entitlement (`--allow security.insecure`).
+ */
+export function checkEntitlements(instructions: readonly StageInstruction[], opts: { allowInsecure?: boolean; displayFile: string }): void {
+  for (const ins of instructions) {
+    if (ins.kind === 'run' && ins.security === 'insecure' && !opts.allowInsecure) {
+      throw new TsbuildError('E_ENTITLEMENT', 'RUN --security=insecure is not allowed: grant it with --allow security.insecure', { location: { file: opts.displayFile, line: ins.line } });
+    }
+  }
+}
+
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
   const label = stageLabel(ps);
@@ -76,9 +88,12 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
   const cmdState = { cmdFromBase: true };
   for (const [i, step] of steps.entries()) {
     const ins = step.instruction;
+    checkEntitlements([ins], ctx.opts); // ONBUILD triggers too
     const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
     const stepKeyParts: unknown[] = [key, describe(ins)];
     if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
+    // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
+    if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) stepKeyParts.push(ins.security, ctx.opts.security?.seccomp);
     if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
     const makesLayer = ins.kind === 'run' || ins.kind === 'copy' || ins.kind === 'add' || ins.kind === 'workdir';
     // The epoch is in the layer (clamped mtimes, history times): a build
@@ -151,6 +166,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
       args,
       network: ctx.opts.network,
       limits: ctx.opts.limits,
+      security: ctx.opts.security,
       outputFd: ctx.progress.outputFd,
       mounts: {
         contextDir: ctx.opts.contextDir,

@@ -137,4 +137,17 @@ impl Syscall for Recorder {
     fn close(&self, fd: i32) {
         let _ = self.record(format!("close {}", fd));
     }
+
+    fn write_timens_offsets(&self) -> SysResult {
+        self.record("write_timens_offsets".to_string())
+    }
+    fn enter_time_for_children(&self) -> SysResult {
+        self.record("enter_time_for_children".to_string())
+    }
+    fn cloexec_from(&self, from: u32) -> SysResult {
+        self.record(format!("cloexec_from {}", from))
+    }
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult {
+        self.record(format!("seccomp_load {}", prog.len()))
+    }
 }
