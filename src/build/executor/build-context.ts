@@ -8,6 +8,7 @@ import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
+import type { ResolvedImage } from '../../registry/index.js';
 import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
@@ -53,4 +54,6 @@ export interface BuildContext {
   /** The context's .containerignore/.dockerignore rules. */
   ignore: IgnoreMatcher | undefined;
   images: Map<string, Promise<{ state: ImageState; id: string }>>;
+  /** What each image reference names (resolved before any stage runs; see images.ts). */
+  resolved: Map<string, Promise<ResolvedImage>>;
 }

@@ -14,6 +14,7 @@ import type { BuildContext, BuildOptions, StageResult } from './build-context.js
 import { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import { makeProgress, type ProgressMode } from './progress.js';
+import { resolvePlannedImages } from './images.js';
 import { buildStage } from './stage.js';
 
 export interface BuildResult {
@@ -39,12 +40,15 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       escapeToken: cf.escapeToken,
       stages: new Map(),
       images: new Map(),
+      resolved: new Map(),
       ignore: loadIgnore(opts.contextDir),
       fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
     const result = await store.withLease(async () => {
+      // Before any stage runs: an unknown or unreachable image fails the build now.
+      await resolvePlannedImages(ctx);
       // Every stage starts at once and waits for what it depends on, so
       // independent stages build in parallel.
       for (const ps of plan.stages) {
