@@ -45,6 +45,8 @@ export interface BindOptions {
   fstype?: string
   /** Options for `fstype`. */
   data?: string
+  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup). */
+  copyUp?: boolean
 }
 
 /** Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits. */

@@ -20,6 +20,8 @@ export interface BindSpec {
   /** Mount this filesystem (tmpfs, overlay) instead of binding `source`. */
   fstype?: string;
   data?: string;
+  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup). */
+  copyUp?: boolean;
 }
 
 /** One line of a user namespace map: container ids [containerId, containerId+size) are host ids from hostId. */

@@ -36,6 +36,8 @@ pub struct BindOptions {
     pub fstype: Option<String>,
     /// Options for `fstype`.
     pub data: Option<String>,
+    /// A tmpfs that starts with what the image has at the target (buildah's tmpcopyup).
+    pub copy_up: Option<bool>,
 }
 
 /// The process to start and its credentials.
@@ -167,7 +169,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             lower_dirs: opts.lower_dirs,
             upper_dir: opts.upper_dir,
             work_dir: opts.work_dir,
-            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data }).collect(),
+            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, copy_up: b.copy_up.unwrap_or(false) }).collect(),
             console: opts.console,
             bind_devices: false,
             bind_sys: false,

@@ -46,6 +46,11 @@ pub struct BindMount {
     pub fstype: Option<String>,
     /// Mount options for `fstype`, e.g. `lowerdir=a:b` or `size=64m`.
     pub data: Option<String>,
+    /// A tmpfs that starts with what the rootfs has at the target (buildah's
+    /// tmpcopyup): an overlay whose lower is the target itself and whose
+    /// upper lives on the tmpfs, so writes stay in memory and the content
+    /// is never copied.
+    pub copy_up: bool,
 }
 
 /// Everything the parent decided about the rootfs, in plain Rust types.
@@ -76,6 +81,7 @@ pub enum Step {
     Mknod { path: CString, mode: u32, dev: u64 },
     Touch { path: CString },
     Symlink { target: CString, link: CString },
+    Umount { target: CString, flags: i32 },
     /// pivot_root into `root`, falling back to MS_MOVE + chroot.
     SwitchRoot { root: CString },
 }
@@ -142,7 +148,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         p.mount(Some("sysfs"), under(root, "sys"), Some("sysfs"), MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, None);
     }
     plan_dev(&mut p, spec);
-    for b in &spec.binds {
+    for (i, b) in spec.binds.iter().enumerate() {
         // Parents first (mkdir -p): a mount target need not exist in the image.
         let mut parent = String::new();
         let parts: Vec<&str> = b.target.split('/').filter(|s| !s.is_empty()).collect();
@@ -154,6 +160,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
         match &b.fstype {
+            Some(fstype) if b.copy_up => plan_copy_up(&mut p, root, i, &target, fstype, b.data.as_deref()),
             Some(fstype) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
             None => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
         }
@@ -174,6 +181,23 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         }
     }
     p.0
+}
+
+/// tmpcopyup: the tmpfs is mounted aside, in the container's own /dev (a
+/// tmpfs too, so nothing reaches the layer), and holds the upper of an
+/// overlay on `target` whose lower is `target` as the rootfs shows it (the
+/// lowerdir path is looked up before the new mount covers it). The aside
+/// mount is then detached: the overlay keeps its own reference to it.
+fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &CString, fstype: &str, data: Option<&str>) {
+    let aside = format!("{}/dev/.tsbuild-tmpcopyup-{}", root.trim_end_matches('/'), i);
+    p.mkdir(cs(&aside), 0o700);
+    p.mount(Some(fstype), cs(&aside), Some(fstype), MS_NOSUID | MS_NODEV, data);
+    p.mkdir(cs(&format!("{}/u", aside)), 0o755);
+    p.mkdir(cs(&format!("{}/w", aside)), 0o700);
+    let lower = target.to_str().expect("utf-8 path");
+    let opts = format!("lowerdir={},upperdir={}/u,workdir={}/w", lower, aside, aside);
+    p.mount(Some("overlay"), target.clone(), Some("overlay"), MS_NOSUID | MS_NODEV, Some(&opts));
+    p.push(Step::Umount { target: cs(&aside), flags: libc::MNT_DETACH });
 }
 
 fn plan_dev(p: &mut Plan, spec: &RootfsSpec) {
@@ -244,6 +268,7 @@ fn apply_step(sys: &dyn Syscall, step: &Step) -> SysResult {
             Err(e) if e.0 == libc::EEXIST => Ok(()),
             r => r,
         },
+        Step::Umount { target, flags } => sys.umount2(target, *flags),
         Step::SwitchRoot { root } => switch_root(sys, root),
     }
 }
@@ -280,8 +305,8 @@ mod tests {
             upper_dir: Some("/c/upper".into()),
             work_dir: Some("/c/work".into()),
             binds: vec![
-                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None },
-                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()) },
+                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, copy_up: false },
+                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), copy_up: false },
             ],
             console: None,
             bind_devices: false,
@@ -310,7 +335,7 @@ mod tests {
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
         assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
         // Missing parents of a mount target are created first.
-        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None }], ..spec() };
+        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, copy_up: false }], ..spec() };
         let rec2 = Recorder::new();
         apply(&rec2, &plan(&spec2)).unwrap();
         let c2 = rec2.calls();
@@ -319,6 +344,25 @@ mod tests {
         let demo = c2.iter().position(|c| c == "mkdir /c/merged/var/cache/demo 755").unwrap();
         assert!(var < cache && cache < demo);
         assert!(calls.contains(&"mount - /proc/sys - 0x102f -".to_string()));
+    }
+
+    #[test]
+    fn a_copy_up_tmpfs_is_an_overlay_on_the_target_with_its_upper_on_a_tmpfs() {
+        let tmpfs = BindMount { source: "tmpfs".into(), target: "/etc".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("mode=1777,size=1m".into()), copy_up: true };
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { binds: vec![tmpfs], ..spec() })).unwrap();
+        let calls = rec.calls();
+        let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no call {c}: {calls:#?}"));
+        let dev = at("mount tmpfs /c/merged/dev tmpfs 0x1000002 mode=755,size=65536k");
+        let aside = at("mount tmpfs /c/merged/dev/.tsbuild-tmpcopyup-0 tmpfs 0x6 mode=1777,size=1m");
+        let upper = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/u 755");
+        let work = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/w 700");
+        let overlay = at("mount overlay /c/merged/etc overlay 0x6 lowerdir=/c/merged/etc,upperdir=/c/merged/dev/.tsbuild-tmpcopyup-0/u,workdir=/c/merged/dev/.tsbuild-tmpcopyup-0/w");
+        let detach = at("umount2 /c/merged/dev/.tsbuild-tmpcopyup-0 2");
+        assert!(dev < aside && aside < upper && upper < work && work < overlay && overlay < detach);
+        assert!(detach < at("pivot_root . ."));
+        // No plain tmpfs on the target itself.
+        assert!(!calls.iter().any(|c| c.starts_with("mount tmpfs /c/merged/etc ")));
     }
 
     #[test]

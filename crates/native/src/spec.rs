@@ -194,6 +194,7 @@ fn describe_step(s: &PlannedStep) -> String {
         Step::Mknod { path, .. } => format!("mknod {}", l(path)),
         Step::Touch { path } => format!("create {}", l(path)),
         Step::Symlink { link, .. } => format!("symlink {}", l(link)),
+        Step::Umount { target, .. } => format!("unmount {}", l(target)),
         Step::SwitchRoot { root } => format!("pivot_root to {}", l(root)),
     }
 }

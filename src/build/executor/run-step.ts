@@ -13,6 +13,7 @@ import { createContainer, launchContainer, removeContainerFiles, waitContainer, 
 import type { ResourceLimits } from '../../run/limits.js';
 import { LayerView } from '../../image/layer-view.js';
 import { containerEnv } from '../../run/process-spec.js';
+import { resolveUser } from '../../run/user.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
@@ -26,7 +27,7 @@ export interface RunStepInput {
   args: ReadonlyMap<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
-  mounts: Omit<MountContext, 'line' | 'workdir' | 'root'>;
+  mounts: Omit<MountContext, 'line' | 'workdir' | 'root' | 'owner'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
 }
@@ -104,7 +105,8 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const scratch = () => (scratchDir ??= mkdtempSync(join(input.root, 'tmp', 'run-')));
   const { argv, script } = argvFor(run, config.Shell ?? DEFAULT_SHELL, scratch);
   const workdir = config.WorkingDir || '/';
-  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir });
+  const owner = () => resolveUser(input.layerDirs, config.User ?? '');
+  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir, owner });
   if (script) mounts.binds.push({ source: script.file, target: SCRIPT_PATH, readonly: true, isFile: true });
   // ENV wins over ARG of the same name; ARGs are visible to the command but never stored.
   const argEnv = [...input.args].filter(([k]) => !(config.Env ?? []).some((e) => e.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`);
