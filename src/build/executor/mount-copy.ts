@@ -46,7 +46,8 @@ export async function copyMountSource(m: RunMount, src: MountCopySource, dest: s
   try {
     await applyCopy(step, dest);
   } catch (err) {
-    const why = err instanceof TsbuildError ? err.message.replace(/^COPY\s+/, '') : String(err);
+    // COPY's messages name the path again; once is enough.
+    const why = err instanceof TsbuildError ? err.message.replace(/^COPY\s+/, '').replace(`${JSON.stringify(source)}: `, '') : String(err);
     throw new TsbuildError('E_MOUNT_SOURCE', `mount source ${source}${m.from ? ` of ${m.from}` : ''}: ${why}`, { location: { file: src.file, line: src.line }, cause: err });
   }
   // A directory's content fills dest, which takes the directory's mode and

@@ -4,7 +4,7 @@
 // with buildah's U, a throwaway copy owned by the step's user), tmpfs
 // (with tmpcopyup, showing the image's content at the target) and secret. Each becomes a
 // mount inside the step's container only; none of them reaches the layer.
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';

@@ -3,12 +3,11 @@
 // with one line at that stage's line, and the earlier stages' RUN steps
 // never start. Images only a stage outside --target names do not count.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
-import { startRegistry, type RegistryServer } from '../registry-server.js';
+import { freePort, startRegistry, type RegistryServer } from '../registry-server.js';
 
 let root: string;
 let cleanup: () => void;
@@ -34,17 +33,6 @@ function build(name: string, containerfile: string, ...args: string[]) {
   return tsbuild(root, ['build', '--progress', 'plain', ...args, dir], { timeout: 120_000 });
 }
 
-/** A port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const FIRST_STAGE = 'FROM busybox:stable AS first\nRUN echo first-stage-ran > /marker\n';
 
@@ -75,7 +63,8 @@ describe('images are resolved before any stage runs', () => {
   });
 
   it('fails on an image in an unreachable registry before the first stage runs', async () => {
-    const port = await closedPort();
+    // Free a moment ago, and nothing listens on it now.
+    const port = await freePort();
     const r = build('unreachable', `${FIRST_STAGE}FROM 127.0.0.1:${port}/app/base:1\nCOPY --from=first /marker /marker\n`);
     expect(r.status).not.toBe(0);
     expectOneLineError(r.stderr);
