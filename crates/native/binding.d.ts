@@ -45,8 +45,11 @@ export interface BindOptions {
   fstype?: string
   /** Options for `fstype`. */
   data?: string
-  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup). */
-  copyUp?: boolean
+  /**
+   * A tmpfs that starts with what the image has at the target (buildah's
+   * tmpcopyup); its root gets this owner and mode.
+   */
+  copyUp?: CopyUpOptions
 }
 
 /** Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits. */
@@ -100,6 +103,13 @@ export interface ContainerOptions {
   cgroupProcs: Array<string>
   /** For a detached container: where its monitor writes the wait status. */
   statusPath?: string
+}
+
+/** Owner and mode of a copy-up tmpfs's root (the target's, as the image has it). */
+export interface CopyUpOptions {
+  mode: number
+  uid: number
+  gid: number
 }
 
 /** Decodes a raw wait status, as written by a detached container's monitor. */

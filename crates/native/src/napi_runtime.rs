@@ -4,7 +4,7 @@
 
 use crate::cgroup::{Hierarchy, Limits};
 use crate::launch;
-use crate::rootfs::{BindMount, RootfsSpec};
+use crate::rootfs::{BindMount, CopyUpRoot, RootfsSpec};
 use crate::spec::{self, ContainerConfig, IdMap, Network, ProcessConfig, StdioConfig};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -36,8 +36,17 @@ pub struct BindOptions {
     pub fstype: Option<String>,
     /// Options for `fstype`.
     pub data: Option<String>,
-    /// A tmpfs that starts with what the image has at the target (buildah's tmpcopyup).
-    pub copy_up: Option<bool>,
+    /// A tmpfs that starts with what the image has at the target (buildah's
+    /// tmpcopyup); its root gets this owner and mode.
+    pub copy_up: Option<CopyUpOptions>,
+}
+
+/// Owner and mode of a copy-up tmpfs's root (the target's, as the image has it).
+#[napi(object)]
+pub struct CopyUpOptions {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The process to start and its credentials.
@@ -169,7 +178,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             lower_dirs: opts.lower_dirs,
             upper_dir: opts.upper_dir,
             work_dir: opts.work_dir,
-            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, copy_up: b.copy_up.unwrap_or(false) }).collect(),
+            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, copy_up: b.copy_up.map(|c| CopyUpRoot { mode: c.mode, uid: c.uid, gid: c.gid }) }).collect(),
             console: opts.console,
             bind_devices: false,
             bind_sys: false,

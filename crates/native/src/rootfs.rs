@@ -50,7 +50,17 @@ pub struct BindMount {
     /// tmpcopyup): an overlay whose lower is the target itself and whose
     /// upper lives on the tmpfs, so writes stay in memory and the content
     /// is never copied.
-    pub copy_up: bool,
+    pub copy_up: Option<CopyUpRoot>,
+}
+
+/// Owner and mode of a copy-up mount's root. Overlayfs shows a merged
+/// directory with its upper's attributes, so the upper's root is given
+/// those of the target it covers (or, with buildah's U, the step user).
+#[derive(Clone, Copy, Debug)]
+pub struct CopyUpRoot {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Everything the parent decided about the rootfs, in plain Rust types.
@@ -82,6 +92,8 @@ pub enum Step {
     Touch { path: CString },
     Symlink { target: CString, link: CString },
     Umount { target: CString, flags: i32 },
+    /// chown then chmod (chown clears set-id bits, so the mode goes last).
+    SetOwner { path: CString, uid: u32, gid: u32, mode: u32 },
     /// pivot_root into `root`, falling back to MS_MOVE + chroot.
     SwitchRoot { root: CString },
 }
@@ -160,7 +172,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
         match &b.fstype {
-            Some(fstype) if b.copy_up => plan_copy_up(&mut p, root, i, &target, fstype, b.data.as_deref()),
+            Some(fstype) if b.copy_up.is_some() => plan_copy_up(&mut p, root, i, &target, fstype, b.data.as_deref(), b.copy_up.unwrap()),
             Some(fstype) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
             None => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
         }
@@ -188,11 +200,12 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
 /// overlay on `target` whose lower is `target` as the rootfs shows it (the
 /// lowerdir path is looked up before the new mount covers it). The aside
 /// mount is then detached: the overlay keeps its own reference to it.
-fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &CString, fstype: &str, data: Option<&str>) {
+fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &CString, fstype: &str, data: Option<&str>, top: CopyUpRoot) {
     let aside = format!("{}/dev/.tsbuild-tmpcopyup-{}", root.trim_end_matches('/'), i);
     p.mkdir(cs(&aside), 0o700);
     p.mount(Some(fstype), cs(&aside), Some(fstype), MS_NOSUID | MS_NODEV, data);
     p.mkdir(cs(&format!("{}/u", aside)), 0o755);
+    p.push(Step::SetOwner { path: cs(&format!("{}/u", aside)), uid: top.uid, gid: top.gid, mode: top.mode });
     p.mkdir(cs(&format!("{}/w", aside)), 0o700);
     let lower = target.to_str().expect("utf-8 path");
     let opts = format!("lowerdir={},upperdir={}/u,workdir={}/w", lower, aside, aside);
@@ -269,6 +282,7 @@ fn apply_step(sys: &dyn Syscall, step: &Step) -> SysResult {
             r => r,
         },
         Step::Umount { target, flags } => sys.umount2(target, *flags),
+        Step::SetOwner { path, uid, gid, mode } => sys.chown(path, *uid, *gid).and_then(|()| sys.chmod(path, *mode)),
         Step::SwitchRoot { root } => switch_root(sys, root),
     }
 }
@@ -305,8 +319,8 @@ mod tests {
             upper_dir: Some("/c/upper".into()),
             work_dir: Some("/c/work".into()),
             binds: vec![
-                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, copy_up: false },
-                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), copy_up: false },
+                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, copy_up: None },
+                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), copy_up: None },
             ],
             console: None,
             bind_devices: false,
@@ -335,7 +349,7 @@ mod tests {
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
         assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
         // Missing parents of a mount target are created first.
-        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, copy_up: false }], ..spec() };
+        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, copy_up: None }], ..spec() };
         let rec2 = Recorder::new();
         apply(&rec2, &plan(&spec2)).unwrap();
         let c2 = rec2.calls();
@@ -348,7 +362,7 @@ mod tests {
 
     #[test]
     fn a_copy_up_tmpfs_is_an_overlay_on_the_target_with_its_upper_on_a_tmpfs() {
-        let tmpfs = BindMount { source: "tmpfs".into(), target: "/etc".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("mode=1777,size=1m".into()), copy_up: true };
+        let tmpfs = BindMount { source: "tmpfs".into(), target: "/etc".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("mode=1777,size=1m".into()), copy_up: Some(CopyUpRoot { mode: 0o1777, uid: 0, gid: 0 }) };
         let rec = Recorder::new();
         apply(&rec, &plan(&RootfsSpec { binds: vec![tmpfs], ..spec() })).unwrap();
         let calls = rec.calls();
@@ -356,6 +370,9 @@ mod tests {
         let dev = at("mount tmpfs /c/merged/dev tmpfs 0x1000002 mode=755,size=65536k");
         let aside = at("mount tmpfs /c/merged/dev/.tsbuild-tmpcopyup-0 tmpfs 0x6 mode=1777,size=1m");
         let upper = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/u 755");
+        // The merged root shows the upper's attributes: the target's, set after the umask.
+        assert_eq!(calls[upper + 1], "chown /c/merged/dev/.tsbuild-tmpcopyup-0/u 0:0");
+        assert_eq!(calls[upper + 2], "chmod /c/merged/dev/.tsbuild-tmpcopyup-0/u 1777");
         let work = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/w 700");
         let overlay = at("mount overlay /c/merged/etc overlay 0x6 lowerdir=/c/merged/etc,upperdir=/c/merged/dev/.tsbuild-tmpcopyup-0/u,workdir=/c/merged/dev/.tsbuild-tmpcopyup-0/w");
         let detach = at("umount2 /c/merged/dev/.tsbuild-tmpcopyup-0 2");

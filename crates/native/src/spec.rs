@@ -195,6 +195,7 @@ fn describe_step(s: &PlannedStep) -> String {
         Step::Touch { path } => format!("create {}", l(path)),
         Step::Symlink { link, .. } => format!("symlink {}", l(link)),
         Step::Umount { target, .. } => format!("unmount {}", l(target)),
+        Step::SetOwner { path, .. } => format!("chown {}", l(path)),
         Step::SwitchRoot { root } => format!("pivot_root to {}", l(root)),
     }
 }

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } 
 import { join, posix, resolve, sep } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
+import { LayerView } from '../../image/layer-view.js';
 import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
 import type { IgnoreMatcher } from '../copy/index.js';
@@ -24,6 +25,8 @@ export interface MountContext {
   secrets: ReadonlyMap<string, string>;
   /** Layer dirs (bottom first) of a stage or image named by `from=`. */
   layersOf(from: string): Promise<string[]>;
+  /** The step's own layer dirs, bottom first (what the image has at a target). */
+  layerDirs: readonly string[];
   /** The step's USER as uid/gid (buildah's `U` gives mounts to it). */
   owner(): Owner;
   /** The context's ignore rules (a copied context bind honours them, as COPY does). */
@@ -58,6 +61,19 @@ function contextPath(ctx: MountContext, source: string): string {
 
 function copySource(ctx: MountContext, layers: string[] | null): MountCopySource {
   return { file: ctx.file, line: ctx.line, contextDir: ctx.contextDir, layers, ...(ctx.ignore ? { ignore: ctx.ignore } : {}) };
+}
+
+/**
+ * The root of a tmpcopyup mount shows what the image has at the target:
+ * its mode and owner (the step user with U). A target the image lacks
+ * gets a plain tmpfs's root: world-writable and sticky.
+ */
+function copyUpRoot(m: RunMount, ctx: MountContext, target: string): { mode: number; uid: number; gid: number } {
+  const view = new LayerView(ctx.layerDirs);
+  const st = view.lstat(view.resolve(target, { followFinal: true }));
+  const mode = st?.isDirectory() ? st.mode & 0o7777 : 0o1777;
+  const owner = m.chownToUser ? ctx.owner() : st?.isDirectory() ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 };
+  return { mode, uid: owner.uid, gid: owner.gid };
 }
 
 /** tmpfs options: world-writable as BuildKit makes it, or the step user's with U; size= if given. */
@@ -96,7 +112,7 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
         }
         case 'tmpfs': {
           if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a tmpfs mount needs target=');
-          binds.push({ source: 'tmpfs', target, readonly: false, isFile: false, fstype: 'tmpfs', data: tmpfsOptions(m, ctx), ...(m.copyUp ? { copyUp: true } : {}) });
+          binds.push({ source: 'tmpfs', target, readonly: false, isFile: false, fstype: 'tmpfs', data: tmpfsOptions(m, ctx), ...(m.copyUp ? { copyUp: copyUpRoot(m, ctx, target) } : {}) });
           targets.push(target);
           break;
         }

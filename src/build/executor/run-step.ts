@@ -27,7 +27,7 @@ export interface RunStepInput {
   args: ReadonlyMap<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
-  mounts: Omit<MountContext, 'line' | 'workdir' | 'root' | 'owner'>;
+  mounts: Omit<MountContext, 'line' | 'workdir' | 'root' | 'owner' | 'layerDirs'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
 }
@@ -106,7 +106,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const { argv, script } = argvFor(run, config.Shell ?? DEFAULT_SHELL, scratch);
   const workdir = config.WorkingDir || '/';
   const owner = () => resolveUser(input.layerDirs, config.User ?? '');
-  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir, owner });
+  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir, owner, layerDirs: input.layerDirs });
   if (script) mounts.binds.push({ source: script.file, target: SCRIPT_PATH, readonly: true, isFile: true });
   // ENV wins over ARG of the same name; ARGs are visible to the command but never stored.
   const argEnv = [...input.args].filter(([k]) => !(config.Env ?? []).some((e) => e.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`);
