@@ -71,6 +71,7 @@ export async function cacheDir(m: RunMount, target: string, req: CacheRequest, h
   const tmpRoot = join(req.root, 'tmp');
   const base = join(req.root, 'cache', 'mounts');
   mkdirSync(base, { recursive: true });
+  mkdirSync(tmpRoot, { recursive: true });
   let dir = join(base, cacheDirName(cacheKey(m, target, req.fromLayers)));
   if (!req.fromLayers) mkdirSync(dir, { recursive: true });
   else if (!existsSync(dir)) await createSeeded(dir, tmpRoot, req.seed);
