@@ -54,8 +54,8 @@ pub struct BindMount {
 }
 
 /// Owner and mode of a copy-up mount's root. Overlayfs shows a merged
-/// directory with its upper's attributes, so the upper's root is given
-/// those of the target it covers (or, with buildah's U, the step user).
+/// directory with its upper's attributes, so the caller decides them (the
+/// target's mode, as buildah gives it) and the upper's root gets them.
 #[derive(Clone, Copy, Debug)]
 pub struct CopyUpRoot {
     pub mode: u32,

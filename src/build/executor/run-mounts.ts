@@ -64,15 +64,16 @@ function copySource(ctx: MountContext, layers: string[] | null): MountCopySource
 }
 
 /**
- * The root of a tmpcopyup mount shows what the image has at the target:
- * its mode and owner (the step user with U). A target the image lacks
- * gets a plain tmpfs's root: world-writable and sticky.
+ * The root of a tmpcopyup mount has the target's mode, as buildah's gives
+ * it (runc chmods the tmpfs to the target's mode but leaves it root's),
+ * and is root's unless U gives it to the step user. A target the image
+ * lacks gets a plain tmpfs's root: world-writable and sticky.
  */
 function copyUpRoot(m: RunMount, ctx: MountContext, target: string): { mode: number; uid: number; gid: number } {
   const view = new LayerView(ctx.layerDirs);
   const st = view.lstat(view.resolve(target, { followFinal: true }));
   const mode = st?.isDirectory() ? st.mode & 0o7777 : 0o1777;
-  const owner = m.chownToUser ? ctx.owner() : st?.isDirectory() ? { uid: st.uid, gid: st.gid } : { uid: 0, gid: 0 };
+  const owner = m.chownToUser ? ctx.owner() : { uid: 0, gid: 0 };
   return { mode, uid: owner.uid, gid: owner.gid };
 }
 
