@@ -2,8 +2,9 @@
 // from= a stage: cache-mount.ts), bind (from the context, a stage or an
 // image; read-only unless rw, and then writes land in a throwaway overlay;
 // with buildah's U, a throwaway copy owned by the step's user), tmpfs
-// (with tmpcopyup, showing the image's content at the target) and secret. Each becomes a
-// mount inside the step's container only; none of them reaches the layer.
+// (with tmpcopyup, showing the image's content at the target) and secret.
+// Each becomes a mount inside the step's container only; none of them
+// reaches the layer.
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
 import { TsbuildError } from '../../errors.js';
