@@ -41,15 +41,15 @@ export interface BindOptions {
   readonly: boolean
   /** The source is a file, not a directory. */
   isFile: boolean
-  /** Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay). */
-  fstype?: string
-  /** Options for `fstype`. */
-  data?: string
   /**
    * A tmpfs that starts with what the image has at the target (buildah's
    * tmpcopyup); its root gets this owner and mode.
    */
   copyUp?: CopyUpOptions
+  /** Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay). */
+  fstype?: string
+  /** Options for `fstype`. */
+  data?: string
 }
 
 /** Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits. */

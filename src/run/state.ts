@@ -17,11 +17,11 @@ export interface BindSpec {
   readonly: boolean;
   /** Default: whether the source is a file. */
   isFile?: boolean;
+  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup); its root's owner and mode. */
+  copyUp?: { mode: number; uid: number; gid: number };
   /** Mount this filesystem (tmpfs, overlay) instead of binding `source`. */
   fstype?: string;
   data?: string;
-  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup); its root's owner and mode. */
-  copyUp?: { mode: number; uid: number; gid: number };
 }
 
 /** One line of a user namespace map: container ids [containerId, containerId+size) are host ids from hostId. */

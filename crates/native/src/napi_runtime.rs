@@ -32,13 +32,13 @@ pub struct BindOptions {
     pub readonly: bool,
     /// The source is a file, not a directory.
     pub is_file: bool,
+    /// A tmpfs that starts with what the image has at the target (buildah's
+    /// tmpcopyup); its root gets this owner and mode.
+    pub copy_up: Option<CopyUpOptions>,
     /// Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay).
     pub fstype: Option<String>,
     /// Options for `fstype`.
     pub data: Option<String>,
-    /// A tmpfs that starts with what the image has at the target (buildah's
-    /// tmpcopyup); its root gets this owner and mode.
-    pub copy_up: Option<CopyUpOptions>,
 }
 
 /// Owner and mode of a copy-up tmpfs's root (the target's, as the image has it).

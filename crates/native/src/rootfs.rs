@@ -42,15 +42,15 @@ pub struct BindMount {
     pub readonly: bool,
     /// True for a file source (the target is created as a file, not a dir).
     pub is_file: bool,
-    /// A filesystem to mount instead of a bind (tmpfs, or a read-only overlay of layers).
-    pub fstype: Option<String>,
-    /// Mount options for `fstype`, e.g. `lowerdir=a:b` or `size=64m`.
-    pub data: Option<String>,
     /// A tmpfs that starts with what the rootfs has at the target (buildah's
     /// tmpcopyup): an overlay whose lower is the target itself and whose
     /// upper lives on the tmpfs, so writes stay in memory and the content
     /// is never copied.
     pub copy_up: Option<CopyUpRoot>,
+    /// A filesystem to mount instead of a bind (tmpfs, or a read-only overlay of layers).
+    pub fstype: Option<String>,
+    /// Mount options for `fstype`, e.g. `lowerdir=a:b` or `size=64m`.
+    pub data: Option<String>,
 }
 
 /// Owner and mode of a copy-up mount's root. Overlayfs shows a merged
@@ -169,10 +169,13 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
             parent.push_str(part);
             p.mkdir(under(root, &parent), 0o755);
         }
+        if let (Some(top), Some(fstype)) = (b.copy_up, &b.fstype) {
+            plan_copy_up(&mut p, root, i, &b.target, fstype, b.data.as_deref(), top);
+            continue;
+        }
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
         match &b.fstype {
-            Some(fstype) if b.copy_up.is_some() => plan_copy_up(&mut p, root, i, &target, fstype, b.data.as_deref(), b.copy_up.unwrap()),
             Some(fstype) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
             None => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
         }
@@ -200,7 +203,9 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
 /// overlay on `target` whose lower is `target` as the rootfs shows it (the
 /// lowerdir path is looked up before the new mount covers it). The aside
 /// mount is then detached: the overlay keeps its own reference to it.
-fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &CString, fstype: &str, data: Option<&str>, top: CopyUpRoot) {
+fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &str, fstype: &str, data: Option<&str>, top: CopyUpRoot) {
+    let target = under(root, target);
+    p.mkdir(target.clone(), 0o755);
     let aside = format!("{}/dev/.tsbuild-tmpcopyup-{}", root.trim_end_matches('/'), i);
     p.mkdir(cs(&aside), 0o700);
     p.mount(Some(fstype), cs(&aside), Some(fstype), MS_NOSUID | MS_NODEV, data);
