@@ -15,10 +15,10 @@ export interface BindSpec {
   source: string;
   target: string;
   readonly: boolean;
-  /** Default: whether the source is a file. */
-  isFile?: boolean;
   /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup); its root's owner and mode. */
   copyUp?: { mode: number; uid: number; gid: number };
+  /** Default: whether the source is a file. */
+  isFile?: boolean;
   /** Mount this filesystem (tmpfs, overlay) instead of binding `source`. */
   fstype?: string;
   data?: string;

@@ -4,7 +4,7 @@
 
 use crate::cgroup::{Hierarchy, Limits};
 use crate::launch;
-use crate::rootfs::{BindMount, CopyUpRoot, RootfsSpec};
+use crate::rootfs::{BindMount, RootfsSpec};
 use crate::spec::{self, ContainerConfig, IdMap, Network, ProcessConfig, StdioConfig};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -178,7 +178,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             lower_dirs: opts.lower_dirs,
             upper_dir: opts.upper_dir,
             work_dir: opts.work_dir,
-            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, copy_up: b.copy_up.map(|c| CopyUpRoot { mode: c.mode, uid: c.uid, gid: c.gid }) }).collect(),
+            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, copy_up: b.copy_up.map(|c| crate::rootfs::CopyUpRoot { mode: c.mode, uid: c.uid, gid: c.gid }) }).collect(),
             console: opts.console,
             bind_devices: false,
             bind_sys: false,

@@ -9,9 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync } 
 import { join, posix, resolve, sep } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
-import { LayerView } from '../../image/layer-view.js';
 import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
+import { LayerView } from '../../image/layer-view.js';
 import type { IgnoreMatcher } from '../copy/index.js';
 import { cacheDir, type Held } from './cache-mount.js';
 import { copyMountSource, type MountCopySource, type Owner } from './mount-copy.js';
@@ -58,33 +58,6 @@ function contextPath(ctx: MountContext, source: string): string {
   }
   if (real !== base && !real.startsWith(base + sep)) fail(ctx, 'E_SOURCE_OUTSIDE_CONTEXT', `mount source ${source} resolves outside the build context`);
   return real;
-}
-
-function copySource(ctx: MountContext, layers: string[] | null): MountCopySource {
-  return { file: ctx.file, line: ctx.line, contextDir: ctx.contextDir, layers, ...(ctx.ignore ? { ignore: ctx.ignore } : {}) };
-}
-
-/**
- * The root of a tmpcopyup mount has the target's mode, as buildah's gives
- * it (runc chmods the tmpfs to the target's mode but leaves it root's),
- * and is root's unless U gives it to the step user. A target the image
- * lacks gets a plain tmpfs's root: world-writable and sticky.
- */
-function copyUpRoot(m: RunMount, ctx: MountContext, target: string): { mode: number; uid: number; gid: number } {
-  const view = new LayerView(ctx.layerDirs);
-  const st = view.lstat(view.resolve(target, { followFinal: true }));
-  const mode = st?.isDirectory() ? st.mode & 0o7777 : 0o1777;
-  const owner = m.chownToUser ? ctx.owner() : { uid: 0, gid: 0 };
-  return { mode, uid: owner.uid, gid: owner.gid };
-}
-
-/** tmpfs options: world-writable as BuildKit makes it, or the step user's with U; size= if given. */
-function tmpfsOptions(m: RunMount, ctx: MountContext): string {
-  const owner = m.chownToUser ? ctx.owner() : null;
-  const opts = [owner ? 'mode=0755' : 'mode=1777'];
-  if (owner) opts.push(`uid=${owner.uid}`, `gid=${owner.gid}`);
-  if (m.size !== null) opts.push(`size=${m.size}`);
-  return opts.join(',');
 }
 
 export async function prepareMounts(mounts: readonly RunMount[], ctx: MountContext): Promise<PreparedMounts> {
@@ -178,4 +151,31 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
     throw err;
   }
   return { binds, env, targets, release };
+}
+
+function copySource(ctx: MountContext, layers: string[] | null): MountCopySource {
+  return { file: ctx.file, line: ctx.line, contextDir: ctx.contextDir, layers, ...(ctx.ignore ? { ignore: ctx.ignore } : {}) };
+}
+
+/**
+ * The root of a tmpcopyup mount has the target's mode, as buildah's gives
+ * it (runc chmods the tmpfs to the target's mode but leaves it root's),
+ * and is root's unless U gives it to the step user. A target the image
+ * lacks gets a plain tmpfs's root: world-writable and sticky.
+ */
+function copyUpRoot(m: RunMount, ctx: MountContext, target: string): { mode: number; uid: number; gid: number } {
+  const view = new LayerView(ctx.layerDirs);
+  const st = view.lstat(view.resolve(target, { followFinal: true }));
+  const mode = st?.isDirectory() ? st.mode & 0o7777 : 0o1777;
+  const owner = m.chownToUser ? ctx.owner() : { uid: 0, gid: 0 };
+  return { mode, uid: owner.uid, gid: owner.gid };
+}
+
+/** tmpfs options: world-writable as BuildKit makes it, or the step user's with U; size= if given. */
+function tmpfsOptions(m: RunMount, ctx: MountContext): string {
+  const owner = m.chownToUser ? ctx.owner() : null;
+  const opts = [owner ? 'mode=0755' : 'mode=1777'];
+  if (owner) opts.push(`uid=${owner.uid}`, `gid=${owner.gid}`);
+  if (m.size !== null) opts.push(`size=${m.size}`);
+  return opts.join(',');
 }
