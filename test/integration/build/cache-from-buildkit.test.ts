@@ -5,19 +5,71 @@
 // changes (or is rebuilt with --no-cache), and keeps it apart from the
 // plain cache of the same id. (buildah mounts the stage itself and keeps
 // nothing, so it is not the reference here.)
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildKit } from '../../../bench/lib/buildkit.mjs';
-import { Workspace } from '../../../bench/lib/workspace.mjs';
+import { removeDir } from '../../../bench/lib/workspace.mjs';
 import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
 
 let root: string;
 let cleanup: () => void;
 let ctx: string;
-let ws: Workspace;
+let ws: DaemonDir;
 let buildkit: BuildKit;
+
+// The daemon's own dir, under a prefix of this test's: not the benchmarks'
+// Workspace, whose start-up removes every bench dir whose owner does not look
+// like a benchmark (this test's vitest worker would, and it would remove
+// other people's). Only dirs with this prefix whose owner is gone are ours
+// to clean up (a run killed with -9).
+const PREFIX = 'tsbuild-test-buildkit-';
+
+class DaemonDir {
+  readonly dir: string;
+  private readonly teardowns: Array<() => unknown> = [];
+
+  constructor() {
+    for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+      const dir = join(tmpdir(), name);
+      let owner = 0;
+      try { owner = Number(readFileSync(join(dir, 'owner'), 'utf8')); } catch { /* half made */ }
+      if (owner > 0 && isAlive(owner)) continue;
+      removeDir(dir);
+    }
+    this.dir = mkdtempSync(join(tmpdir(), PREFIX));
+    writeFileSync(join(this.dir, 'owner'), String(process.pid));
+  }
+
+  path(sub: string, opts: { mkdir?: boolean } = {}): string {
+    const p = join(this.dir, sub);
+    if (opts.mkdir) mkdirSync(p, { recursive: true });
+    return p;
+  }
+
+  recordPid(pid: number, command: string): void {
+    appendFileSync(join(this.dir, 'pids'), `${pid} ${command}\n`);
+  }
+
+  onClose(fn: () => unknown): void {
+    this.teardowns.push(fn);
+  }
+
+  async close(): Promise<void> {
+    for (const fn of this.teardowns.reverse()) await fn();
+    removeDir(this.dir); // the daemon's containerd and shims, its mounts, the dir
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 const CONTAINERFILE = [
   'FROM busybox:stable AS seed',
@@ -38,7 +90,7 @@ beforeAll(async () => {
   expect(tsbuild(root, ['load', '-i', busyboxLayout]).status).toBe(0);
   const archive = join(ctx, '..', `${ctx.split('/').at(-1)}-busybox.tar`);
   expect(tsbuild(root, ['save', '--format', 'docker-archive', '-o', archive, 'busybox:stable']).status).toBe(0);
-  ws = new Workspace('cache-from-test');
+  ws = new DaemonDir();
   buildkit = new BuildKit(ws, { insecureRegistry: '127.0.0.1:1' });
   try {
     if (!(await buildkit.start())) throw new Error(`BuildKit (dockerd) did not start: ${buildkit.reason}`);
