@@ -41,6 +41,11 @@ export interface BindOptions {
   readonly: boolean
   /** The source is a file, not a directory. */
   isFile: boolean
+  /**
+   * A tmpfs that starts with what the image has at the target (buildah's
+   * tmpcopyup); its root gets this owner and mode.
+   */
+  copyUp?: CopyUpOptions
   /** Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay). */
   fstype?: string
   /** Options for `fstype`. */
@@ -110,6 +115,13 @@ export interface ContainerOptions {
   cgroupProcs: Array<string>
   /** For a detached container: where its monitor writes the wait status. */
   statusPath?: string
+}
+
+/** Owner and mode of a copy-up tmpfs's root (the target's, as the image has it). */
+export interface CopyUpOptions {
+  mode: number
+  uid: number
+  gid: number
 }
 
 /** Decodes a raw wait status, as written by a detached container's monitor. */

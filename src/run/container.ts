@@ -87,14 +87,14 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const paths = containerPaths(root, state.id);
   const cfg = state.config;
   const user = resolveUser(state.layerDirs, cfg.user);
-  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data, lowerDirs: b.lowerDirs, upperDir: b.upperDir, workDir: b.workDir }));
+  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data, lowerDirs: b.lowerDirs, upperDir: b.upperDir, workDir: b.workDir, copyUp: b.copyUp }));
   // Targets resolved inside the root: a link in the image or the rw layer must not lead the runtime's mkdir to the host.
   const binds = resolveMountTargets(state.layerDirs, requested, [paths.init, paths.upper]);
   const cgroup = state.cgroupName;
   const procsFiles = cgroup === undefined ? [] : createCgroup(cgroup, cfg.limits);
   if (cfg.limits.memory !== undefined) {
     writeMeminfo(paths.meminfo, cfg.limits.memory);
-    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined });
+    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined, copyUp: undefined });
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);

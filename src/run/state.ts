@@ -16,6 +16,8 @@ export interface BindSpec {
   source: string;
   target: string;
   readonly: boolean;
+  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup); its root's owner and mode. */
+  copyUp?: { mode: number; uid: number; gid: number };
   /** Default: whether the source is a file. */
   isFile?: boolean;
   /** Mount this filesystem (tmpfs) instead of binding `source`. */

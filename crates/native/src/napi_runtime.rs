@@ -33,6 +33,9 @@ pub struct BindOptions {
     pub readonly: bool,
     /// The source is a file, not a directory.
     pub is_file: bool,
+    /// A tmpfs that starts with what the image has at the target (buildah's
+    /// tmpcopyup); its root gets this owner and mode.
+    pub copy_up: Option<CopyUpOptions>,
     /// Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay).
     pub fstype: Option<String>,
     /// Options for `fstype`.
@@ -42,6 +45,14 @@ pub struct BindOptions {
     /// With `lower_dirs`: a read-write layer for the overlay (its work dir in `work_dir`).
     pub upper_dir: Option<String>,
     pub work_dir: Option<String>,
+}
+
+/// Owner and mode of a copy-up tmpfs's root (the target's, as the image has it).
+#[napi(object)]
+pub struct CopyUpOptions {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The process to start and its credentials.
@@ -138,7 +149,8 @@ fn process_config(p: ProcessOptions) -> ProcessConfig {
 
 fn bind_mount(b: BindOptions) -> BindMount {
     let overlay = b.lower_dirs.map(|lower_dirs| OverlayLayers { lower_dirs, upper_dir: b.upper_dir, work_dir: b.work_dir });
-    BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, overlay }
+    BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, overlay,
+        copy_up: b.copy_up.map(|c| crate::rootfs::CopyUpRoot { mode: c.mode, uid: c.uid, gid: c.gid }) }
 }
 
 fn stdio_config(s: &StdioOptions) -> Result<StdioConfig> {

@@ -201,6 +201,8 @@ fn describe_step(s: &PlannedStep) -> String {
         Step::Mknod { path, .. } => format!("mknod {}", l(path)),
         Step::Touch { path } => format!("create {}", l(path)),
         Step::Symlink { link, .. } => format!("symlink {}", l(link)),
+        Step::Umount { target, .. } => format!("unmount {}", l(target)),
+        Step::SetOwner { path, .. } => format!("chown {}", l(path)),
         Step::SwitchRoot { root } => format!("pivot_root to {}", l(root)),
         Step::Overlay(ov) => format!("mount overlay on {} (overlay)", l(&ov.target)),
     }

@@ -9,6 +9,7 @@ import type { ResourceLimits } from '../../run/limits.js';
 import type { SecurityConfig } from '../../run/security.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
+import type { ResolvedImage } from '../../registry/index.js';
 import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
@@ -73,4 +74,6 @@ export interface BuildContext {
   /** The context's .containerignore/.dockerignore rules. */
   ignore: IgnoreMatcher | undefined;
   images: Map<string, Promise<{ state: ImageState; id: string }>>;
+  /** What each image reference names (resolved before any stage runs; see images.ts). */
+  resolved: Map<string, Promise<ResolvedImage>>;
 }

@@ -172,6 +172,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
         contextDir: ctx.opts.contextDir,
         file: ctx.opts.displayFile,
         secrets: ctx.opts.secrets,
+        ...(ctx.ignore ? { ignore: ctx.ignore } : {}),
         layersOf: async (from) => layerDirs(await sourceState(ctx, from, ins.line)),
       },
     });

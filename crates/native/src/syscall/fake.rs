@@ -68,6 +68,12 @@ impl Syscall for Recorder {
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         self.record(format!("mkdir {} {:o}", s(path), mode))
     }
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult {
+        self.record(format!("chown {} {}:{}", s(path), uid, gid))
+    }
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult {
+        self.record(format!("chmod {} {:o}", s(path), mode))
+    }
     fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
         self.record(format!("mknod {} {:o} {}:{}", s(path), mode, libc::major(dev), libc::minor(dev)))
     }

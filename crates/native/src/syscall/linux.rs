@@ -38,6 +38,12 @@ impl Syscall for Linux {
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         check(unsafe { libc::mkdir(path.as_ptr(), mode) } as libc::c_long)
     }
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult {
+        check(unsafe { libc::chown(path.as_ptr(), uid, gid) } as libc::c_long)
+    }
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult {
+        check(unsafe { libc::chmod(path.as_ptr(), mode) } as libc::c_long)
+    }
     fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
         check(unsafe { libc::mknod(path.as_ptr(), mode, dev) } as libc::c_long)
     }

@@ -37,6 +37,8 @@ pub trait Syscall {
     fn symlink(&self, target: &CStr, link: &CStr) -> SysResult;
     /// Create an empty regular file if missing (a bind-mount target).
     fn touch(&self, path: &CStr, mode: u32) -> SysResult;
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult;
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult;
     fn sethostname(&self, name: &[u8]) -> SysResult;
     fn unshare(&self, flags: i32) -> SysResult;
     fn setns(&self, fd: i32, nstype: i32) -> SysResult;
