@@ -16,6 +16,7 @@ import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
 import { resolveUser } from './user.js';
+import { measureUsage, type ProcessUsage } from './usage.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -174,6 +175,8 @@ export interface ExitInfo {
   exitCode?: number;
   signal?: number;
   oomKilled: boolean;
+  /** What the process (and its cgroup) used; only from a wait, not from a recorded status. */
+  usage?: ProcessUsage;
 }
 
 /** The exit status `run` returns: the code, or 128+N for death by signal N. */
@@ -201,6 +204,9 @@ export async function waitContainer(root: string, state: ContainerState, pid: nu
     signal: st.signal ?? undefined,
     oomKilled: state.cgroupName !== undefined && st.signal === 9 && oomKilled(state.cgroupName),
   };
+  // Before markExited removes the cgroup and its counters.
+  const usage = measureUsage(st.usage, state.cgroupName);
+  if (usage) info.usage = usage;
   markExited(root, state, info);
   return info;
 }

@@ -16,6 +16,7 @@ pub mod rootedfs;
 pub mod rootfs;
 pub mod spec;
 pub mod syscall;
+pub mod usage;
 
 mod napi_fs;
 mod napi_layer;

@@ -231,31 +231,44 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     Ok(result(r, &launch_spec))
 }
 
+/// CPU microseconds and peak memory (bytes) of a process or a cgroup.
+/// Numbers, not BigInts: 2^53 us is 285 years of CPU.
+#[napi(object)]
+pub struct ResourceUsage {
+    pub user_us: f64,
+    pub sys_us: f64,
+    /// rusage: the largest RSS of any one reaped process; cgroup: the group's peak.
+    pub peak_bytes: Option<f64>,
+}
+
 /// How a process ended: exactly one of `exitCode` and `signal` is set.
+/// `usage` comes with a waited process (wait4), not with a decoded status.
 #[napi(object)]
 pub struct ExitStatus {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
+    pub usage: Option<ResourceUsage>,
 }
 
 pub fn decode_status(status: i32) -> ExitStatus {
     if libc::WIFSIGNALED(status) {
-        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)) }
+        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)), usage: None }
     } else {
-        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None }
+        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None, usage: None }
     }
 }
 
 pub struct WaitTask(i32);
 
 impl Task for WaitTask {
-    type Output = i32;
+    type Output = (i32, crate::usage::ProcessUsage);
     type JsValue = ExitStatus;
-    fn compute(&mut self) -> Result<i32> {
-        launch::wait_raw(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
+    fn compute(&mut self) -> Result<Self::Output> {
+        crate::usage::wait_with_usage(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
     }
-    fn resolve(&mut self, _env: Env, status: i32) -> Result<ExitStatus> {
-        Ok(decode_status(status))
+    fn resolve(&mut self, _env: Env, (status, u): Self::Output) -> Result<ExitStatus> {
+        let usage = ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: Some(u.max_rss_bytes as f64) };
+        Ok(ExitStatus { usage: Some(usage), ..decode_status(status) })
     }
 }
 
@@ -356,6 +369,13 @@ pub fn cgroup_remove(root: String, name: String) -> Result<()> {
 #[napi]
 pub fn cgroup_oom_kills(root: String, name: String) -> u32 {
     Hierarchy::detect(Path::new(&root)).oom_kills(&name) as u32
+}
+
+/// The cgroup's own CPU and peak-memory counters; null without cpu accounting.
+#[napi]
+pub fn cgroup_usage(root: String, name: String) -> Option<ResourceUsage> {
+    let u = Hierarchy::detect(Path::new(&root)).usage(&name)?;
+    Some(ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: u.peak_bytes.map(|b| b as f64) })
 }
 
 #[napi]

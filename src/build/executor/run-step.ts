@@ -11,6 +11,7 @@ import type { OciContainerConfig } from '../../image/runnable.js';
 import { containerPaths } from '../../run/container-fs.js';
 import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
 import type { ResourceLimits } from '../../run/limits.js';
+import type { ProcessUsage } from '../../run/usage.js';
 import { LayerView } from '../../image/layer-view.js';
 import { containerEnv } from '../../run/process-spec.js';
 import { runScript, type RunInstruction } from '../index.js';
@@ -34,6 +35,10 @@ export interface RunStepInput {
 export interface RunStepResult {
   /** The container's upperdir: the step's changes in overlay form. */
   upperDir: string;
+  /** What the command used (cgroup counters or rusage), when measured. */
+  usage?: ProcessUsage;
+  /** From launch to exit. */
+  wallMs: number;
   /** Remove the step's container (after the layer is written). */
   dispose(): void;
 }
@@ -96,12 +101,14 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const devnull = openSync('/dev/null', 'r');
   try {
     let pid: number;
+    const started = performance.now();
     try {
       pid = launchContainer(input.root, state, { fds: [devnull, input.outputFd, input.outputFd] });
     } finally {
       native().closeFd(devnull);
     }
     const exit = await waitContainer(input.root, state, pid);
+    const wallMs = performance.now() - started;
     const code = exitStatusCode(exit);
     if (code !== 0) {
       const why = exit.oomKilled ? oomMessage(state) : exit.signal !== undefined ? `was killed by signal ${exit.signal}` : `returned a non-zero code: ${code}`;
@@ -109,7 +116,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     }
     const upperDir = containerPaths(input.root, state.id).upper;
     removeMountArtifacts(upperDir, mounts.targets, input.layerDirs);
-    return { upperDir, dispose };
+    return { upperDir, dispose, wallMs, ...(exit.usage ? { usage: exit.usage } : {}) };
   } catch (err) {
     dispose();
     if (err instanceof TsbuildError && !err.location) throw new TsbuildError(err.code, err.message, { location: { file: input.mounts.file, line: run.line }, exitCode: err.exitCode, cause: err });
