@@ -249,6 +249,8 @@ export interface SpawnResult {
   stage?: string
   errno?: number
   message?: string
+  /** Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers). */
+  forkRssBytes?: number
 }
 
 /**

@@ -135,6 +135,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   state.status = 'running';
   state.pid = r.pid;
   state.pidStartTime = startTime(r.pid);
+  if (typeof r.forkRssBytes === 'number') state.forkRssBytes = r.forkRssBytes;
   state.startedAt = new Date().toISOString();
   if (!state.detached) {
     state.ownerPid = process.pid;
@@ -205,7 +206,7 @@ export async function waitContainer(root: string, state: ContainerState, pid: nu
     oomKilled: state.cgroupName !== undefined && st.signal === 9 && oomKilled(state.cgroupName),
   };
   // Before markExited removes the cgroup and its counters.
-  const usage = measureUsage(st.usage, state.cgroupName);
+  const usage = measureUsage(st.usage, state.cgroupName, state.forkRssBytes);
   if (usage) info.usage = usage;
   markExited(root, state, info);
   return info;

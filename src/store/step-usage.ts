@@ -18,8 +18,10 @@ export interface StepUsage {
   cpuSeconds: number;
   userSeconds: number;
   sysSeconds: number;
-  /** Peak memory in bytes (see memorySource). */
+  /** Peak memory in bytes (see source). */
   peakMemoryBytes?: number;
+  /** Instead of peakMemoryBytes when rusage cannot tell the step's peak from the launcher's fork: at most this. */
+  peakMemoryAtMostBytes?: number;
   /** `cgroup`: the step's cgroup (exact, combined); `rusage`: wait4 (the largest single process). */
   source: 'cgroup' | 'rusage';
   /** Uncompressed bytes of the layer the step added (0: no layer). */

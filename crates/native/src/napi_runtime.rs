@@ -109,6 +109,8 @@ pub struct SpawnResult {
     pub stage: Option<String>,
     pub errno: Option<i32>,
     pub message: Option<String>,
+    /// Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers).
+    pub fork_rss_bytes: Option<f64>,
 }
 
 fn process_config(p: ProcessOptions) -> ProcessConfig {
@@ -140,12 +142,13 @@ fn id_maps(v: Option<Vec<IdMapping>>) -> Vec<IdMap> {
 
 fn result(r: std::result::Result<i32, crate::child::Failure>, spec: &launch::LaunchSpec) -> SpawnResult {
     match r {
-        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None },
+        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None, fork_rss_bytes: None },
         Err(f) => SpawnResult {
             pid: None,
             stage: Some(format!("{:?}", f.stage).to_lowercase()),
             errno: Some(f.errno),
             message: Some(spec::describe_failure(&f, spec)),
+            fork_rss_bytes: None,
         },
     }
 }
@@ -190,7 +193,11 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             };
             launch::launch_detached(&launch_spec, &monitor)
         }
-        None => launch::launch(&launch_spec),
+        None => {
+            let l = launch::launch_measured(&launch_spec);
+            let fork_rss = l.as_ref().ok().map(|l| l.fork_rss as f64);
+            return Ok(SpawnResult { fork_rss_bytes: fork_rss, ..result(l.map(|l| l.pid), &launch_spec) });
+        }
     };
     Ok(result(r, &launch_spec))
 }

@@ -21,6 +21,7 @@ export function stepUsage(measured: ProcessUsage, wallMs: number, layerBytes: nu
     userSeconds,
     sysSeconds,
     ...(measured.peakMemoryBytes !== undefined ? { peakMemoryBytes: measured.peakMemoryBytes } : {}),
+    ...(measured.peakMemoryAtMostBytes !== undefined ? { peakMemoryAtMostBytes: measured.peakMemoryAtMostBytes } : {}),
     source: measured.source,
     layerBytes,
     wallSeconds: round(wallMs / 1000, 3),
@@ -41,7 +42,8 @@ export function cpuText(u: StepUsage): string {
 }
 
 export function memText(u: StepUsage): string {
-  return u.peakMemoryBytes === undefined ? '-' : binarySize(u.peakMemoryBytes);
+  if (u.peakMemoryBytes !== undefined) return binarySize(u.peakMemoryBytes);
+  return u.peakMemoryAtMostBytes !== undefined ? `<=${binarySize(u.peakMemoryAtMostBytes)}` : '-';
 }
 
 /**
