@@ -61,7 +61,7 @@ export function historyTable(rows: readonly HistoryRow[], opts: { noTrunc: boole
     const by = opts.noTrunc ? r.createdBy : truncate(r.createdBy.replace(/\s+/g, ' '), 45);
     table.push([id, created, by, humanSize(r.size), opts.noTrunc ? r.comment : truncate(r.comment, 45), r.usage ? cpuText(r.usage) : '', r.usage ? memText(r.usage) : '']);
   }
-  return formatTable(table).replace(/ +\n/g, "\n");
+  return formatTable(table).replace(/ +\n/g, '\n');
 }
 
 export async function run(ctx: CliContext, argv: string[]): Promise<number> {
