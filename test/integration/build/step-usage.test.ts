@@ -6,6 +6,7 @@
 // bounds on measured resources: the burner stops by its own CPU clock
 // (/proc/self/stat utime), never by wall time.
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
@@ -72,6 +73,9 @@ function expectFigures(by: Map<string, Usage | undefined>, source: string): void
   for (const u of [burn, orphan, alloc, file]) {
     expect(u?.source).toBe(source);
     expect(u?.cpuSeconds).toBeCloseTo((u?.userSeconds ?? 0) + (u?.sysSeconds ?? 0), 2);
+    // No figure claims more CPU than the step's wall time allows on this machine's cores
+    // (the wall time encloses the process's whole life; 50 ms for tick-based accounting).
+    expect(u?.cpuSeconds).toBeLessThanOrEqual((u?.wallSeconds ?? 0) * availableParallelism() + 0.05);
   }
   expect(step(by, 'COPY burn.sh')).toBeUndefined();
   expect(step(by, 'ENV DONE=1')).toBeUndefined();
