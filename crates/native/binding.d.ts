@@ -90,6 +90,9 @@ export declare function cgroupRemove(root: string, name: string): void
  */
 export declare function checkSeccompProfile(json: string): void
 
+/** The cgroup's own CPU and peak-memory counters; null without cpu accounting. */
+export declare function cgroupUsage(root: string, name: string): ResourceUsage | null
+
 export declare function closeFd(fd: number): void
 
 /** Everything needed to start a new container process. */
@@ -137,10 +140,14 @@ export interface EntryMeta {
   xattrs?: Array<Xattr>
 }
 
-/** How a process ended: exactly one of `exitCode` and `signal` is set. */
+/**
+ * How a process ended: exactly one of `exitCode` and `signal` is set.
+ * `usage` comes with a waited process (wait4), not with a decoded status.
+ */
 export interface ExitStatus {
   exitCode?: number
   signal?: number
+  usage?: ResourceUsage
 }
 
 export interface IdMapping {
@@ -214,6 +221,17 @@ export declare function readXattr(path: string, name: string): Buffer | null
 
 export declare function resizePty(fd: number, cols: number, rows: number): void
 
+/**
+ * CPU microseconds and peak memory (bytes) of a process or a cgroup.
+ * Numbers, not BigInts: 2^53 us is 285 years of CPU.
+ */
+export interface ResourceUsage {
+  userUs: number
+  sysUs: number
+  /** rusage: the largest RSS of any one reaped process; cgroup: the group's peak. */
+  peakBytes?: number
+}
+
 /** One entry of a scanned layer directory. */
 export interface ScanEntry {
   /** Relative, `/`-separated. */
@@ -266,6 +284,8 @@ export interface SpawnResult {
   stage?: string
   errno?: number
   message?: string
+  /** Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers). */
+  forkRssBytes?: number
 }
 
 /**

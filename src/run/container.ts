@@ -18,6 +18,7 @@ import { resolveMountTargets } from './mount-targets.js';
 import { checkStackDepth } from './overlay-depth.js';
 import { resolveUser } from './user.js';
 import { processSecurity, useSeccompCache } from './security.js';
+import { measureUsage, type ProcessUsage } from './usage.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -142,6 +143,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   state.status = 'running';
   state.pid = r.pid;
   state.pidStartTime = startTime(r.pid);
+  if (typeof r.forkRssBytes === 'number') state.forkRssBytes = r.forkRssBytes;
   state.startedAt = new Date().toISOString();
   if (!state.detached) {
     state.ownerPid = process.pid;
@@ -182,6 +184,8 @@ export interface ExitInfo {
   exitCode?: number;
   signal?: number;
   oomKilled: boolean;
+  /** What the process (and its cgroup) used; only from a wait, not from a recorded status. */
+  usage?: ProcessUsage;
 }
 
 /** The exit status `run` returns: the code, or 128+N for death by signal N. */
@@ -209,6 +213,9 @@ export async function waitContainer(root: string, state: ContainerState, pid: nu
     signal: st.signal ?? undefined,
     oomKilled: state.cgroupName !== undefined && st.signal === 9 && oomKilled(state.cgroupName),
   };
+  // Before markExited removes the cgroup and its counters.
+  const usage = measureUsage(st.usage, state.cgroupName, state.forkRssBytes);
+  if (usage) info.usage = usage;
   markExited(root, state, info);
   return info;
 }

@@ -70,6 +70,8 @@ export interface ContainerState {
   pid?: number;
   /** /proc/<pid>/stat start time, so a recycled pid is never mistaken for ours. */
   pidStartTime?: number;
+  /** Pre-exec peak RSS of the forked process, which its rusage includes (run/usage.ts). */
+  forkRssBytes?: number;
   /** The tsbuild process that waits on a foreground container. */
   ownerPid?: number;
   ownerStartTime?: number;

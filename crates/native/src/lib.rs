@@ -18,6 +18,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod usage;
 
 mod napi_fs;
 mod napi_layer;

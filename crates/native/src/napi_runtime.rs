@@ -129,6 +129,8 @@ pub struct SpawnResult {
     pub stage: Option<String>,
     pub errno: Option<i32>,
     pub message: Option<String>,
+    /// Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers).
+    pub fork_rss_bytes: Option<f64>,
 }
 
 fn process_config(p: ProcessOptions) -> ProcessConfig {
@@ -167,12 +169,13 @@ fn id_maps(v: Option<Vec<IdMapping>>) -> Vec<IdMap> {
 
 fn result(r: std::result::Result<i32, crate::child::Failure>, spec: &launch::LaunchSpec) -> SpawnResult {
     match r {
-        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None },
+        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None, fork_rss_bytes: None },
         Err(f) => SpawnResult {
             pid: None,
             stage: Some(format!("{:?}", f.stage).to_lowercase()),
             errno: Some(f.errno),
             message: Some(spec::describe_failure(&f, spec)),
+            fork_rss_bytes: None,
         },
     }
 }
@@ -220,7 +223,11 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             };
             launch::launch_detached(&launch_spec, &monitor)
         }
-        None => launch::launch(&launch_spec),
+        None => {
+            let l = launch::launch_measured(&launch_spec);
+            let fork_rss = l.as_ref().ok().map(|l| l.fork_rss as f64);
+            return Ok(SpawnResult { fork_rss_bytes: fork_rss, ..result(l.map(|l| l.pid), &launch_spec) });
+        }
     };
     Ok(result(r, &launch_spec))
 }
@@ -278,31 +285,44 @@ pub fn set_seccomp_cache_dir(dir: Option<String>) {
     crate::seccomp::compile::set_cache_dir(dir.map(std::path::PathBuf::from));
 }
 
+/// CPU microseconds and peak memory (bytes) of a process or a cgroup.
+/// Numbers, not BigInts: 2^53 us is 285 years of CPU.
+#[napi(object)]
+pub struct ResourceUsage {
+    pub user_us: f64,
+    pub sys_us: f64,
+    /// rusage: the largest RSS of any one reaped process; cgroup: the group's peak.
+    pub peak_bytes: Option<f64>,
+}
+
 /// How a process ended: exactly one of `exitCode` and `signal` is set.
+/// `usage` comes with a waited process (wait4), not with a decoded status.
 #[napi(object)]
 pub struct ExitStatus {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
+    pub usage: Option<ResourceUsage>,
 }
 
 pub fn decode_status(status: i32) -> ExitStatus {
     if libc::WIFSIGNALED(status) {
-        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)) }
+        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)), usage: None }
     } else {
-        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None }
+        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None, usage: None }
     }
 }
 
 pub struct WaitTask(i32);
 
 impl Task for WaitTask {
-    type Output = i32;
+    type Output = (i32, crate::usage::ProcessUsage);
     type JsValue = ExitStatus;
-    fn compute(&mut self) -> Result<i32> {
-        launch::wait_raw(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
+    fn compute(&mut self) -> Result<Self::Output> {
+        crate::usage::wait_with_usage(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
     }
-    fn resolve(&mut self, _env: Env, status: i32) -> Result<ExitStatus> {
-        Ok(decode_status(status))
+    fn resolve(&mut self, _env: Env, (status, u): Self::Output) -> Result<ExitStatus> {
+        let usage = ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: Some(u.max_rss_bytes as f64) };
+        Ok(ExitStatus { usage: Some(usage), ..decode_status(status) })
     }
 }
 
@@ -403,6 +423,13 @@ pub fn cgroup_remove(root: String, name: String) -> Result<()> {
 #[napi]
 pub fn cgroup_oom_kills(root: String, name: String) -> u32 {
     Hierarchy::detect(Path::new(&root)).oom_kills(&name) as u32
+}
+
+/// The cgroup's own CPU and peak-memory counters; null without cpu accounting.
+#[napi]
+pub fn cgroup_usage(root: String, name: String) -> Option<ResourceUsage> {
+    let u = Hierarchy::detect(Path::new(&root)).usage(&name)?;
+    Some(ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: u.peak_bytes.map(|b| b as f64) })
 }
 
 #[napi]

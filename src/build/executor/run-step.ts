@@ -12,6 +12,7 @@ import { containerPaths } from '../../run/container-fs.js';
 import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import { stackView } from '../../image/stack-view.js';
+import type { ProcessUsage } from '../../run/usage.js';
 import { containerEnv } from '../../run/process-spec.js';
 import type { SecurityConfig } from '../../run/security.js';
 import { resolveUser } from '../../run/user.js';
@@ -40,6 +41,10 @@ export interface RunStepInput {
 export interface RunStepResult {
   /** The container's upperdir: the step's changes in overlay form. */
   upperDir: string;
+  /** What the command used (cgroup counters or rusage), when measured. */
+  usage?: ProcessUsage;
+  /** From launch to exit. */
+  wallMs: number;
   /** Remove the step's container (after the layer is written). */
   dispose(): void;
 }
@@ -142,6 +147,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const devnull = openSync('/dev/null', 'r');
   try {
     let pid: number;
+    const started = performance.now();
     try {
       pid = launchContainer(input.root, state, { fds: [devnull, input.outputFd, input.outputFd] });
     } catch (err) {
@@ -150,6 +156,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
       native().closeFd(devnull);
     }
     const exit = await waitContainer(input.root, state, pid);
+    const wallMs = performance.now() - started;
     const code = exitStatusCode(exit);
     if (code !== 0) {
       const why = exit.oomKilled ? oomMessage(state) : exit.signal !== undefined ? `was killed by signal ${exit.signal}` : `returned a non-zero code: ${code}`;
@@ -157,7 +164,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     }
     const upperDir = containerPaths(input.root, state.id).upper;
     removeMountArtifacts(upperDir, mounts.targets, input.layerDirs);
-    return { upperDir, dispose };
+    return { upperDir, dispose, wallMs, ...(exit.usage ? { usage: exit.usage } : {}) };
   } catch (err) {
     dispose();
     if (err instanceof TsbuildError && !err.location) throw new TsbuildError(err.code, err.message, { location: { file: input.mounts.file, line: run.line }, exitCode: err.exitCode, cause: err });
