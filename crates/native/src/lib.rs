@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod child;
 pub mod launch;
 pub mod layerscan;
+pub mod procview;
 pub mod pty;
 pub mod rawio;
 pub mod rootedfs;
@@ -19,4 +20,5 @@ pub mod syscall;
 
 mod napi_fs;
 mod napi_layer;
+mod napi_procview;
 mod napi_runtime;
