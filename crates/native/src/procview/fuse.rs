@@ -7,6 +7,12 @@
 //!
 //! Each open snapshots the file's text (as seq_file does for real /proc
 //! files), so a reader that reads in pieces sees one consistent version.
+//!
+//! Sizes are real, not /proc's 0: sendfile (busybox cat) goes through the
+//! page cache even for FOPEN_DIRECT_IO files and stops at i_size. Attributes
+//! are valid for 0 s, so the kernel asks again (GETATTR, from its
+//! default_permissions check) at every open; that rendering is kept as the
+//! open's snapshot, so the size the kernel holds is the snapshot's.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -46,6 +52,8 @@ pub trait Files {
 pub struct Server<F: Files> {
     pub files: F,
     open: HashMap<u64, Vec<u8>>,
+    /// Text rendered for a GETATTR/LOOKUP, by inode: the next OPEN's snapshot.
+    pending: HashMap<u64, (std::time::Instant, Vec<u8>)>,
     next_fh: u64,
     pub destroyed: bool,
 }
@@ -93,10 +101,10 @@ impl Reply {
         self.0[4..8].copy_from_slice(&(-error).to_ne_bytes());
         self.0
     }
-    /// struct fuse_attr (88 bytes): mtime etc. 0, the sizes 0 as in /proc.
-    fn attr(self, ino: u64) -> Self {
+    /// struct fuse_attr (88 bytes): times 0, as in /proc.
+    fn attr(self, ino: u64, size: u64) -> Self {
         let (mode, nlink) = if ino == ROOT { (libc::S_IFDIR | 0o555, 2) } else { (libc::S_IFREG | 0o444, 1) };
-        self.u64(ino).u64(0).u64(0).u64(0).u64(0).u64(0).u32(0).u32(0).u32(0).u32(mode).u32(nlink).u32(0).u32(0).u32(0).u32(4096).u32(0)
+        self.u64(ino).u64(size).u64(size.div_ceil(512)).u64(0).u64(0).u64(0).u32(0).u32(0).u32(0).u32(mode).u32(nlink).u32(0).u32(0).u32(0).u32(4096).u32(0)
     }
 }
 
@@ -106,7 +114,20 @@ fn error(unique: u64, errno: i32) -> Vec<u8> {
 
 impl<F: Files> Server<F> {
     pub fn new(files: F) -> Server<F> {
-        Server { files, open: HashMap::new(), next_fh: 1, destroyed: false }
+        Server { files, open: HashMap::new(), pending: HashMap::new(), next_fh: 1, destroyed: false }
+    }
+
+    /// Renders a file for its attributes and keeps the text for the next open.
+    fn size(&mut self, nodeid: u64) -> u64 {
+        match self.ino(nodeid) {
+            Some(i) => {
+                let text = self.files.render(i);
+                let n = text.len() as u64;
+                self.pending.insert(nodeid, (std::time::Instant::now(), text));
+                n
+            }
+            None => 0,
+        }
     }
 
     fn ino(&self, nodeid: u64) -> Option<usize> {
@@ -144,7 +165,8 @@ impl<F: Files> Server<F> {
                 match found {
                     Some(i) => {
                         let ino = i as u64 + 2;
-                        Reply::new(unique).u64(ino).u64(0).u64(3600).u64(3600).u32(0).u32(0).attr(ino).done(0)
+                        let size = self.size(ino);
+                        Reply::new(unique).u64(ino).u64(0).u64(3600).u64(0).u32(0).u32(0).attr(ino, size).done(0)
                     }
                     None => error(unique, libc::ENOENT),
                 }
@@ -153,7 +175,8 @@ impl<F: Files> Server<F> {
                 if nodeid != ROOT && self.ino(nodeid).is_none() {
                     return Some(error(unique, libc::ENOENT));
                 }
-                Reply::new(unique).u64(3600).u32(0).u32(0).attr(nodeid).done(0)
+                let size = self.size(nodeid);
+                Reply::new(unique).u64(0).u32(0).u32(0).attr(nodeid, size).done(0)
             }
             OPEN => match self.ino(nodeid) {
                 Some(i) => {
@@ -163,7 +186,9 @@ impl<F: Files> Server<F> {
                     }
                     let fh = self.next_fh;
                     self.next_fh += 1;
-                    let text = self.files.render(i);
+                    // A rendering older than a second is some stat's, not this open's.
+                    let fresh = self.pending.remove(&nodeid).filter(|(t, _)| t.elapsed().as_millis() < 1000);
+                    let text = fresh.map(|(_, t)| t).unwrap_or_else(|| self.files.render(i));
                     self.open.insert(fh, text);
                     Reply::new(unique).u64(fh).u32(FOPEN_DIRECT_IO).u32(0).done(0)
                 }
@@ -350,6 +375,32 @@ mod tests {
         assert_eq!(r.len(), 16);
         assert_eq!(header(&s.handle(&req(RELEASE, 9, 2, &read_body(fh, 0, 0))).unwrap()), (16, 0, 9));
         assert_eq!(header(&s.handle(&req(READ, 10, 2, &read_body(fh, 0, 8))).unwrap()).1, -libc::EBADF);
+    }
+
+    /// Renders a counter, so each rendering differs in length from the last.
+    struct Growing(usize);
+    impl Files for Growing {
+        fn names(&self) -> &[&'static str] {
+            &["n"]
+        }
+        fn render(&mut self, _: usize) -> Vec<u8> {
+            self.0 += 1;
+            vec![b'x'; self.0]
+        }
+    }
+
+    #[test]
+    fn an_open_serves_the_text_whose_size_getattr_reported() {
+        let mut s = Server::new(Growing(0));
+        let a = s.handle(&req(GETATTR, 1, 2, &[0u8; 16])).unwrap();
+        assert_eq!(u64_at(&a, 16), 0, "attributes are valid for 0 s");
+        assert_eq!(u64_at(&a, 16 + 16 + 8), 1, "size");
+        let o = s.handle(&req(OPEN, 2, 2, &[0u8; 8])).unwrap();
+        let r = s.handle(&req(READ, 3, 2, &read_body(u64_at(&o, 16), 0, 4096))).unwrap();
+        assert_eq!(&r[16..], b"x");
+        let o = s.handle(&req(OPEN, 4, 2, &[0u8; 8])).unwrap();
+        let r = s.handle(&req(READ, 5, 2, &read_body(u64_at(&o, 16), 0, 4096))).unwrap();
+        assert_eq!(&r[16..], b"xx", "no getattr in between: rendered afresh");
     }
 
     #[test]
