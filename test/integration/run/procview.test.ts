@@ -49,6 +49,11 @@ describe('a container-aware /proc', () => {
     expect(kb(after, 'Shmem')).toBeGreaterThanOrEqual(20 * 1024);
   });
 
+  it('serves a user-namespaced container, read-only', () => {
+    const out = run(['--uidmap', '0:100000:65536', '--memory', '64m', '--cpuset-cpus', '0'], 'grep MemTotal /proc/meminfo; grep -c ^processor /proc/cpuinfo; echo x 2>/dev/null > /proc/meminfo || echo refused');
+    expect(out).toMatch(/^MemTotal:\s+65536 kB\n1\nrefused\n$/);
+  });
+
   it("counts the container's own tasks in /proc/loadavg", () => {
     // sh, two sleeps and cat: four tasks (cat, blocked in the read, may not count as running).
     const out = run([], 'sleep 30 & sleep 30 & cat /proc/loadavg; kill %1 %2');

@@ -258,7 +258,11 @@ pub fn mount(target: &str) -> io::Result<i32> {
     }
     let data = CString::new(format!("fd={},rootmode=40555,user_id=0,group_id=0,allow_other,default_permissions", fd)).unwrap();
     let t = CString::new(target).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+    // No nosuid/nodev/noexec/ro here: flags of a mount made outside a user
+    // namespace are locked inside it, and the runtime's read-only remount of
+    // each bound file (without them) would fail with EPERM. The files are
+    // mode 0444 regular files whatever the flags say: the server decides.
+    let flags: libc::c_ulong = 0;
     if unsafe { libc::mount(c"tsbuild-proc".as_ptr(), t.as_ptr(), c"fuse".as_ptr(), flags, data.as_ptr() as *const libc::c_void) } < 0 {
         let e = io::Error::last_os_error();
         unsafe { libc::close(fd) };
