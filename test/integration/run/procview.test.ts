@@ -1,10 +1,10 @@
 // Issue 11: /proc inside containers and build steps shows the container's
 // cgroup (cpuset, cpu quota, memory limit and usage, its own tasks), live,
 // and leaves nothing mounted on the host.
-import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, busyboxRootfs, hostMountsMentioning, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxLayout, busyboxRootfs, finished, hostMountsMentioning, tempRoot, tsbuild, tsbuildAsync } from '../fixtures.js';
 
 const IMG = `dir:${busyboxRootfs}`;
 let root: string;
@@ -41,6 +41,8 @@ describe('a container-aware /proc', () => {
   });
 
   it('shows the limit as MemTotal and MemAvailable falls as the container fills a tmpfs', () => {
+    // The live view is a FUSE filesystem; without /dev/fuse tsbuild falls back to files written once.
+    expect(existsSync('/dev/fuse')).toBe(true);
     const [before, after] = run(['--memory', '64m'], MEM_BEFORE_AFTER).split('----\n') as [string, string];
     expect(kb(before, 'MemTotal')).toBe(65536);
     expect(kb(after, 'MemTotal')).toBe(65536);
@@ -94,6 +96,18 @@ describe('a container-aware /proc', () => {
     } finally {
       tsbuild(root, ['rm', '-f', id]);
     }
+  });
+
+  it('leaves nothing mounted when the CLI is killed with -9 while the container runs', async () => {
+    const child = tsbuildAsync(root, ['run', '--rm', '--memory', '64m', IMG, 'sh', '-c', 'cat /proc/loadavg; exec sleep 60']);
+    const done = finished(child);
+    await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+    child.kill('SIGKILL');
+    await done;
+    expect(hostMountsMentioning(root)).toEqual([]);
+    // The next command reaps the container; its dir goes with it.
+    tsbuild(root, ['ps', '-a']);
+    expect(hostMountsMentioning(root)).toEqual([]);
   });
 
   it('leaves no view mounted on the host', () => {
