@@ -207,6 +207,22 @@ export interface ProcessOptions {
   seccomp?: string
 }
 
+/** Lazily unmounts the host's copy of a view; not a mount is fine. */
+export declare function procviewDetach(mountpoint: string): void
+
+/**
+ * One file of the view rendered now (for containers no tsbuild process
+ * outlives: a detached container gets snapshots of the static ones).
+ */
+export declare function procviewRender(name: string, cgroupRoot: string, cgroupName: string): string
+
+/**
+ * Mounts a live /proc view for the cgroup `cgroupName` on `mountpoint`
+ * and serves it from a thread of this process until the last mount of it
+ * (the container's) is gone.
+ */
+export declare function procviewStart(mountpoint: string, cgroupRoot: string, cgroupName: string): void
+
 export interface PtyPair {
   master: number
   slave: number

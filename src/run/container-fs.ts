@@ -14,7 +14,6 @@ export interface ContainerPaths {
   merged: string;
   statusFile: string;
   logFile: string;
-  meminfo: string;
 }
 
 export function containerPaths(root: string, id: string): ContainerPaths {
@@ -27,7 +26,6 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     merged: join(dir, 'merged'),
     statusFile: join(dir, 'exit-status'),
     logFile: join(dir, 'output.log'),
-    meminfo: join(dir, 'meminfo'),
   };
 }
 

@@ -9,7 +9,8 @@ import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
 import type { RunnableImage } from '../image/runnable.js';
 import { cgroupName, createCgroup, oomKilled, removeCgroup } from './cgroups.js';
-import { containerPaths, INIT_FILES, prepareContainerDirs, writeMeminfo } from './container-fs.js';
+import { containerPaths, INIT_FILES, prepareContainerDirs } from './container-fs.js';
+import { detachLeftoverView, prepareProcView } from './procview.js';
 import { formatBytes } from './limits.js';
 import { execCandidates } from './process-spec.js';
 import { isAlive, startTime } from './proc.js';
@@ -93,10 +94,14 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const binds = resolveMountTargets(state.layerDirs, requested, [paths.init, paths.upper]);
   const cgroup = state.cgroupName;
   const procsFiles = cgroup === undefined ? [] : createCgroup(cgroup, cfg.limits);
-  if (cfg.limits.memory !== undefined) {
-    writeMeminfo(paths.meminfo, cfg.limits.memory);
-    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined, copyUp: undefined });
+  let view;
+  try {
+    view = prepareProcView(paths.dir, cgroup, cfg.limits, state.detached);
+  } catch (err) {
+    if (cgroup !== undefined) removeCgroup(cgroup);
+    throw err;
   }
+  binds.push(...view.binds);
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
   const security = processSecurity(cfg.security);
@@ -135,6 +140,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   } catch (err) {
     if (cgroup !== undefined) removeCgroup(cgroup);
     throw new TsbuildError('E_START', `cannot start container: ${(err as Error).message}`, { exitCode: ExitCode.internal });
+  } finally {
+    view.detach();
   }
   if (r.pid === undefined || r.pid === null) {
     if (cgroup !== undefined) removeCgroup(cgroup);
@@ -256,7 +263,9 @@ export function signalContainer(state: ContainerState, signal: number): boolean 
 
 export function removeContainerFiles(root: string, state: ContainerState): void {
   if (state.cgroupName) removeCgroup(state.cgroupName);
-  rmSync(containerPaths(root, state.id).dir, { recursive: true, force: true });
+  const dir = containerPaths(root, state.id).dir;
+  if (existsSync(dir)) detachLeftoverView(dir);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Opens the detached container's log for appending; the caller closes it after launch. */

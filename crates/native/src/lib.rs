@@ -11,6 +11,7 @@ pub mod child;
 pub mod launch;
 pub mod layerscan;
 pub mod overlay;
+pub mod procview;
 pub mod pty;
 pub mod rawio;
 pub mod rootedfs;
@@ -22,4 +23,5 @@ pub mod usage;
 
 mod napi_fs;
 mod napi_layer;
+mod napi_procview;
 mod napi_runtime;
