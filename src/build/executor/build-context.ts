@@ -3,6 +3,7 @@
 // FROM or --from), so that each is resolved once even when stages run
 // in parallel.
 import type { Store } from '../../store/index.js';
+import type { Platform } from '../../image/oci.js';
 import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
@@ -40,6 +41,8 @@ export interface BuildOptions {
   limits: ResourceLimits;
   secrets: Map<string, SecretSource>;
   tlsVerify?: boolean;
+  /** `--platform`: the image's platform and the host's, for the platform ARGs, base images and RUN emulation (platforms.ts). */
+  platform?: { target: Platform; build: Platform };
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
   log: Logger;

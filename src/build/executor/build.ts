@@ -30,7 +30,7 @@ export interface BuildResult {
 export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
   const source = opts.containerfileText ?? (await readContainerfile(opts.containerfile, opts.displayFile));
   const cf = parseStages(source, { file: opts.displayFile });
-  const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
+  const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}), ...(opts.platform ? { platform: opts.platform } : {}) });
   // Before progress starts, so a live display does not draw over it.
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);

@@ -18,6 +18,8 @@ import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
 import { makeTempDir } from '../../store/blobs.js';
+import { formatPlatform } from '../../image/platform.js';
+import { ensureRunnable, stagePlatform } from '../platforms.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -32,14 +34,16 @@ function stageLabel(ps: PlannedStage): string {
 
 async function resolveBase(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   const line = ps.stage.from.line;
+  const platform = stagePlatform(ps.platform, ctx.opts.platform, ctx.opts.displayFile, line);
   switch (ps.base.kind) {
     case 'scratch':
       // The key names the default Env, so steps cached before scratch had a PATH are not reused.
+      if (platform) return { state: scratchState(platform), key: cacheKey(['scratch', 'env-path', formatPlatform(platform)]) };
       return { state: scratchState(), key: cacheKey(['scratch', 'env-path']) };
     case 'stage':
       return ctx.stages.get(ps.base.index) as Promise<StageResult>;
     case 'image': {
-      const { state, id } = await useImage(ctx, ps.base.reference, line);
+      const { state, id } = await useImage(ctx, ps.base.reference, line, platform);
       return { state, key: cacheKey(['image', id]) };
     }
   }
@@ -141,6 +145,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
   }
   if (ins.kind === 'run') {
+    ensureRunnable(state.config, ctx.opts.displayFile, ins.line);
     // Loaded on first use: a fully cached build never starts a container.
     const { runStep } = await import('./run-step.js');
     const result = await runStep({
