@@ -1,0 +1,100 @@
+// `build --platform linux/amd64,linux/arm64 --push` against the real
+// registry, with Debian's qemu-user-static for the arm64 RUN steps. The base
+// is a two-platform busybox index (amd64 and arm64 busybox-static, pushed by
+// skopeo); skopeo reads what we push, and podman (runc) runs each platform.
+// The Containerfile is the cross-compile pattern: a `FROM
+// --platform=$BUILDPLATFORM` builder stage, whose output the final stage copies.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxRootfs, tempRoot, tsbuild } from '../fixtures.js';
+import { startRegistry, type RegistryServer } from '../registry-server.js';
+import { makeMultiArchLayout, skopeoPush } from '../registry/oci-layout.js';
+import { arm64BusyboxRootfs, ensureBinfmt } from './arm64-busybox.js';
+
+const execFileAsync = promisify(execFile);
+let reg: RegistryServer;
+let work: string;
+let root: string;
+let cleanupRoot: () => void;
+const podmanRefs: string[] = [];
+
+async function podmanCat(ref: string, arch: string, files: string[]): Promise<string> {
+  podmanRefs.push(ref);
+  const { stdout } = await execFileAsync('podman', ['--runtime', '/usr/sbin/runc', 'run', '--rm', '--pull', 'always', '--arch', arch, '--tls-verify=false', '--network', 'none', ref, 'cat', ...files], { timeout: 180_000 });
+  return stdout;
+}
+
+async function skopeoRaw(ref: string): Promise<{ mediaType?: string; manifests: Array<{ digest: string; platform: { os: string; architecture: string; variant?: string } }> }> {
+  const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { timeout: 60_000 });
+  return JSON.parse(stdout);
+}
+
+function containerfile(base: string): string {
+  return [
+    `FROM --platform=$BUILDPLATFORM ${base} AS builder`,
+    'ARG BUILDARCH',
+    'ARG TARGETARCH',
+    'RUN echo "$(uname -m) BUILDARCH=$BUILDARCH TARGETARCH=$TARGETARCH" > /builder.txt',
+    `FROM ${base}`,
+    'ARG TARGETARCH',
+    'ARG TARGETPLATFORM',
+    'COPY --from=builder /builder.txt /builder.txt',
+    'RUN uname -m > /uname.txt && echo "$TARGETARCH $TARGETPLATFORM" > /target.txt',
+    '',
+  ].join('\n');
+}
+
+beforeAll(async () => {
+  ensureBinfmt();
+  work = mkdtempSync('/tmp/tsbuild-platformtest-');
+  reg = await startRegistry();
+  const arm64 = await arm64BusyboxRootfs();
+  await makeMultiArchLayout(join(work, 'bb'), 'multi', [
+    { layers: [{ dir: busyboxRootfs }], architecture: 'amd64' },
+    { layers: [{ dir: arm64 }], architecture: 'arm64', variant: 'v8' },
+  ]);
+  await skopeoPush(join(work, 'bb'), 'multi', `${reg.host}/library/busybox:multi`, { all: true });
+  ({ root, cleanup: cleanupRoot } = tempRoot('platform'));
+  mkdirCtx();
+}, 300_000);
+
+function mkdirCtx(): void {
+  writeFileSync(join(work, 'Containerfile'), containerfile(`${reg.host}/library/busybox:multi`));
+}
+
+afterAll(async () => {
+  if (podmanRefs.length) await execFileAsync('podman', ['rmi', '-f', '--ignore', ...new Set(podmanRefs)]).catch(() => undefined);
+  await reg?.stop();
+  cleanupRoot?.();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('build --platform linux/amd64,linux/arm64', () => {
+  let indexDigest = '';
+
+  it('pushes one index that skopeo reads as linux/amd64 + linux/arm64, and podman runs each platform', async () => {
+    const ref = `${reg.host}/app:multi`;
+    const r = tsbuild(root, ['build', '--platform', 'linux/amd64,linux/arm64', '--source-date-epoch', '0', '--tls-verify=false', '-t', ref, '--push', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    indexDigest = r.stdout.trim();
+    expect(indexDigest).toMatch(/^sha256:[a-f0-9]{64}$/);
+    const index = await skopeoRaw(ref);
+    expect(index.mediaType).toBe('application/vnd.oci.image.index.v1+json');
+    expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`)).toEqual(['linux/amd64', 'linux/arm64']);
+
+    const arm = (await podmanCat(ref, 'arm64', ['/uname.txt', '/target.txt', '/builder.txt'])).split('\n');
+    expect(arm.slice(0, 3)).toEqual(['aarch64', 'arm64 linux/arm64', 'x86_64 BUILDARCH=amd64 TARGETARCH=arm64']);
+    const amd = (await podmanCat(ref, 'amd64', ['/uname.txt', '/target.txt', '/builder.txt'])).split('\n');
+    expect(amd.slice(0, 3)).toEqual(['x86_64', 'amd64 linux/amd64', 'x86_64 BUILDARCH=amd64 TARGETARCH=amd64']);
+  }, 900_000);
+
+  it('is reproducible: the same inputs without cache give the same index digest', () => {
+    expect(indexDigest).not.toBe('');
+    const r = tsbuild(root, ['build', '--no-cache', '--platform', 'linux/amd64,linux/arm64', '--source-date-epoch', '0', '-t', 'local/app:again', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(indexDigest);
+  }, 900_000);
+});
