@@ -92,3 +92,22 @@ async function isPlatform(store: Store, record: ImageRecord, platform: Platform)
   const { config } = await store.readImage(record);
   return samePlatform(configPlatform(config), platform);
 }
+
+/**
+ * What `run`/`from` should use for `ref` on `platform` (default: this host):
+ * an index the store keeps under `ref` gives its entry for the platform
+ * (by manifest digest), a stored image of that platform gives itself;
+ * undefined means "pull it for that platform". Throws when the index has
+ * no such platform.
+ */
+export async function imageRefForPlatform(store: Store, ref: string, platform: Platform | undefined): Promise<string | undefined> {
+  const { findIndexRecord, parseIndexRecord } = await import('../store/index-records.js');
+  const want = platform ?? hostPlatform();
+  const rec = findIndexRecord(store.root, ref);
+  if (rec) {
+    const { selectPlatform } = await import('../registry/manifest.js');
+    return selectPlatform(parseIndexRecord(rec), want, ref).digest;
+  }
+  if (!platform) return (await store.findImage(ref)) ? ref : undefined;
+  return (await findImageForPlatform(store, ref, platform))?.id;
+}
