@@ -91,6 +91,45 @@ describe('build --platform linux/amd64,linux/arm64', () => {
     expect(amd.slice(0, 3)).toEqual(['x86_64', 'amd64 linux/amd64', 'x86_64 BUILDARCH=amd64 TARGETARCH=amd64']);
   }, 900_000);
 
+  it('keeps the index under the tag: run --platform, images, inspect and rmi understand it', () => {
+    const ref = `${reg.host}/app:multi`;
+    const arm = tsbuild(root, ['run', '--rm', '--platform', 'linux/arm64', ref, 'cat', '/uname.txt']);
+    expect(arm.status, arm.stderr).toBe(0);
+    expect(arm.stdout).toBe('aarch64\n');
+    const host = tsbuild(root, ['run', '--rm', ref, 'uname', '-m']);
+    expect(host.status, host.stderr).toBe(0);
+    expect(host.stdout).toBe('x86_64\n');
+    const missing = tsbuild(root, ['run', '--rm', '--platform', 'linux/s390x', ref, 'true']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim()).toMatch(/^tsbuild: .*no image for platform linux\/s390x \(available: linux\/amd64, linux\/arm64\)$/);
+
+    const images = JSON.parse(tsbuild(root, ['images', '--format', 'json']).stdout) as Array<{ digest: string; names: string[]; index?: boolean }>;
+    expect(images.find((i) => i.index && i.names.includes(`${reg.host}/app:multi`))?.digest).toBe(indexDigest);
+    const inspected = JSON.parse(tsbuild(root, ['inspect', ref]).stdout) as { type: string; digest: string; manifest: { manifests: unknown[] } } | Array<{ type: string; digest: string; manifest: { manifests: unknown[] } }>;
+    const one = Array.isArray(inspected) ? inspected[0] : inspected;
+    expect(one?.type).toBe('index');
+    expect(one?.digest).toBe(indexDigest);
+    expect(one?.manifest.manifests).toHaveLength(2);
+  });
+
+  it('assembles and pushes an index by hand with tsbuild manifest, which skopeo reads', async () => {
+    const ref = `${reg.host}/app:multi`;
+    const inspect = JSON.parse(tsbuild(root, ['manifest', 'inspect', ref]).stdout) as { manifests: Array<{ digest: string }> };
+    const [amd, arm] = inspect.manifests.map((m) => m.digest);
+    expect(tsbuild(root, ['manifest', 'create', 'local/list:1']).status).toBe(0);
+    for (const d of [arm, amd]) {
+      const r = tsbuild(root, ['manifest', 'add', 'local/list:1', d as string]);
+      expect(r.status, r.stderr).toBe(0);
+    }
+    const pushed = tsbuild(root, ['manifest', 'push', '--all', 'local/list:1', `docker://${reg.host}/list:1`]);
+    expect(pushed.status, pushed.stderr).toBe(0);
+    const index = await skopeoRaw(`${reg.host}/list:1`);
+    expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}:${m.digest}`)).toEqual([`linux/arm64:${arm}`, `linux/amd64:${amd}`]);
+    const rmi = tsbuild(root, ['rmi', 'local/list:1']);
+    expect(rmi.status, rmi.stderr).toBe(0);
+    expect(tsbuild(root, ['manifest', 'inspect', 'local/list:1']).stderr.trim()).toBe('tsbuild: manifest list not known: local/list:1 (tsbuild manifest create local/list:1)');
+  });
+
   it('is reproducible: the same inputs without cache give the same index digest', () => {
     expect(indexDigest).not.toBe('');
     const r = tsbuild(root, ['build', '--no-cache', '--platform', 'linux/amd64,linux/arm64', '--source-date-epoch', '0', '-t', 'local/app:again', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
