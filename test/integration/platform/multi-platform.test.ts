@@ -130,6 +130,32 @@ describe('build --platform linux/amd64,linux/arm64', () => {
     expect(tsbuild(root, ['manifest', 'inspect', 'local/list:1']).stderr.trim()).toBe('tsbuild: manifest list not known: local/list:1 (tsbuild manifest create local/list:1)');
   });
 
+  it('saves the index whole to an OCI layout that skopeo reads, and loads it back with every platform', async () => {
+    const ref = `${reg.host}/app:multi`;
+    const dir = join(work, 'saved');
+    const r = tsbuild(root, ['save', '--format', 'oci-dir', '-o', dir, ref]);
+    expect(r.status, r.stderr).toBe(0);
+    const { stdout } = await execFileAsync('skopeo', ['inspect', '--raw', `oci:${dir}:multi`]);
+    const index = JSON.parse(stdout) as { manifests: Array<{ platform: { architecture: string } }> };
+    expect(index.manifests.map((m) => m.platform.architecture)).toEqual(['amd64', 'arm64']);
+    const docker = tsbuild(root, ['save', '--format', 'docker-archive', '-o', join(work, 'x.tar'), ref]);
+    expect(docker.status).not.toBe(0);
+    expect(docker.stderr.trim()).toMatch(/^tsbuild: .* is a multi-platform image; docker-archive holds single images/);
+
+    const fresh = tempRoot('platform-load');
+    try {
+      const l = tsbuild(fresh.root, ['load', '-i', dir]);
+      expect(l.status, l.stderr).toBe(0);
+      const inspected = JSON.parse(tsbuild(fresh.root, ['inspect', ref]).stdout) as { digest: string } | Array<{ digest: string }>;
+      expect((Array.isArray(inspected) ? inspected[0] : inspected)?.digest).toBe(indexDigest);
+      const arm = tsbuild(fresh.root, ['run', '--rm', '--platform', 'linux/arm64', ref, 'cat', '/uname.txt']);
+      expect(arm.status, arm.stderr).toBe(0);
+      expect(arm.stdout).toBe('aarch64\n');
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
   it('is reproducible: the same inputs without cache give the same index digest', () => {
     expect(indexDigest).not.toBe('');
     const r = tsbuild(root, ['build', '--no-cache', '--platform', 'linux/amd64,linux/arm64', '--source-date-epoch', '0', '-t', 'local/app:again', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
