@@ -84,3 +84,8 @@ export function removeIndexRecord(root: string, name: string): boolean {
   save(root, kept);
   return true;
 }
+
+/** Manifest digests some named index lists: prune keeps those images. */
+export function indexedManifests(root: string): Set<string> {
+  return new Set(loadIndexRecords(root).flatMap((r) => parseIndexRecord(r).manifests.map((m) => m.digest)));
+}

@@ -93,6 +93,9 @@ describe('build --platform linux/amd64,linux/arm64', () => {
 
   it('keeps the index under the tag: run --platform, images, inspect and rmi understand it', () => {
     const ref = `${reg.host}/app:multi`;
+    // prune keeps the untagged platform images a named index lists.
+    const pruned = tsbuild(root, ['prune']);
+    expect(pruned.status, pruned.stderr).toBe(0);
     const arm = tsbuild(root, ['run', '--rm', '--platform', 'linux/arm64', ref, 'cat', '/uname.txt']);
     expect(arm.status, arm.stderr).toBe(0);
     expect(arm.stdout).toBe('aarch64\n');
