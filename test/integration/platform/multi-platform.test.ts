@@ -165,4 +165,22 @@ describe('build --platform linux/amd64,linux/arm64', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(indexDigest);
   }, 900_000);
+
+  it('builds one foreign platform as a plain image, keeping the base tag on the host image', () => {
+    const r = tsbuild(root, ['build', '--platform', 'linux/arm64', '-t', 'local/app:arm64', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const one = (ref: string) => { const v = JSON.parse(tsbuild(root, ['inspect', ref]).stdout) as unknown; return (Array.isArray(v) ? v[0] : v) as { type: string; architecture: string }; };
+    expect(one('local/app:arm64')).toMatchObject({ type: 'image', architecture: 'arm64' });
+    expect(one(`${reg.host}/library/busybox:multi`)).toMatchObject({ type: 'image', architecture: 'amd64' });
+    const run = tsbuild(root, ['run', '--rm', 'local/app:arm64', 'cat', '/target.txt']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe('arm64 linux/arm64\n');
+  }, 600_000);
+
+  it('caches base images per platform: builds both again with the registry gone', async () => {
+    await reg.stop();
+    const r = tsbuild(root, ['build', '--platform', 'linux/amd64,linux/arm64', '--source-date-epoch', '0', '-t', 'local/app:offline', '-f', join(work, 'Containerfile'), work], { timeout: 600_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(indexDigest);
+  }, 600_000);
 });
