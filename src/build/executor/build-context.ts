@@ -43,6 +43,8 @@ export interface BuildOptions {
   tlsVerify?: boolean;
   /** `--platform`: the image's platform and the host's, for the platform ARGs, base images and RUN emulation (platforms.ts). */
   platform?: { target: Platform; build: Platform };
+  /** Put before each stage's name in progress (the platform, when several build at once). */
+  stagePrefix?: string;
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
   log: Logger;

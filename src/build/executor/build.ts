@@ -35,7 +35,7 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
-  const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
+  const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1 || opts.stagePrefix !== undefined), steps);
   try {
     const ctx: BuildContext = {
       opts,

@@ -5,7 +5,7 @@
 // one OCI index of the platform images, kept in the store under the tags.
 import { MediaType, type Platform } from '../../image/oci.js';
 import { makeIndex } from '../../image/index-manifest.js';
-import { buildPlatform, canonicalPlatform } from '../../image/platform.js';
+import { buildPlatform, canonicalPlatform, formatPlatform } from '../../image/platform.js';
 import { openStore } from '../../store/index.js';
 import { putIndexRecord } from '../../store/index-records.js';
 import type { BuildOptions } from './build-context.js';
@@ -24,7 +24,7 @@ export async function buildPlatforms(opts: BuildOptions, mode: ProgressMode, pla
   const each = mode === 'tty' ? 'plain' : mode;
   const images = await Promise.all(platforms.map(async (p) => {
     const target = canonicalPlatform(p);
-    const r = await build({ ...opts, tags: [], platform: { target, build: host } }, each);
+    const r = await build({ ...opts, tags: [], platform: { target, build: host }, stagePrefix: formatPlatform(target) }, each);
     return { ...r, platform: target };
   }));
   const { json } = makeIndex(images.map((r) => ({ digest: r.manifestDigest, size: r.manifestSize, mediaType: r.manifestMediaType, platform: r.platform })));

@@ -60,7 +60,8 @@ function withTriggers(stage: Stage, triggers: readonly string[], file: string): 
 
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
-  const label = stageLabel(ps);
+  // One build per platform runs at once (multi-platform.ts): buildx's `[linux/arm64 builder 2/3]`.
+  const label = ctx.opts.stagePrefix ? `${ctx.opts.stagePrefix} ${stageLabel(ps)}` : stageLabel(ps);
   const file = ctx.opts.displayFile;
   const base = await resolveBase(ctx, ps);
   const triggers = base.state.config.config?.OnBuild ?? [];
