@@ -18,3 +18,13 @@ mkdir -p /etc/containers
 if ! grep -q '^default_ulimits *= *\[\]' /etc/containers/containers.conf 2>/dev/null; then
   printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' >> /etc/containers/containers.conf
 fi
+# Multi-platform builds (test/integration/platform): qemu-user-static's
+# binfmt_misc handlers run arm64 RUN steps, and Debian's busybox-static:arm64
+# (fetched by the tests with apt-get download) needs the arm64 architecture.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -q
+fi
+for p in qemu-user-static binfmt-support; do
+  dpkg -s "$p" >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$p"
+done

@@ -27,7 +27,7 @@ export function makeBusyboxRootfs(dir) {
   writeFileSync(join(dir, 'etc/group'), 'root:x:0:\ndaemon:x:1:\nstaff:x:50:alice\nnogroup:x:65534:\nalice:x:1000:\n');
 }
 
-async function tarOf(dir) {
+export async function tarOf(dir) {
   const pack = tar.pack();
   const chunks = [];
   pack.on('data', (c) => chunks.push(c));

@@ -22,6 +22,7 @@ const flags: FlagSpec[] = [
   { name: 'network', type: 'string', help: 'network for RUN steps: host (default) or none', value: 'MODE' },
   { name: 'progress', type: 'string', help: 'auto, tty, plain or json', value: 'MODE' },
   { name: 'push', type: 'bool', help: 'push the tags after building' },
+  { name: 'platform', type: 'string', help: 'build for these platforms; more than one makes an image index under the tags', value: 'OS/ARCH[/VARIANT][,...]' },
   { name: 'output', short: 'o', type: 'string', help: 'also export the image: type=oci-dir|oci-archive|docker-archive,dest=PATH', value: 'SPEC' },
   { name: 'secret', type: 'list', help: 'a secret for RUN --mount=type=secret (id=ID alone: env ID if set, else file ID)', value: 'id=ID[,src=PATH|env=VAR]' },
   { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates (default true)' },
@@ -116,7 +117,10 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   reapStale(ctx.root);
   const { build } = await import('../build/executor/build.js');
   const mode = progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : (progress as 'tty' | 'plain' | 'json');
-  const result = await build({
+  const platformFlag = a.strings.get('platform');
+  const { parsePlatformList, canonicalPlatform, buildPlatform } = await import('../image/platform.js');
+  const platforms = platformFlag === undefined ? [] : parsePlatformList(platformFlag);
+  const buildOpts: import('../build/executor/build-context.js').BuildOptions = {
     root: ctx.root,
     contextDir: input.contextDir,
     containerfile: input.containerfile,
@@ -129,7 +133,7 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     noCache: a.bools.get('no-cache') ?? false,
     pull: a.bools.get('pull') ?? false,
     labels,
-    network,
+    network: network as 'host' | 'none',
     limits,
     secrets,
     security,
@@ -137,7 +141,16 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     ...(tlsVerify === false ? { tlsVerify } : {}),
     ...(epoch ? { epoch } : {}),
     log: ctx.log,
-  }, mode);
+    ...(platforms.length === 1 ? { platform: { target: canonicalPlatform(platforms[0] as (typeof platforms)[0]), build: buildPlatform() } } : {}),
+  };
+  if (platforms.length > 1) {
+    if (out) throw usageError('--output with several --platform values is not supported yet');
+    return buildIndex(ctx, buildOpts, mode, platforms, { push: a.bools.get('push') ?? false, tlsVerify, outputs, epoch });
+  }
+  const result = await build(buildOpts, mode);
+  // The tags name this image now, not an index that had them.
+  const { removeIndexRecord } = await import('../store/index-records.js');
+  for (const t of tags) removeIndexRecord(ctx.root, t);
   if (out) {
     const { openStore } = await import('../store/index.js');
     const { saveImages } = await import('../image/archive/save.js');
@@ -158,5 +171,32 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   }
   writeBuildOutputs(outputs, result, pushed, epoch);
   ctx.stdout.write(`${result.imageId}\n`);
+  return 0;
+}
+
+/** Several platforms: one image each, an index under the tags, pushed as one. */
+async function buildIndex(
+  ctx: CliContext, opts: Parameters<typeof import('../build/executor/multi-platform.js').buildPlatforms>[0], mode: 'tty' | 'plain' | 'json',
+  platforms: import('../image/oci.js').Platform[], o: { push: boolean; tlsVerify: boolean | undefined; outputs: { iidfile: string | undefined; metadataFile: string | undefined }; epoch: unknown },
+): Promise<number> {
+  const { buildPlatforms } = await import('../build/executor/multi-platform.js');
+  const { MediaType } = await import('../image/oci.js');
+  const r = await buildPlatforms(opts, mode, platforms);
+  const pushed: { reference: string; digest: string }[] = [];
+  if (o.push) {
+    const { openStore } = await import('../store/index.js');
+    const { pushIndex } = await import('../registry/push-index.js');
+    const store = await openStore(ctx.root);
+    try {
+      for (const t of opts.tags) {
+        const p = await pushIndex(store, r.indexJson, MediaType.ociIndex, t, o.tlsVerify === false ? { tlsVerify: false } : {});
+        pushed.push({ reference: p.reference.toString(), digest: p.digest });
+      }
+    } finally { await store.close(); }
+  }
+  const { writeBuildOutputs } = await import('./build-metadata.js');
+  const first = r.images[0] as (typeof r.images)[0];
+  writeBuildOutputs(o.outputs, { ...first, imageId: r.indexDigest, manifestDigest: r.indexDigest, manifestSize: r.indexJson.length, manifestMediaType: MediaType.ociIndex, tags: opts.tags }, pushed, o.epoch as Parameters<typeof writeBuildOutputs>[3]);
+  ctx.stdout.write(`${r.indexDigest}\n`);
   return 0;
 }

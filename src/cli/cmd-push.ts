@@ -8,6 +8,8 @@ import { registryFlags, registryOptions } from '../registry/cli-options.js';
 import { usageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { makeProgress, push } from '../registry/index.js';
+import { pushIndex } from '../registry/push-index.js';
+import { findIndexRecord } from '../store/index-records.js';
 
 const flags: FlagSpec[] = [
   ...registryFlags,
@@ -32,7 +34,11 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const quiet = a.bools.get('quiet') || ctx.log.level === 'error' || ctx.log.level === 'warn';
   const store = await openStore(ctx.root);
   try {
-    const result = await push(store, image, dest, {
+    // A multi-platform image: every platform image, then the index.
+    const index = findIndexRecord(ctx.root, image);
+    const result = index
+      ? await pushIndex(store, index.json, index.mediaType, dest ?? index.name, { ...registryOptions(a), log: ctx.log })
+      : await push(store, image, dest, {
       ...registryOptions(a),
       log: ctx.log,
       progress: makeProgress('Copying', { quiet }),

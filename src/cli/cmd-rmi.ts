@@ -5,6 +5,8 @@ import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { isTsbuildError, usageError } from '../errors.js';
 import { usingStore } from '../store/index.js';
+import { findIndexRecord, removeIndexRecord } from '../store/index-records.js';
+import { normaliseName } from '../store/images.js';
 
 const flags: FlagSpec[] = [
   { name: 'force', short: 'f', type: 'bool', help: 'remove an image with several names, or untag one a container uses' },
@@ -20,6 +22,11 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     let failed = 0;
     for (const ref of a.positionals) {
       try {
+        // A name of a multi-platform image: the index goes; its platform images stay until prune.
+        if (!/^(sha256:)?[a-f0-9]{4,64}$/.test(ref) && findIndexRecord(ctx.root, ref) && removeIndexRecord(ctx.root, ref)) {
+          ctx.stdout.write(`Untagged: ${normaliseName(ref)}\n`);
+          continue;
+        }
         const res = await store.removeImage(ref, { force });
         for (const n of res.untagged) ctx.stdout.write(`Untagged: ${n}\n`);
         for (const id of res.deleted) ctx.stdout.write(`Deleted: ${id}\n`);

@@ -5,6 +5,7 @@ import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
 import { withRunnableImage } from '../image/resolve.js';
+import { parsePlatform } from '../image/platform.js';
 import { relayPty, forwardSignals, withTimeout } from '../run/attach.js';
 import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, removeContainerFiles, waitContainer, type LaunchStdio } from '../run/container.js';
 import { parseLimits } from '../run/limits.js';
@@ -38,6 +39,7 @@ export const runFlags: FlagSpec[] = [
   { name: 'gidmap', type: 'list', help: 'gid map for the user namespace (default: the uid map)', value: 'CTR:HOST:SIZE' },
   { name: 'security-opt', type: 'list', help: 'seccomp=unconfined or seccomp=PROFILE.json (docker format)', value: 'OPT' },
   { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates when pulling (default true)' },
+  { name: 'platform', type: 'string', help: 'run this platform of a multi-platform image (default: this host; a foreign one runs through binfmt_misc)', value: 'OS/ARCH[/VARIANT]' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -125,7 +127,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
     };
     return runForeground(ctx, working);
   }
-  const state = await withRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') }, (image) => {
+  const state = await withRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify'), ...(a.strings.get('platform') !== undefined ? { platform: parsePlatform(a.strings.get('platform') as string) } : {}) }, (image) => {
     const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
     const id = newContainerId();
     const hostname = a.strings.get('hostname') ?? id.slice(0, 12);

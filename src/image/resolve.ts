@@ -8,10 +8,13 @@ import { TsbuildError, ExitCode } from '../errors.js';
 import type { Logger } from '../cli/context.js';
 import type { RunnableImage } from './runnable.js';
 import type { Store } from '../store/index.js';
+import type { Platform } from './oci.js';
 
 export interface ResolveOptions {
   log?: Logger;
   tlsVerify?: boolean;
+  /** `--platform`: the entry of a multi-platform image to run (default: this host's). */
+  platform?: Platform;
 }
 
 /**
@@ -50,11 +53,22 @@ export async function resolveRunnableImage(root: string, ref: string, opts: Reso
 async function resolveIn(store: Store, ref: string, opts: ResolveOptions): Promise<RunnableImage> {
   const { getRunnableImage } = await import('../store/index.js');
   try {
-    if (!(await store.findImage(ref))) {
+    const { imageRefForPlatform, formatPlatform, hostPlatform, samePlatform, runsNatively, configPlatform } = await import('./platform.js');
+    let use = await imageRefForPlatform(store, ref, opts.platform);
+    if (use === undefined) {
       const { ensureImage } = await import('../registry/index.js');
-      await ensureImage(store, ref, { log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) });
+      // A foreign platform stays untagged, so the host's image keeps the name.
+      const perPlatform = opts.platform ? { platform: opts.platform, policy: 'always' as const, tag: samePlatform(opts.platform, hostPlatform()) } : {};
+      use = (await ensureImage(store, ref, { log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}), ...perPlatform })).id;
     }
-    return await getRunnableImage(store, ref);
+    const image = await getRunnableImage(store, use);
+    const { config } = await store.readImage(await store.resolveImage(use));
+    const p = configPlatform(config);
+    if (!runsNatively(p)) {
+      const { checkEmulator } = await import('../run/binfmt.js');
+      checkEmulator(p, formatPlatform(p));
+    }
+    return image;
   } catch (err) {
     // Whatever went wrong with the image, `run` reports it as its own failure (125).
     if (err instanceof TsbuildError) throw new TsbuildError(err.code, err.message, { exitCode: ExitCode.internal, location: err.location, cause: err });

@@ -26,6 +26,8 @@ export interface PullOptions extends ClientOptions {
   progress?: Progress;
   /** Parallel layer downloads. */
   concurrency?: number;
+  /** false: leave the image unnamed (a foreign platform a build pulls, so the host's image keeps the tag). */
+  tag?: boolean;
   /** A client to reuse (tests, or a build pulling several images). */
   client?: RegistryClient;
   /** The manifest already fetched for this reference (a build resolves its images first). */
@@ -145,7 +147,7 @@ export async function pull(store: Store, reference: string | ImageReference, opt
         manifestDigest: fetched.digest,
         manifestMediaType: fetched.mediaType,
         configDigest: manifest.config.digest,
-        names: ref.tag ? [`${ref.name}:${ref.tag}`] : [],
+        names: ref.tag && opts.tag !== false ? [`${ref.name}:${ref.tag}`] : [],
         repoDigests: [`${ref.name}@${fetched.topDigest}`],
       });
     });

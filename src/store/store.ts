@@ -14,6 +14,7 @@ import type { BlobWriter } from './blob-writer.js';
 import { BlobStore, notFound as blobNotFound } from './blobs.js';
 import { computeUsage, listContainers, recordContent, sweep } from './gc.js';
 import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './images.js';
+import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
 import { LockManager } from './lock.js';
@@ -278,8 +279,10 @@ export class StoreImpl implements Store {
     return this.exclusive(async () => {
       const containers = await listContainers(this.root);
       const inUse = new Set(containers.map((c) => c.imageId));
+      // The platform images of a named index are untagged but not dangling.
+      const inIndex = indexedManifests(this.root);
       const { kept, dropped } = await this.editImages((images) => {
-        const dropped = images.filter((r) => r.names.length === 0 && !inUse.has(r.id));
+        const dropped = images.filter((r) => r.names.length === 0 && !inUse.has(r.id) && !inIndex.has(r.manifestDigest));
         const kept = images.filter((r) => !dropped.includes(r));
         return { images: dropped.length ? kept : undefined, result: { kept, dropped } };
       });

@@ -3,6 +3,7 @@
 // FROM or --from), so that each is resolved once even when stages run
 // in parallel.
 import type { Store } from '../../store/index.js';
+import type { Platform } from '../../image/oci.js';
 import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
@@ -46,6 +47,10 @@ export interface BuildOptions {
   /** --allow security.insecure: RUN --security=insecure may run. */
   allowInsecure?: boolean;
   tlsVerify?: boolean;
+  /** `--platform`: the image's platform and the host's, for the platform ARGs, base images and RUN emulation (platforms.ts). */
+  platform?: { target: Platform; build: Platform };
+  /** Put before each stage's name in progress (the platform, when several build at once). */
+  stagePrefix?: string;
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
   log: Logger;

@@ -31,14 +31,14 @@ export interface BuildResult {
 export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
   const source = opts.containerfileText ?? (await readContainerfile(opts.containerfile, opts.displayFile));
   const cf = parseStages(source, { file: opts.displayFile });
-  const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
+  const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}), ...(opts.platform ? { platform: opts.platform } : {}) });
   // Before progress starts, so a live display does not draw over it.
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   // Before anything runs, as BuildKit validates entitlements before solving.
   for (const ps of plan.stages) checkEntitlements(ps.stage.instructions, opts);
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
-  const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
+  const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1 || opts.stagePrefix !== undefined), steps);
   try {
     const ctx: BuildContext = {
       opts,

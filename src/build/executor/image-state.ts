@@ -3,7 +3,7 @@
 // history included. Steps turn one state into the next without mutating it,
 // so the cache can store and restore states whole.
 import type { Store, ImageRecord } from '../../store/index.js';
-import type { HistoryEntry, ImageConfig } from '../../image/oci.js';
+import type { HistoryEntry, ImageConfig, Platform } from '../../image/oci.js';
 import type { LayerBlob } from '../../image/layer-writer.js';
 import { TsbuildError } from '../../errors.js';
 import { DEFAULT_PATH } from '../../run/process-spec.js';
@@ -35,9 +35,10 @@ export interface StoredState {
  * is "/" as in BuildKit's emptyImage (dockerfile2llb); buildah 1.28 leaves
  * it empty: we follow BuildKit.
  */
-export function scratchState(): ImageState {
+export function scratchState(platform?: Platform): ImageState {
   const config = { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' };
-  return { layers: [], config: { architecture: 'amd64', os: 'linux', config, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
+  const p = { architecture: platform?.architecture ?? 'amd64', os: platform?.os ?? 'linux', ...(platform?.variant ? { variant: platform.variant } : {}) };
+  return { layers: [], config: { ...p, config, rootfs: { type: 'layers', diff_ids: [] }, history: [] } };
 }
 
 export function layerDirs(state: ImageState): string[] {

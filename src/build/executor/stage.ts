@@ -21,6 +21,8 @@ import { makeTempDir } from '../../store/blobs.js';
 import { stepUsage, type StepUsage } from './step-usage.js';
 import { stepKey, writeStepUsage } from '../../store/step-usage.js';
 import type { ProcessUsage } from '../../run/usage.js';
+import { formatPlatform } from '../../image/platform.js';
+import { ensureRunnable, stagePlatform } from '../platforms.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -35,14 +37,16 @@ function stageLabel(ps: PlannedStage): string {
 
 async function resolveBase(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   const line = ps.stage.from.line;
+  const platform = stagePlatform(ps.platform, ctx.opts.platform, ctx.opts.displayFile, line);
   switch (ps.base.kind) {
     case 'scratch':
       // The key names the default Env, so steps cached before scratch had a PATH are not reused.
+      if (platform) return { state: scratchState(platform), key: cacheKey(['scratch', 'env-path', formatPlatform(platform)]) };
       return { state: scratchState(), key: cacheKey(['scratch', 'env-path']) };
     case 'stage':
       return ctx.stages.get(ps.base.index) as Promise<StageResult>;
     case 'image': {
-      const { state, id } = await useImage(ctx, ps.base.reference, line);
+      const { state, id } = await useImage(ctx, ps.base.reference, line, platform);
       return { state, key: cacheKey(['image', id]) };
     }
   }
@@ -71,7 +75,8 @@ export function checkEntitlements(instructions: readonly StageInstruction[], opt
 
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
-  const label = stageLabel(ps);
+  // One build per platform runs at once (multi-platform.ts): buildx's `[linux/arm64 builder 2/3]`.
+  const label = ctx.opts.stagePrefix ? `${ctx.opts.stagePrefix} ${stageLabel(ps)}` : stageLabel(ps);
   const file = ctx.opts.displayFile;
   const base = await resolveBase(ctx, ps);
   const triggers = base.state.config.config?.OnBuild ?? [];
@@ -181,6 +186,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
   }
   if (ins.kind === 'run') {
+    ensureRunnable(state.config, ctx.opts.displayFile, ins.line);
     // Loaded on first use: a fully cached build never starts a container.
     const { runStep } = await import('./run-step.js');
     const result = await runStep({

@@ -92,7 +92,19 @@ async function loadOciDescriptor(store: Store, src: ArchiveSource, desc: Descrip
   const parsed = parseManifest(body, desc.mediaType ?? null, `${src.path}: ${desc.digest}`);
   if (parsed.kind === 'index') {
     const entry = selectPlatform(parsed.index, hostPlatform(), `${src.path}: ${desc.digest}`);
-    return loadOciDescriptor(store, src, entry, names, depth + 1);
+    const loaded = await loadOciDescriptor(store, src, entry, names, depth + 1);
+    // The other platforms too, unnamed, when the layout has them: then the
+    // names also keep the whole index (the host's image stays tagged for
+    // commands that take one image).
+    if (depth === 0 && names.length > 0) {
+      for (const other of parsed.index.manifests) {
+        if (other.digest === entry.digest || !other.platform || other.platform.architecture === 'unknown') continue;
+        await loadOciDescriptor(store, src, other, [], depth + 1).catch(() => undefined);
+      }
+      const { recordLoadedIndex } = await import('./index-archive.js');
+      await recordLoadedIndex(store, names, body.toString('utf8'), parsed.mediaType);
+    }
+    return loaded;
   }
   const m = parsed.manifest;
   await copyBlob(store, src, m.config);

@@ -21,6 +21,8 @@ import type { ImageRecord, Store } from '../../store/index.js';
 import { decompressor, detectFileCompression } from '../compression.js';
 import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci.js';
 import { DirSink, TarSink, type ArchiveSink } from './sink.js';
+import { writeIndexTo } from './index-archive.js';
+import { findIndexRecord, type IndexRecord } from '../../store/index-records.js';
 
 export type SaveFormat = 'oci-dir' | 'oci-archive' | 'docker-archive';
 export const SAVE_FORMATS: readonly SaveFormat[] = ['oci-dir', 'oci-archive', 'docker-archive'];
@@ -45,11 +47,24 @@ async function resolve(store: Store, ref: string): Promise<Resolved> {
 /** Save `refs` to `dest` in `format`. Output appears only when complete. */
 export async function saveImages(store: Store, refs: string[], format: SaveFormat, dest: string): Promise<void> {
   const images: Resolved[] = [];
-  for (const r of refs) images.push(await resolve(store, r));
+  const indexes: IndexRecord[] = [];
+  for (const r of refs) {
+    // A name of a multi-platform image saves the whole index (index-archive.ts).
+    const rec = /^(sha256:)?[a-f0-9]{4,64}$/.test(r) ? undefined : findIndexRecord(store.root, r);
+    if (rec) indexes.push(rec);
+    else images.push(await resolve(store, r));
+  }
+  if (indexes.length > 0 && format === 'docker-archive') {
+    throw new TsbuildError('E_USAGE', `${indexes[0]?.name} is a multi-platform image; docker-archive holds single images: use oci-dir or oci-archive`, { exitCode: 125 });
+  }
   const sink: ArchiveSink = format === 'oci-dir' ? new DirSink(dest) : new TarSink(dest);
   try {
     if (format === 'docker-archive') await writeDocker(store, images, sink);
-    else await writeOci(store, images, sink, format === 'oci-dir' ? dest : undefined);
+    else {
+      const extra: Descriptor[] = [];
+      for (const rec of indexes) extra.push(await writeIndexTo(store, sink, rec));
+      await writeOci(store, images, sink, format === 'oci-dir' ? dest : undefined, extra);
+    }
     await sink.commit();
   } catch (err) {
     await sink.abort();
@@ -96,9 +111,9 @@ async function existingIndex(dir: string | undefined): Promise<ImageIndex | unde
   }
 }
 
-async function writeOci(store: Store, images: Resolved[], sink: ArchiveSink, dir: string | undefined): Promise<void> {
+async function writeOci(store: Store, images: Resolved[], sink: ArchiveSink, dir: string | undefined, extra: Descriptor[] = []): Promise<void> {
   const prior = await existingIndex(dir);
-  const entries: Descriptor[] = [];
+  const entries: Descriptor[] = [...extra];
   for (const img of images) {
     const { bytes, desc } = await ociManifest(store, img);
     await copyBlobTo(store, sink, img.manifest.config);

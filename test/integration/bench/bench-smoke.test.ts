@@ -55,6 +55,7 @@ const cases: [string, string[]][] = [
   ['cached-rebuild.mjs', ['cached-rebuild buildah', 'cached-rebuild buildkit']],
   ['pull-push.mjs', ['pull skopeo-cs', 'pull skopeo-oci', 'push skopeo']],
   ['depth.mjs', ['depth-2 buildah', 'depth-4 buildkit', 'depth-growth tsbuild@2']],
+  ['multi-platform.mjs', ['multi-platform buildah']],
 ];
 
 describe('benchmarks in quick mode', () => {

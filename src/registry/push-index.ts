@@ -1,0 +1,45 @@
+// Pushing an image index from the store: each platform image first (blobs,
+// then its manifest by digest, through push.ts), the index last under the
+// tag, byte for byte as stored so its digest is the same on both sides and
+// the registry never holds an index naming a missing manifest.
+import { TsbuildError } from '../errors.js';
+import type { ImageIndex } from '../image/oci.js';
+import type { Store } from '../store/index.js';
+import { RegistryClient } from './http.js';
+import { sha256Digest } from './manifest.js';
+import { push, type PushOptions } from './push.js';
+import { parseReference, type ImageReference } from './reference.js';
+
+export interface PushIndexResult {
+  reference: ImageReference;
+  digest: string;
+  size: number;
+}
+
+export async function pushIndex(store: Store, json: string, mediaType: string, destination: string, opts: PushOptions = {}): Promise<PushIndexResult> {
+  const dest = parseReference(destination);
+  const bytes = Buffer.from(json);
+  const digest = sha256Digest(bytes);
+  if (dest.digest && dest.digest !== digest) throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push the index as ${dest.toString()}: its digest is ${digest}`);
+  const index = JSON.parse(json) as ImageIndex;
+  const client = opts.client ?? new RegistryClient(dest.registry, opts);
+  try {
+    const images = await store.listImages();
+    for (const d of index.manifests) {
+      const record = images.find((r) => r.manifestDigest === d.digest);
+      if (!record) throw new TsbuildError('E_IMAGE_NOT_FOUND', `image ${d.digest} of the index is not in the store; build or pull it again`);
+      await push(store, record.id, `${dest.name}@${d.digest}`, { ...opts, client });
+    }
+    const res = await client.request({
+      method: 'PUT', path: `/v2/${dest.repository}/manifests/${dest.digest ?? dest.tag ?? 'latest'}`, repository: dest.repository, actions: ['pull', 'push'],
+      headers: { 'Content-Type': mediaType, 'Content-Length': String(bytes.length) }, body: bytes, expect: [201],
+      what: `index ${dest.toString()}`,
+    });
+    await res.arrayBuffer();
+    const echoed = res.headers.get('docker-content-digest');
+    if (echoed && echoed !== digest) throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored index ${dest.toString()} as ${echoed}, expected ${digest}`);
+    return { reference: dest, digest, size: bytes.length };
+  } finally {
+    if (!opts.client) client.close();
+  }
+}
