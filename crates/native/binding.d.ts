@@ -45,6 +45,11 @@ export interface BindOptions {
   fstype?: string
   /** Options for `fstype`. */
   data?: string
+  /** Mount an overlay of these dirs (topmost first) instead of a bind: any depth the kernel stacks. */
+  lowerDirs?: Array<string>
+  /** With `lower_dirs`: a read-write layer for the overlay (its work dir in `work_dir`). */
+  upperDir?: string
+  workDir?: string
 }
 
 /** Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits. */

@@ -36,7 +36,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const paths = containerPaths(ctx.root, c.id);
   const userSpec = a.strings.get('user') ?? c.config.user;
   // Users added inside the container (adduser in its rw layer) count too.
-  const user = resolveUser([...c.layerDirs, paths.init, paths.upper], userSpec);
+  const user = resolveUser(c.layerDirs, userSpec, [paths.init, paths.upper]);
   const env = mergeEnv(c.config.env, a.lists.get('env') ?? []);
   if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const cwd = a.strings.get('workdir') ?? c.config.cwd;

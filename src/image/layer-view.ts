@@ -104,6 +104,15 @@ export interface LayerViewOptions {
   opaque?: OpaqueProbe;
 }
 
+/** lstat without the cost of an exception for a missing name (most probes of a deep stack miss). */
+function hostLstat(p: string): Stats | undefined {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR and the like: absent too
+  }
+}
+
 // Node cannot read xattrs: the probe asks the native module for the one
 // attribute of the one directory. LayerView asks only when a lookup falls
 // through to a lower layer, so most lookups never read an xattr at all.
@@ -136,10 +145,27 @@ export class LayerView implements ResolvableTree {
    */
   private readonly dirCache = new Map<string, number[] | null>();
   private readonly opaqueCache = new Map<string, boolean>();
+  /**
+   * The view of every layer but the top one, when this view was made by
+   * `over`: lookups that fall through the top layer are answered (and
+   * cached) there, so a build step on a deep stack probes its one new
+   * layer instead of all of them. Layer indices are bottom first, so the
+   * two views number the shared layers alike.
+   */
+  private below: LayerView | undefined = undefined;
+  /** entry() results of a view made by `over` (its layers never change). */
+  private readonly entryCache = new Map<string, ViewEntry | undefined>();
 
   constructor(layerDirs: readonly string[], opts: LayerViewOptions = {}) {
     this.layers = [...layerDirs];
     this.opaque = opts.opaque ?? defaultOpaqueProbe;
+  }
+
+  /** `below`'s layers with `top` stacked on them, sharing what `below` has already looked up. */
+  static over(below: LayerView, top: string): LayerView {
+    const v = new LayerView([...below.layers, top], { opaque: below.opaque });
+    v.below = below;
+    return v;
   }
 
   get layerDirs(): readonly string[] {
@@ -148,14 +174,6 @@ export class LayerView implements ResolvableTree {
 
   private host(layer: number, path: string): string {
     return join(this.layers[layer] as string, path);
-  }
-
-  private static hostLstat(p: string): Stats | undefined {
-    try {
-      return lstatSync(p);
-    } catch {
-      return undefined;
-    }
   }
 
   private static parentPath(path: string): string {
@@ -168,7 +186,9 @@ export class LayerView implements ResolvableTree {
     const cached = this.dirCache.get(path);
     if (cached !== undefined) return cached;
     let result: number[] | null;
-    if (path === '/') {
+    if (this.below) {
+      result = this.dirLayersOver(this.below, path);
+    } else if (path === '/') {
       result = this.layers.map((_, i) => this.layers.length - 1 - i);
     } else {
       const parent = this.dirLayers(LayerView.parentPath(path));
@@ -176,7 +196,7 @@ export class LayerView implements ResolvableTree {
       if (parent) {
         const out: number[] = [];
         for (const i of parent) {
-          const st = LayerView.hostLstat(this.host(i, path));
+          const st = hostLstat(this.host(i, path));
           if (!st) continue;
           if (!st.isDirectory()) break; // a file or whiteout hides this name in every lower layer
           out.push(i);
@@ -188,7 +208,23 @@ export class LayerView implements ResolvableTree {
     return result;
   }
 
+  /** dirLayers of a view made by `over`: the top layer decides first, `below` for the rest. */
+  private dirLayersOver(below: LayerView, path: string): number[] | null {
+    const top = this.layers.length - 1;
+    if (path === '/') return [top, ...(below.dirLayers('/') ?? [])];
+    const parent = this.dirLayers(LayerView.parentPath(path));
+    if (!parent) return null;
+    // The top layer lacks the parent directory: it cannot hide anything here.
+    if (parent[0] !== top) return below.dirLayers(path);
+    const st = hostLstat(this.host(top, path));
+    if (st && !st.isDirectory()) return null; // a file or whiteout on top hides every lower directory
+    const rest = below.dirLayers(path) ?? [];
+    const out = st ? [top, ...rest] : rest;
+    return out.length > 0 ? out : null;
+  }
+
   private isOpaque(layer: number, path: string): boolean {
+    if (this.below && layer < this.layers.length - 1) return this.below.isOpaque(layer, path);
     const key = `${layer}:${path}`;
     let v = this.opaqueCache.get(key);
     if (v === undefined) {
@@ -227,6 +263,12 @@ export class LayerView implements ResolvableTree {
   /** The visible entry at canonical `path` (symlinks in it are not followed), or undefined. */
   entry(path: string): ViewEntry | undefined {
     const clean = joinComponents(pathComponents(path).filter((c) => c !== '..'));
+    if (this.below && clean !== '/') {
+      if (this.entryCache.has(clean)) return this.entryCache.get(clean);
+      const e = this.entryOver(this.below, clean);
+      this.entryCache.set(clean, e);
+      return e;
+    }
     if (clean === '/') {
       const top = this.layers.length - 1;
       if (top < 0) return undefined;
@@ -238,7 +280,7 @@ export class LayerView implements ResolvableTree {
     if (!parent) return undefined;
     for (const i of parent) {
       const hostPath = this.host(i, clean);
-      const st = LayerView.hostLstat(hostPath);
+      const st = hostLstat(hostPath);
       if (!st) continue;
       // Found in layer i: it shows only if i's parent directory does.
       if (!this.isVisible(parentPath, i) || isWhiteout(st)) return undefined;
@@ -247,9 +289,37 @@ export class LayerView implements ResolvableTree {
     return undefined;
   }
 
+  /** entry() of a view made by `over`: the top layer's own entry, else `below`'s unless the top hides it. */
+  private entryOver(below: LayerView, clean: string): ViewEntry | undefined {
+    const top = this.layers.length - 1;
+    const parentPath = LayerView.parentPath(clean);
+    const parent = this.dirLayers(parentPath);
+    if (!parent) return undefined;
+    if (parent[0] === top) {
+      const hostPath = this.host(top, clean);
+      const st = hostLstat(hostPath);
+      if (st) return isWhiteout(st) ? undefined : { layer: top, hostPath, stat: st };
+    }
+    // Not on top: lower layers show through unless the top's copy of an ancestor is opaque.
+    for (let dir = parentPath; dir !== '/'; dir = LayerView.parentPath(dir)) {
+      if (this.dirLayers(dir)?.[0] === top && this.isOpaque(top, dir)) return undefined;
+    }
+    return below.entry(clean);
+  }
+
   /** lstat in the merged view: the topmost visible entry's metadata. */
   lstat(path: string): Stats | undefined {
     return this.entry(path)?.stat;
+  }
+
+  /**
+   * The host dirs (top first) whose copies of directory `path` merge into
+   * what the view shows there: an overlay of just these shows that subtree.
+   * [] when `path` is not a visible directory.
+   */
+  mergedDirs(path: string): string[] {
+    const clean = joinComponents(pathComponents(path));
+    return (this.visibleDirLayers(clean) ?? []).map((i) => this.host(i, clean));
   }
 
   /** Merged names of a directory (whiteouts removed, opaque dirs honoured), sorted; [] if not a directory. */

@@ -15,6 +15,7 @@ import { execCandidates } from './process-spec.js';
 import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
+import { checkStackDepth } from './overlay-depth.js';
 import { resolveUser } from './user.js';
 
 export interface CreateOptions {
@@ -35,6 +36,8 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new TsbuildError('E_BAD_NAME', `invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { exitCode: ExitCode.internal });
     if (names.has(opts.name)) throw new TsbuildError('E_NAME_IN_USE', `the container name "${opts.name}" is already in use; remove that container or choose another name`, { exitCode: ExitCode.internal });
   }
+  // The image's layers and the init layer: refused before anything is written.
+  checkStackDepth(opts.image.layerDirs.length + 1, `a container of ${opts.image.layerDirs.length} image layers (and its init layer)`);
   const id = opts.id ?? newContainerId();
   const hostname = opts.config.hostname || id.slice(0, 12);
   const state: ContainerState = {
@@ -83,14 +86,14 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const paths = containerPaths(root, state.id);
   const cfg = state.config;
   const user = resolveUser(state.layerDirs, cfg.user);
-  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data }));
+  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data, lowerDirs: b.lowerDirs, upperDir: b.upperDir, workDir: b.workDir }));
   // Targets resolved inside the root: a link in the image or the rw layer must not lead the runtime's mkdir to the host.
-  const binds = resolveMountTargets([...state.layerDirs, paths.init, paths.upper], requested);
+  const binds = resolveMountTargets(state.layerDirs, requested, [paths.init, paths.upper]);
   const cgroup = state.cgroupName;
   const procsFiles = cgroup === undefined ? [] : createCgroup(cgroup, cfg.limits);
   if (cfg.limits.memory !== undefined) {
     writeMeminfo(paths.meminfo, cfg.limits.memory);
-    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined });
+    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined });
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);

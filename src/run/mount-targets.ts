@@ -14,7 +14,7 @@
 // make them links (runc refuses the same), and targets below them are on
 // the filesystems mounted there, not in the image.
 import { TsbuildError } from '../errors.js';
-import { LayerView } from '../image/layer-view.js';
+import { stackView } from '../image/stack-view.js';
 
 const RUNTIME_MOUNTS = ['/proc', '/sys', '/dev'];
 
@@ -28,11 +28,11 @@ function underRuntimeMount(path: string): boolean {
 
 /**
  * Check the runtime's mountpoints and return `binds` with each target
- * resolved in the stack `layerDirs` (bottom first: image layers, then the
- * init layer and the container's read-write layer).
+ * resolved in the stack of image layers `layerDirs` (bottom first) and the
+ * container's `own` layers on them (the init layer, the read-write layer).
  */
-export function resolveMountTargets<T extends MountTarget>(layerDirs: readonly string[], binds: readonly T[]): T[] {
-  const view = new LayerView(layerDirs);
+export function resolveMountTargets<T extends MountTarget>(layerDirs: readonly string[], binds: readonly T[], own: readonly string[] = []): T[] {
+  const view = stackView(layerDirs, own);
   for (const m of RUNTIME_MOUNTS) {
     const st = view.lstat(m);
     if (st && !st.isDirectory()) {

@@ -17,9 +17,14 @@ export interface BindSpec {
   readonly: boolean;
   /** Default: whether the source is a file. */
   isFile?: boolean;
-  /** Mount this filesystem (tmpfs, overlay) instead of binding `source`. */
+  /** Mount this filesystem (tmpfs) instead of binding `source`. */
   fstype?: string;
   data?: string;
+  /** Mount an overlay of these dirs (topmost first) instead; any depth the kernel stacks. */
+  lowerDirs?: string[];
+  /** With lowerDirs: a read-write layer and its overlay work dir. */
+  upperDir?: string;
+  workDir?: string;
 }
 
 /** One line of a user namespace map: container ids [containerId, containerId+size) are host ids from hostId. */

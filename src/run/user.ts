@@ -2,7 +2,7 @@
 // /etc/passwd and /etc/group as docker does: names must exist there, numbers
 // need not. Supplementary groups are every group listing the user.
 import { TsbuildError } from '../errors.js';
-import { LayerView } from '../image/layer-view.js';
+import { stackView } from '../image/stack-view.js';
 
 export interface ResolvedUser {
   uid: number;
@@ -57,7 +57,8 @@ export function resolveUserSpec(spec: string, passwdText: string | undefined, gr
   return { uid, gid, groups: all, home: entry?.home ?? '/' };
 }
 
-export function resolveUser(layerDirs: readonly string[], spec: string): ResolvedUser {
-  const view = new LayerView(layerDirs);
+/** Resolves `spec` in the image layers `layerDirs` (bottom first) and a container's `own` layers on them. */
+export function resolveUser(layerDirs: readonly string[], spec: string, own: readonly string[] = []): ResolvedUser {
+  const view = stackView(layerDirs, own);
   return resolveUserSpec(spec, view.readFile('/etc/passwd'), view.readFile('/etc/group'));
 }

@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod child;
 pub mod launch;
 pub mod layerscan;
+pub mod overlay;
 pub mod pty;
 pub mod rawio;
 pub mod rootedfs;

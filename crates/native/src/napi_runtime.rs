@@ -4,7 +4,8 @@
 
 use crate::cgroup::{Hierarchy, Limits};
 use crate::launch;
-use crate::rootfs::{BindMount, RootfsSpec};
+use crate::overlay::OverlayApi;
+use crate::rootfs::{BindMount, OverlayLayers, RootfsSpec};
 use crate::spec::{self, ContainerConfig, IdMap, Network, ProcessConfig, StdioConfig};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -36,6 +37,11 @@ pub struct BindOptions {
     pub fstype: Option<String>,
     /// Options for `fstype`.
     pub data: Option<String>,
+    /// Mount an overlay of these dirs (topmost first) instead of a bind: any depth the kernel stacks.
+    pub lower_dirs: Option<Vec<String>>,
+    /// With `lower_dirs`: a read-write layer for the overlay (its work dir in `work_dir`).
+    pub upper_dir: Option<String>,
+    pub work_dir: Option<String>,
 }
 
 /// The process to start and its credentials.
@@ -126,6 +132,11 @@ fn process_config(p: ProcessOptions) -> ProcessConfig {
     }
 }
 
+fn bind_mount(b: BindOptions) -> BindMount {
+    let overlay = b.lower_dirs.map(|lower_dirs| OverlayLayers { lower_dirs, upper_dir: b.upper_dir, work_dir: b.work_dir });
+    BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, overlay }
+}
+
 fn stdio_config(s: &StdioOptions) -> Result<StdioConfig> {
     match (&s.fds, s.tty_slave) {
         (_, Some(fd)) => Ok(StdioConfig::Tty(fd)),
@@ -167,13 +178,14 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             lower_dirs: opts.lower_dirs,
             upper_dir: opts.upper_dir,
             work_dir: opts.work_dir,
-            binds: opts.binds.into_iter().map(|b| BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data }).collect(),
+            binds: opts.binds.into_iter().map(bind_mount).collect(),
             console: opts.console,
             bind_devices: false,
             bind_sys: false,
             // The kernel's hierarchy, not TSBUILD_CGROUP_ROOT's (a test fake).
             cgroup2: Hierarchy::detect(Path::new("/sys/fs/cgroup")).version() == 2,
             mask_paths: opts.mask_paths,
+            overlay_api: OverlayApi::from_env(),
         },
         hostname: opts.hostname,
         network,

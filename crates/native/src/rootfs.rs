@@ -8,6 +8,7 @@
 //! refuses, e.g. on an initramfs root), then mask and read-only the
 //! sensitive /proc and /sys paths from inside.
 
+use crate::overlay::{self, OverlayApi, OverlayStep};
 use crate::syscall::{Errno, SysResult, Syscall};
 use std::ffi::CString;
 
@@ -44,8 +45,18 @@ pub struct BindMount {
     pub is_file: bool,
     /// A filesystem to mount instead of a bind (tmpfs, or a read-only overlay of layers).
     pub fstype: Option<String>,
-    /// Mount options for `fstype`, e.g. `lowerdir=a:b` or `size=64m`.
+    /// Mount options for `fstype`, e.g. `size=64m`.
     pub data: Option<String>,
+    /// Mount an overlay of these layers instead of a bind (`source` and `fstype` are then ignored).
+    pub overlay: Option<OverlayLayers>,
+}
+
+/// An overlay's layers: lower dirs top first, and optionally a rw layer.
+#[derive(Clone, Debug, Default)]
+pub struct OverlayLayers {
+    pub lower_dirs: Vec<String>,
+    pub upper_dir: Option<String>,
+    pub work_dir: Option<String>,
 }
 
 /// Everything the parent decided about the rootfs, in plain Rust types.
@@ -71,6 +82,8 @@ pub struct RootfsSpec {
     /// node) see their cpu.max and memory.max.
     pub cgroup2: bool,
     pub mask_paths: bool,
+    /// How overlays are mounted (the mount API with a fallback, or mount(2) only).
+    pub overlay_api: OverlayApi,
 }
 
 /// One step, with every string pre-built, so applying it allocates nothing.
@@ -83,6 +96,8 @@ pub enum Step {
     Symlink { target: CString, link: CString },
     /// pivot_root into `root`, falling back to MS_MOVE + chroot.
     SwitchRoot { root: CString },
+    /// An overlay of any depth (see `overlay`).
+    Overlay(OverlayStep),
 }
 
 /// A step and whether a missing path (ENOENT) is fine, e.g. /proc/acpi on a host without ACPI.
@@ -126,13 +141,14 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     if !spec.lower_dirs.is_empty() {
         // No redirects or metacopy: the upper dir must hold every change as
         // plain files, because it becomes an image layer as it is.
-        let mut data = format!("lowerdir={}", spec.lower_dirs.join(":"));
-        if let (Some(upper), Some(work)) = (&spec.upper_dir, &spec.work_dir) {
-            data.push_str(&format!(",upperdir={},workdir={}", upper, work));
-            // A user namespace may not set redirect_dir (EPERM); builds never use one.
-            data.push_str(if spec.bind_devices { ",metacopy=off,index=off" } else { ",redirect_dir=off,metacopy=off,index=off" });
-        }
-        p.mount(Some("overlay"), cs(root), Some("overlay"), 0, Some(&data));
+        let upper = spec.upper_dir.as_deref().zip(spec.work_dir.as_deref());
+        // A user namespace may not set redirect_dir (EPERM); builds never use one.
+        let options: &[(&str, &str)] = match (upper, spec.bind_devices) {
+            (None, _) => &[],
+            (Some(_), true) => &[("metacopy", "off"), ("index", "off")],
+            (Some(_), false) => &[("redirect_dir", "off"), ("metacopy", "off"), ("index", "off")],
+        };
+        p.push(Step::Overlay(OverlayStep::new(cs(root), &spec.lower_dirs, upper, options, 0, spec.overlay_api)));
     } else {
         // A plain directory root still needs to be a mount point for pivot_root.
         p.mount(Some(root), cs(root), None, MS_BIND | MS_REC, None);
@@ -161,9 +177,13 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         }
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
-        match &b.fstype {
-            Some(fstype) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
-            None => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
+        match (&b.overlay, &b.fstype) {
+            (Some(o), _) => {
+                let upper = o.upper_dir.as_deref().zip(o.work_dir.as_deref());
+                p.push(Step::Overlay(OverlayStep::new(target.clone(), &o.lower_dirs, upper, &[], MS_NOSUID | MS_NODEV, spec.overlay_api)));
+            }
+            (None, Some(fstype)) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
+            (None, None) => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
         }
         if b.readonly {
             p.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None);
@@ -253,6 +273,7 @@ fn apply_step(sys: &dyn Syscall, step: &Step) -> SysResult {
             r => r,
         },
         Step::SwitchRoot { root } => switch_root(sys, root),
+        Step::Overlay(ov) => overlay::mount(sys, ov),
     }
 }
 
@@ -288,14 +309,15 @@ mod tests {
             upper_dir: Some("/c/upper".into()),
             work_dir: Some("/c/work".into()),
             binds: vec![
-                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None },
-                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()) },
+                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, overlay: None },
+                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), overlay: None },
             ],
             console: None,
             bind_devices: false,
             bind_sys: false,
             cgroup2: false,
             mask_paths: true,
+            overlay_api: OverlayApi::Legacy,
         }
     }
 
@@ -305,7 +327,8 @@ mod tests {
         apply(&rec, &plan(&spec())).unwrap();
         let calls = rec.calls();
         assert_eq!(calls[0], "mount - / - 0x44000 -");
-        assert_eq!(calls[1], "mount overlay /c/merged overlay 0x0 lowerdir=/c/init:/l/2:/l/1,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,metacopy=off,index=off");
+        assert_eq!(calls[1..6], ["open_path /c/init", "open_path /l/2", "open_path /l/1", "open_path /c/upper", "open_path /c/work"]);
+        assert_eq!(calls[7], "mount overlay /c/merged overlay 0x0 lowerdir=100:101:102,upperdir=103,workdir=104,redirect_dir=off,metacopy=off,index=off");
         let pivot = calls.iter().position(|c| c == "pivot_root . .").unwrap();
         assert_eq!(calls[pivot - 1], "chdir /c/merged");
         assert_eq!(calls[pivot + 1], "umount2 . 2");
@@ -319,7 +342,7 @@ mod tests {
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
         assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
         // Missing parents of a mount target are created first.
-        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None }], ..spec() };
+        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, overlay: None }], ..spec() };
         let rec2 = Recorder::new();
         apply(&rec2, &plan(&spec2)).unwrap();
         let c2 = rec2.calls();
@@ -354,7 +377,7 @@ mod tests {
     fn a_user_namespace_overlay_leaves_redirect_dir_alone() {
         let rec = Recorder::new();
         apply(&rec, &plan(&RootfsSpec { bind_devices: true, ..spec() })).unwrap();
-        assert!(rec.calls()[1].ends_with(",upperdir=/c/upper,workdir=/c/work,metacopy=off,index=off"));
+        assert!(rec.calls()[7].ends_with(",upperdir=103,workdir=104,metacopy=off,index=off"));
     }
 
     #[test]
@@ -392,6 +415,23 @@ mod tests {
         rec.fail_on("mount /dev/null /proc/scsi", libc::ENOTDIR);
         apply(&rec, &plan(&spec())).unwrap();
         assert!(rec.calls().contains(&"mount tmpfs /proc/scsi tmpfs 0x1 size=0".to_string()));
+    }
+
+    #[test]
+    fn the_root_and_overlay_binds_use_the_mount_api_where_the_kernel_has_it() {
+        let layers = OverlayLayers { lower_dirs: vec!["/l/2/out".into(), "/l/1/out".into()], upper_dir: None, work_dir: None };
+        let bind = BindMount { source: "overlay".into(), target: "/test".into(), readonly: true, is_file: false, fstype: Some("overlay".into()), data: None, overlay: Some(layers) };
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { overlay_api: OverlayApi::Auto, binds: vec![bind], ..spec() })).unwrap();
+        let calls = rec.calls();
+        assert_eq!(calls[1..4], ["fsopen overlay", "fsconfig 100 lowerdir+ /c/init", "fsconfig 100 lowerdir+ /l/2"]);
+        assert!(calls.contains(&"move_mount 101 /c/merged".to_string()));
+        let bind_at = calls.iter().position(|c| c == "mkdir /c/merged/test 755").unwrap();
+        assert_eq!(calls[bind_at + 1..bind_at + 4], ["fsopen overlay", "fsconfig 102 lowerdir+ /l/2/out", "fsconfig 102 lowerdir+ /l/1/out"]);
+        // A read-only overlay bind: nosuid,nodev at fsmount, then the read-only remount.
+        assert_eq!(calls[bind_at + 6], "fsmount 102 0x6");
+        assert_eq!(calls[bind_at + 7], "move_mount 103 /c/merged/test");
+        assert_eq!(calls[bind_at + 10], "mount - /c/merged/test - 0x1021 -");
     }
 
     #[test]

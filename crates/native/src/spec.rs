@@ -195,6 +195,7 @@ fn describe_step(s: &PlannedStep) -> String {
         Step::Touch { path } => format!("create {}", l(path)),
         Step::Symlink { link, .. } => format!("symlink {}", l(link)),
         Step::SwitchRoot { root } => format!("pivot_root to {}", l(root)),
+        Step::Overlay(ov) => format!("mount overlay on {} (overlay)", l(&ov.target)),
     }
 }
 

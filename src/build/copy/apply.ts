@@ -14,7 +14,7 @@
 // docker); --chmod applies to every copied file and directory but not to
 // links nor to directories the step creates; --chown applies to those too.
 import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { LayerView } from '../../image/layer-view.js';
+import { stackView } from '../../image/stack-view.js';
 import { native } from '../../native/index.js';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { archiveCompression, extractArchive } from './archive.js';
@@ -208,7 +208,7 @@ export async function applyCopy(step: CopyStep, layerDir: string): Promise<void>
   try {
     mkdirSync(layerDir, { recursive: true });
     const tree = sourceTree(step);
-    const view = new LayerView(step.targetLayers);
+    const view = stackView(step.targetLayers);
     const rules: CopyRules = { chown: resolveChown(step, view), chmod: parseChmod(step), keepOwners: tree.kind === 'layers' };
     const items = await selectSources(step, tree);
     const placements = planPlacements(step, view, items);

@@ -8,7 +8,8 @@
 // links resolve inside that root as they would in a container.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { LayerView, resolveInRoot } from '../../image/layer-view.js';
+import { resolveInRoot, type LayerView } from '../../image/layer-view.js';
+import { stackView } from '../../image/stack-view.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
 import { type CopyStep, type SourceTree, stepError } from './types.js';
 
@@ -112,5 +113,5 @@ export class LayerTree implements SourceTree {
 
 export function sourceTree(step: CopyStep): SourceTree {
   const src = step.source;
-  return src.kind === 'context' ? new ContextTree(src.dir, step, step.ignore) : new LayerTree(new LayerView(src.layerDirs));
+  return src.kind === 'context' ? new ContextTree(src.dir, step, step.ignore) : new LayerTree(stackView(src.layerDirs));
 }

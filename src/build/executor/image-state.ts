@@ -80,10 +80,20 @@ export function toStored(state: ImageState): StoredState {
   return { layers: state.layers.map(({ dir: _dir, ...rest }) => rest), config: state.config };
 }
 
-/** Restores a cached state if every layer is still in the store; undefined otherwise. */
-export async function fromStored(store: Store, s: StoredState): Promise<ImageState | undefined> {
+/**
+ * Restores a cached state if every layer is still in the store; undefined
+ * otherwise. Layers it shares (bottom first) with `known`, the state the
+ * step starts from, were checked when that state was made: only the step's
+ * own layer is looked up, so a cached step costs the same at any depth.
+ */
+export async function fromStored(store: Store, s: StoredState, known?: ImageState): Promise<ImageState | undefined> {
   const layers: LayerRef[] = [];
-  for (const l of s.layers) {
+  for (const [i, l] of s.layers.entries()) {
+    const same = known?.layers[i];
+    if (same?.diffId === l.diffId && same.digest === l.digest) {
+      layers.push(same);
+      continue;
+    }
     const dir = await store.layerDir(l.diffId);
     if (!dir || !(await store.hasBlob(l.digest))) return undefined;
     layers.push({ ...l, dir });

@@ -7,6 +7,8 @@ import { join, posix, resolve, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
+import { stackView } from '../../image/stack-view.js';
+import { checkStackDepth } from '../../run/overlay-depth.js';
 import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
 import { makeTempDir, tempName } from '../../store/blobs.js';
@@ -48,6 +50,22 @@ function contextPath(ctx: MountContext, source: string): string {
   }
   if (real !== base && !real.startsWith(base + sep)) fail(ctx, 'E_SOURCE_OUTSIDE_CONTEXT', `mount source ${source} resolves outside the build context`);
   return real;
+}
+
+/**
+ * What `from=X,source=S` mounts: the host dirs (top first) whose copies of S
+ * merge in X's layers, or S's one host file. A subdirectory is in only some
+ * layers, and overlayfs needs every lowerdir to exist, so only the layers
+ * whose copy shows through (whiteouts and opaque dirs applied) are stacked.
+ * S is resolved inside X's root (its links followed there), as BuildKit does.
+ */
+function sourceInLayers(ctx: MountContext, from: string, layerDirs: readonly string[], source: string): string[] {
+  const view = stackView(layerDirs);
+  const path = view.resolve(posix.resolve('/', source), { followFinal: true });
+  if (path === '/') return [...layerDirs].reverse();
+  const entry = view.entry(path);
+  if (!entry) fail(ctx, 'E_MOUNT_SOURCE', `mount source ${source} not found in ${from}`);
+  return entry.stat.isDirectory() ? view.mergedDirs(path) : [entry.hostPath];
 }
 
 function cacheDirName(id: string): string {
@@ -119,21 +137,21 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
           if (m.from === null) {
             lowers.push(contextPath(ctx, m.source ?? '/'));
           } else {
-            const sub = posix.resolve('/', m.source ?? '/').slice(1);
-            for (const layer of (await ctx.layersOf(m.from)).reverse()) lowers.push(sub ? join(layer, sub) : layer);
+            lowers.push(...sourceInLayers(ctx, m.from, await ctx.layersOf(m.from), m.source ?? '/'));
           }
+          checkStackDepth(lowers.length, `the bind mount from ${m.from}`, { file: ctx.file, line: ctx.line });
           const isFile = lowers.length === 1 && !statSync(lowers[0] as string).isDirectory();
           if (isFile || (m.readonly && lowers.length === 1)) {
             binds.push({ source: lowers[0] as string, target, readonly: m.readonly, isFile });
           } else if (m.readonly) {
-            binds.push({ source: 'overlay', target, readonly: true, isFile: false, fstype: 'overlay', data: `lowerdir=${lowers.join(':')}` });
+            binds.push({ source: 'overlay', target, readonly: true, isFile: false, lowerDirs: lowers });
           } else {
             // rw: writes go to a scratch upper that is thrown away after the step.
             const scratch = makeTempDir(tmpRoot, 'bindrw');
             temps.push(scratch);
             mkdirSync(join(scratch, 'u'));
             mkdirSync(join(scratch, 'w'));
-            binds.push({ source: 'overlay', target, readonly: false, isFile: false, fstype: 'overlay', data: `lowerdir=${lowers.join(':')},upperdir=${join(scratch, 'u')},workdir=${join(scratch, 'w')}` });
+            binds.push({ source: 'overlay', target, readonly: false, isFile: false, lowerDirs: lowers, upperDir: join(scratch, 'u'), workDir: join(scratch, 'w') });
           }
           targets.push(target);
           break;

@@ -11,12 +11,13 @@ import type { OciContainerConfig } from '../../image/runnable.js';
 import { containerPaths } from '../../run/container-fs.js';
 import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
 import type { ResourceLimits } from '../../run/limits.js';
-import { LayerView } from '../../image/layer-view.js';
+import { stackView } from '../../image/stack-view.js';
 import { containerEnv } from '../../run/process-spec.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
 import { makeTempDir } from '../../store/blobs.js';
+import { checkStackDepth } from '../../run/overlay-depth.js';
 
 export interface RunStepInput {
   root: string;
@@ -61,7 +62,7 @@ function argvFor(run: RunInstruction, shell: readonly string[] | undefined, scra
 /** Removes, deepest first, mount points the step created that the image did not have. */
 function removeMountArtifacts(upper: string, targets: readonly string[], layerDirs: readonly string[]): void {
   const created = new Set<string>();
-  const view = new LayerView(layerDirs);
+  const view = stackView(layerDirs);
   for (const t of targets) {
     let p = posix.normalize(t);
     while (p !== '/' && view.lstat(p) === undefined) {
@@ -81,6 +82,8 @@ function removeMountArtifacts(upper: string, targets: readonly string[], layerDi
 
 export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const { run, config } = input;
+  // Before anything is made: the step's layers and its container's init layer must stack.
+  checkStackDepth(input.layerDirs.length + 1, `this step (on ${input.layerDirs.length} layers)`, { file: input.mounts.file, line: run.line });
   let scratchDir: string | undefined;
   const scratch = () => (scratchDir ??= makeTempDir(join(input.root, 'tmp'), 'run'));
   const { argv, script } = argvFor(run, config.Shell ?? DEFAULT_SHELL, scratch);

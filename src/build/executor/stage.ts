@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { INIT_FILES } from '../../run/container-fs.js';
-import { LayerView } from '../../image/layer-view.js';
+import { stackView } from '../../image/stack-view.js';
 import { resolveUser } from '../../run/user.js';
 import { LayerOut } from '../copy/layer-out.js';
 import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
@@ -94,7 +94,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
       tracker.done({});
       continue;
     }
-    const cached = ctx.opts.noCache ? undefined : await lookup(ctx, key);
+    const cached = ctx.opts.noCache ? undefined : await lookup(ctx, key, state);
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
@@ -102,7 +102,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     }
     const release = await ctx.cache.lock(key);
     try {
-      const again = ctx.opts.noCache ? undefined : await lookup(ctx, key);
+      const again = ctx.opts.noCache ? undefined : await lookup(ctx, key, state);
       if (again) {
         state = again;
         tracker.cached();
@@ -120,9 +120,9 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
   return { state, key, args: steps.at(-1)?.args ?? baseArgs };
 }
 
-async function lookup(ctx: BuildContext, key: string): Promise<ImageState | undefined> {
+async function lookup(ctx: BuildContext, key: string, from: ImageState): Promise<ImageState | undefined> {
   const stored = ctx.cache.get(key);
-  return stored ? fromStored(ctx.store, stored) : undefined;
+  return stored ? fromStored(ctx.store, stored, from) : undefined;
 }
 
 /** Runs a layer-making step and returns the state after it. */
@@ -185,7 +185,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
  * through a symlink of the image). Returns false when nothing was needed.
  */
 function makeWorkdir(layers: string[], dir: string, user: string, layerDir: string): boolean {
-  const view = new LayerView(layers);
+  const view = stackView(layers);
   const target = view.resolve(dir, { followFinal: true });
   if (view.lstat(target)?.isDirectory()) return false;
   const owner = resolveUser(layers, user);

@@ -10,6 +10,8 @@ pub struct Recorder {
     pub calls: RefCell<Vec<String>>,
     /// (prefix of the call string, errno): the first matching call fails.
     pub fail: RefCell<Vec<(String, i32)>>,
+    /// The last fd handed out; the first is 100, so recorded fds are easy to spot.
+    next_fd: std::cell::Cell<i32>,
 }
 
 fn s(c: &CStr) -> String {
@@ -29,6 +31,12 @@ impl Recorder {
     }
     pub fn calls(&self) -> Vec<String> {
         self.calls.borrow().clone()
+    }
+    fn record_fd(&self, call: String) -> SysResult<i32> {
+        self.record(call)?;
+        let fd = self.next_fd.get().max(99) + 1;
+        self.next_fd.set(fd);
+        Ok(fd)
     }
     fn record(&self, call: String) -> SysResult {
         let mut fail = self.fail.borrow_mut();
@@ -107,5 +115,26 @@ impl Syscall for Recorder {
     }
     fn loopback_up(&self) -> SysResult {
         self.record("loopback_up".to_string())
+    }
+    fn fsopen(&self, fstype: &CStr) -> SysResult<i32> {
+        self.record_fd(format!("fsopen {}", s(fstype)))
+    }
+    fn fsconfig_string(&self, fd: i32, key: &CStr, value: &CStr) -> SysResult {
+        self.record(format!("fsconfig {} {} {}", fd, s(key), s(value)))
+    }
+    fn fsconfig_create(&self, fd: i32) -> SysResult {
+        self.record(format!("fsconfig {} create", fd))
+    }
+    fn fsmount(&self, fd: i32, attrs: u64) -> SysResult<i32> {
+        self.record_fd(format!("fsmount {} {:#x}", fd, attrs))
+    }
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
+        self.record(format!("move_mount {} {}", fd, s(target)))
+    }
+    fn open_dir_path(&self, path: &CStr) -> SysResult<i32> {
+        self.record_fd(format!("open_path {}", s(path)))
+    }
+    fn close(&self, fd: i32) {
+        let _ = self.record(format!("close {}", fd));
     }
 }

@@ -10,6 +10,10 @@ fn check(rc: libc::c_long) -> SysResult {
     if rc < 0 { Err(Errno::last()) } else { Ok(()) }
 }
 
+fn check_fd(rc: libc::c_long) -> SysResult<i32> {
+    if rc < 0 { Err(Errno::last()) } else { Ok(rc as i32) }
+}
+
 fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
     s.map_or(null(), |c| c.as_ptr())
 }
@@ -112,5 +116,31 @@ impl Syscall for Linux {
         let err = Errno::last();
         unsafe { libc::close(sock) };
         if rc < 0 { Err(err) } else { Ok(()) }
+    }
+    fn fsopen(&self, fstype: &CStr) -> SysResult<i32> {
+        const FSOPEN_CLOEXEC: libc::c_uint = 1;
+        check_fd(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })
+    }
+    fn fsconfig_string(&self, fd: i32, key: &CStr, value: &CStr) -> SysResult {
+        const FSCONFIG_SET_STRING: libc::c_uint = 1;
+        check(unsafe { libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) })
+    }
+    fn fsconfig_create(&self, fd: i32) -> SysResult {
+        const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+        check(unsafe { libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, null::<libc::c_char>(), null::<libc::c_void>(), 0) })
+    }
+    fn fsmount(&self, fd: i32, attrs: u64) -> SysResult<i32> {
+        const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+        check_fd(unsafe { libc::syscall(libc::SYS_fsmount, fd, FSMOUNT_CLOEXEC, attrs as libc::c_uint) })
+    }
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult {
+        const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+        check(unsafe { libc::syscall(libc::SYS_move_mount, fd, c"".as_ptr(), libc::AT_FDCWD, target.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH) })
+    }
+    fn open_dir_path(&self, path: &CStr) -> SysResult<i32> {
+        check_fd(unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) } as libc::c_long)
+    }
+    fn close(&self, fd: i32) {
+        unsafe { libc::close(fd) };
     }
 }

@@ -51,4 +51,17 @@ pub trait Syscall {
     fn umask(&self, mask: u32);
     /// Bring the loopback interface of the current network namespace up.
     fn loopback_up(&self) -> SysResult;
+    /// fsopen(2) with FSOPEN_CLOEXEC: a filesystem context fd (ENOSYS before Linux 5.2).
+    fn fsopen(&self, fstype: &CStr) -> SysResult<i32>;
+    /// fsconfig(2) FSCONFIG_SET_STRING `key`=`value`.
+    fn fsconfig_string(&self, fd: i32, key: &CStr, value: &CStr) -> SysResult;
+    /// fsconfig(2) FSCONFIG_CMD_CREATE: make the superblock.
+    fn fsconfig_create(&self, fd: i32) -> SysResult;
+    /// fsmount(2) with FSMOUNT_CLOEXEC and MOUNT_ATTR_* `attrs`: a detached mount fd.
+    fn fsmount(&self, fd: i32, attrs: u64) -> SysResult<i32>;
+    /// move_mount(2) of the detached mount `fd` onto `target` (MOVE_MOUNT_F_EMPTY_PATH).
+    fn move_mount(&self, fd: i32, target: &CStr) -> SysResult;
+    /// open(2) O_PATH|O_DIRECTORY|O_CLOEXEC: a handle on a directory, nothing more.
+    fn open_dir_path(&self, path: &CStr) -> SysResult<i32>;
+    fn close(&self, fd: i32);
 }
