@@ -5,7 +5,7 @@
 // docker.io/library/busybox:stable, so `FROM busybox:stable` resolves to the
 // same bytes in both tools and neither touches the network.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxLayout } from '../fixtures.js';
@@ -29,14 +29,30 @@ export interface RunOptions {
 export function buildahStore(prefix: string): Buildah {
   const dir = mkdtempSync(join(tmpdir(), `tsbuild-buildah-${prefix}-`));
   const globals = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'overlay'];
-  const run = (args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> =>
-    spawnSync('buildah', [...globals, ...args], {
-      encoding: 'utf8',
-      timeout: opts.timeout ?? 120_000,
-      maxBuffer: 1 << 26,
-      ...(opts.input !== undefined ? { input: opts.input } : {}),
-      env: { ...process.env, ...(opts.env ?? {}), BUILDAH_ISOLATION: 'oci' },
-    });
+  const run = (args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> => {
+    // buildah opens /dev/stdin for `-f -`, which fails (ENXIO) on the socket
+    // node gives a child for `input`: its stdin is a file instead, as a shell's `<` gives.
+    let stdinFd: number | undefined;
+    if (opts.input !== undefined) {
+      const path = join(dir, 'stdin');
+      writeFileSync(path, opts.input);
+      stdinFd = openSync(path, 'r');
+    }
+    try {
+      return spawnSync('buildah', [...globals, ...args], {
+        encoding: 'utf8',
+        timeout: opts.timeout ?? 120_000,
+        maxBuffer: 1 << 26,
+        stdio: [stdinFd ?? 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...(opts.env ?? {}), BUILDAH_ISOLATION: 'oci' },
+      });
+    } finally {
+      if (stdinFd !== undefined) {
+        closeSync(stdinFd);
+        rmSync(join(dir, 'stdin'));
+      }
+    }
+  };
   const ok = (args: string[], opts: { timeout?: number } = {}): string => {
     const r = run(args, opts);
     if (r.status !== 0) throw new Error(`buildah ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
