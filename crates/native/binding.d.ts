@@ -41,6 +41,11 @@ export interface BindOptions {
   readonly: boolean
   /** The source is a file, not a directory. */
   isFile: boolean
+  /**
+   * A tmpfs that starts with what the image has at the target (buildah's
+   * tmpcopyup); its root gets this owner and mode.
+   */
+  copyUp?: CopyUpOptions
   /** Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay). */
   fstype?: string
   /** Options for `fstype`. */
@@ -78,6 +83,16 @@ export declare function cgroupPids(root: string, name: string): Array<number>
 /** Kills what is left in the cgroup and removes it; succeeds if already gone. */
 export declare function cgroupRemove(root: string, name: string): void
 
+/**
+ * Checks that a docker-format seccomp profile parses and compiles (for
+ * docker's default capabilities); the error says why not. The compiled
+ * program stays cached for this process's containers.
+ */
+export declare function checkSeccompProfile(json: string): void
+
+/** The cgroup's own CPU and peak-memory counters; null without cpu accounting. */
+export declare function cgroupUsage(root: string, name: string): ResourceUsage | null
+
 export declare function closeFd(fd: number): void
 
 /** Everything needed to start a new container process. */
@@ -105,6 +120,13 @@ export interface ContainerOptions {
   statusPath?: string
 }
 
+/** Owner and mode of a copy-up tmpfs's root (the target's, as the image has it). */
+export interface CopyUpOptions {
+  mode: number
+  uid: number
+  gid: number
+}
+
 /** Decodes a raw wait status, as written by a detached container's monitor. */
 export declare function decodeWaitStatus(status: number): ExitStatus
 
@@ -118,10 +140,14 @@ export interface EntryMeta {
   xattrs?: Array<Xattr>
 }
 
-/** How a process ended: exactly one of `exitCode` and `signal` is set. */
+/**
+ * How a process ended: exactly one of `exitCode` and `signal` is set.
+ * `usage` comes with a waited process (wait4), not with a decoded status.
+ */
 export interface ExitStatus {
   exitCode?: number
   signal?: number
+  usage?: ResourceUsage
 }
 
 export interface IdMapping {
@@ -174,6 +200,11 @@ export interface ProcessOptions {
   noNewPrivs: boolean
   /** Kill the process (SIGKILL) when the creating thread dies. */
   dieWithParent: boolean
+  /**
+   * The seccomp filter: omitted or `default` is docker's default profile,
+   * `unconfined` none, anything else a docker-format JSON profile.
+   */
+  seccomp?: string
 }
 
 export interface PtyPair {
@@ -189,6 +220,17 @@ export interface PtyPair {
 export declare function readXattr(path: string, name: string): Buffer | null
 
 export declare function resizePty(fd: number, cols: number, rows: number): void
+
+/**
+ * CPU microseconds and peak memory (bytes) of a process or a cgroup.
+ * Numbers, not BigInts: 2^53 us is 285 years of CPU.
+ */
+export interface ResourceUsage {
+  userUs: number
+  sysUs: number
+  /** rusage: the largest RSS of any one reaped process; cgroup: the group's peak. */
+  peakBytes?: number
+}
 
 /** One entry of a scanned layer directory. */
 export interface ScanEntry {
@@ -214,6 +256,12 @@ export interface ScanEntry {
 /** Every entry under `dir`, depth-first with sorted names, with xattrs. */
 export declare function scanLayer(dir: string): Array<ScanEntry>
 
+/**
+ * Keeps compiled seccomp programs in `dir` (under the store) so that the
+ * next process skips the compile; `null` keeps them in memory only.
+ */
+export declare function setSeccompCacheDir(dir?: string | undefined | null): void
+
 /** Sends a signal; returns false when the process no longer exists. */
 export declare function signalPid(pid: number, signal: number): boolean
 
@@ -236,6 +284,8 @@ export interface SpawnResult {
   stage?: string
   errno?: number
   message?: string
+  /** Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers). */
+  forkRssBytes?: number
 }
 
 /**

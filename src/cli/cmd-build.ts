@@ -9,6 +9,7 @@ import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
 import { parseLimits } from '../run/limits.js';
 import { reapStale } from '../run/reaper.js';
+import { parseAllow, parseSecurityOpts } from '../run/security.js';
 
 const flags: FlagSpec[] = [
   { name: 'file', short: 'f', type: 'string', help: 'Containerfile (default CONTEXT/Containerfile, then CONTEXT/Dockerfile)', value: 'FILE' },
@@ -28,6 +29,8 @@ const flags: FlagSpec[] = [
   { name: 'cpu-quota', type: 'string', help: 'CPU CFS quota for RUN steps', value: 'N' },
   { name: 'cpus', type: 'string', help: 'CPUs for RUN steps', value: 'F' },
   { name: 'memory', short: 'm', type: 'string', help: 'memory limit for RUN steps', value: 'SIZE' },
+  { name: 'security-opt', type: 'list', help: 'seccomp=unconfined or seccomp=PROFILE.json for RUN steps', value: 'OPT' },
+  { name: 'allow', type: 'list', help: 'grant an entitlement: security.insecure (for RUN --security=insecure)', value: 'ENTITLEMENT' },
   { name: 'check', type: 'bool', help: 'only parse and validate the Containerfile' },
   { name: 'source-date-epoch', type: 'string', help: 'image times, and the latest mtime in new layers, in seconds (default $SOURCE_DATE_EPOCH, else the git HEAD commit time; "now": neither)', value: 'N' },
   { name: 'iidfile', type: 'string', help: 'write the image ID to FILE', value: 'FILE' },
@@ -98,6 +101,8 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   if (a.bools.get('push') && tags.length === 0) throw usageError('--push needs at least one -t NAME');
   const limits = parseLimits({ memory: a.strings.get('memory'), cpus: a.strings.get('cpus'), cpuPeriod: a.strings.get('cpu-period'), cpuQuota: a.strings.get('cpu-quota') });
   const tlsVerify = a.bools.get('tls-verify');
+  const security = parseSecurityOpts(a.lists.get('security-opt') ?? [], ctx.root);
+  const allow = parseAllow(a.lists.get('allow') ?? []);
 
   const { EPOCH_ARG, resolveSourceDateEpoch } = await import('../build/context/index.js');
   const epoch = resolveSourceDateEpoch({ flag: a.strings.get('source-date-epoch'), buildArgs, env: process.env, contextDir: input.contextDir });
@@ -128,6 +133,8 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     network,
     limits,
     secrets,
+    security,
+    allowInsecure: allow.insecure,
     ...(tlsVerify === false ? { tlsVerify } : {}),
     ...(epoch ? { epoch } : {}),
     log: ctx.log,

@@ -12,6 +12,7 @@ import { exitStatusCode, refreshContainer } from '../run/container.js';
 import { execCandidates, mergeEnv } from '../run/process-spec.js';
 import { findContainer } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
+import { processSecurity, useSeccompCache } from '../run/security.js';
 
 const flags: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', help: 'keep stdin attached' },
@@ -40,6 +41,9 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const env = mergeEnv(c.config.env, a.lists.get('env') ?? []);
   if (tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
   const cwd = a.strings.get('workdir') ?? c.config.cwd;
+  // docker exec runs under the container's own seccomp profile and capabilities.
+  const security = processSecurity(c.config.security);
+  useSeccompCache(ctx.root);
 
   let pty: { master: number; slave: number; slavePath: string } | undefined;
   let devnull: number | undefined;
@@ -50,7 +54,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   try {
     r = native().spawnInContainer({
       targetPid: c.pid,
-      process: { args, env, execCandidates: execCandidates(args[0] as string, env, cwd), cwd, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: true, dieWithParent: true },
+      process: { args, env, execCandidates: execCandidates(args[0] as string, env, cwd), cwd, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: true, dieWithParent: true, capabilities: security.capabilities, seccomp: security.seccomp },
       stdio: pty ? { ttySlave: pty.slave } : { fds: [devnull ?? 0, 1, 2] },
       cgroupProcs: c.cgroupName ? cgroupProcsFiles(c.cgroupName) : [],
     });

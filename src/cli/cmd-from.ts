@@ -10,9 +10,11 @@ import { containerEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';
 import { listStates, newContainerId } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
+import { parseSecurityOpts } from '../run/security.js';
 
 const flags: FlagSpec[] = [
   { name: 'name', type: 'string', help: 'container name (default IMAGE-working-container)', value: 'NAME' },
+  { name: 'security-opt', type: 'list', help: 'seccomp=unconfined or seccomp=PROFILE.json for the commands run in it', value: 'OPT' },
   { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates when pulling' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -29,6 +31,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (a.bools.get('help')) { process.stdout.write(`Usage: tsbuild from [OPTIONS] IMAGE\n\n${formatFlagHelp(flags)}\n`); return 0; }
   if (a.positionals.length !== 1) throw usageError('"tsbuild from" requires exactly 1 image');
   const ref = a.positionals[0] as string;
+  const securityOpts = a.lists.get('security-opt') ?? [];
+  const security = parseSecurityOpts(securityOpts, ctx.root);
   reapStale(ctx.root);
   const state = await withRunnableImage(ctx.root, ref, { log: ctx.log, tlsVerify: a.bools.get('tls-verify') }, (image) => {
     const id = newContainerId();
@@ -52,6 +56,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
         interactive: false,
         limits: {},
         binds: [],
+        ...(securityOpts.length > 0 ? { security } : {}),
       },
     });
   });

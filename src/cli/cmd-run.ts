@@ -12,6 +12,7 @@ import { commandLine, containerEnv, mergeEnv, workingDir } from '../run/process-
 import { reapStale } from '../run/reaper.js';
 import { findContainer, newContainerId, writeState, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
+import { parseSecurityOpts } from '../run/security.js';
 import { native } from '../native/index.js';
 
 export const runFlags: FlagSpec[] = [
@@ -35,6 +36,7 @@ export const runFlags: FlagSpec[] = [
   { name: 'volume', short: 'v', type: 'list', help: 'bind mount a host path', value: 'HOST:CTR[:ro]' },
   { name: 'uidmap', type: 'list', help: 'run in a user namespace with this uid map', value: 'CTR:HOST:SIZE' },
   { name: 'gidmap', type: 'list', help: 'gid map for the user namespace (default: the uid map)', value: 'CTR:HOST:SIZE' },
+  { name: 'security-opt', type: 'list', help: 'seccomp=unconfined or seccomp=PROFILE.json (docker format)', value: 'OPT' },
   { name: 'tls-verify', type: 'bool', help: 'verify registry TLS certificates when pulling (default true)' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -98,6 +100,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   const uidMaps = (a.lists.get('uidmap') ?? []).map((m) => parseIdMap(m, '--uidmap'));
   const gidMaps = (a.lists.get('gidmap') ?? []).map((m) => parseIdMap(m, '--gidmap'));
   if (gidMaps.length > 0 && uidMaps.length === 0) throw usageError('--gidmap needs --uidmap');
+  const securityOpts = a.lists.get('security-opt') ?? [];
+  const security = parseSecurityOpts(securityOpts, ctx.root);
 
   reapStale(ctx.root);
   const working = workingContainer(ctx.root, imageRef);
@@ -116,6 +120,8 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       interactive,
       limits,
       binds,
+      // The profile `tsbuild from` recorded, unless this command names one.
+      ...(securityOpts.length > 0 ? { security } : {}),
     };
     return runForeground(ctx, working);
   }
@@ -143,6 +149,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
         interactive,
         limits,
         binds,
+        ...(securityOpts.length > 0 ? { security } : {}),
         ...(uidMaps.length > 0 ? { uidMaps, gidMaps: gidMaps.length > 0 ? gidMaps : uidMaps } : {}),
       },
   });

@@ -24,6 +24,7 @@ export const commands: Record<string, Command> = {
   push: { summary: 'Push an image to a registry', load: () => import('./cmd-push.js') },
   login: { summary: 'Log in to a registry', load: () => import('./cmd-login.js') },
   images: { summary: 'List images in the store', load: () => import('./cmd-images.js') },
+  history: { summary: 'Show the history of an image, with the CPU and memory of its RUN steps', load: () => import('./cmd-history.js') },
   tag: { summary: 'Give an image another name', load: () => import('./cmd-tag.js') },
   rmi: { summary: 'Remove images', load: () => import('./cmd-rmi.js') },
   save: { summary: 'Save images to an OCI layout or a docker/OCI archive', load: () => import('./cmd-save.js') },

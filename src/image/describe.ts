@@ -22,7 +22,8 @@ export interface ImageDescription {
   config: ImageConfig;
 }
 
-async function layerSize(store: Store, diffId: string, blobSize: number): Promise<number> {
+/** A layer's unpacked (tar) size, or its blob size when it is not unpacked. */
+export async function layerSize(store: Store, diffId: string, blobSize: number): Promise<number> {
   const dir = await store.layerDir(diffId);
   if (!dir) return blobSize;
   try {

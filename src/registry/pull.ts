@@ -28,6 +28,8 @@ export interface PullOptions extends ClientOptions {
   concurrency?: number;
   /** A client to reuse (tests, or a build pulling several images). */
   client?: RegistryClient;
+  /** The manifest already fetched for this reference (a build resolves its images first). */
+  manifest?: FetchedManifest;
 }
 
 export interface PullResult {
@@ -110,7 +112,7 @@ export async function pull(store: Store, reference: string | ImageReference, opt
   const progress = opts.progress ?? silentProgress;
   try {
     await cleanStalePartials(store).catch(() => undefined);
-    const fetched = await fetchImageManifest(client, ref, opts.platform ?? hostPlatform());
+    const fetched = opts.manifest ?? await fetchImageManifest(client, ref, opts.platform ?? hostPlatform());
     const { manifest } = fetched;
     const src: BlobSource = { client, repository: ref.repository, name: ref.name };
     const image = await store.withLease(async () => {

@@ -17,6 +17,8 @@ import { newContainerId, randomName, listStates, writeState, type ContainerState
 import { resolveMountTargets } from './mount-targets.js';
 import { checkStackDepth } from './overlay-depth.js';
 import { resolveUser } from './user.js';
+import { processSecurity, useSeccompCache } from './security.js';
+import { measureUsage, type ProcessUsage } from './usage.js';
 
 export interface CreateOptions {
   /** Chosen by the caller when the hostname must default to it; else generated. */
@@ -86,17 +88,19 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   const paths = containerPaths(root, state.id);
   const cfg = state.config;
   const user = resolveUser(state.layerDirs, cfg.user);
-  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data, lowerDirs: b.lowerDirs, upperDir: b.upperDir, workDir: b.workDir }));
+  const requested = cfg.binds.map((b) => ({ source: b.source, target: b.target, readonly: b.readonly, isFile: b.isFile ?? (b.fstype === undefined && !isDirectory(b.source)), fstype: b.fstype, data: b.data, lowerDirs: b.lowerDirs, upperDir: b.upperDir, workDir: b.workDir, copyUp: b.copyUp }));
   // Targets resolved inside the root: a link in the image or the rw layer must not lead the runtime's mkdir to the host.
   const binds = resolveMountTargets(state.layerDirs, requested, [paths.init, paths.upper]);
   const cgroup = state.cgroupName;
   const procsFiles = cgroup === undefined ? [] : createCgroup(cgroup, cfg.limits);
   if (cfg.limits.memory !== undefined) {
     writeMeminfo(paths.meminfo, cfg.limits.memory);
-    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined });
+    binds.push({ source: paths.meminfo, target: '/proc/meminfo', readonly: true, isFile: true, fstype: undefined, data: undefined, lowerDirs: undefined, upperDir: undefined, workDir: undefined, copyUp: undefined });
   }
   const tty = 'ttySlave' in stdio;
   if (cfg.uidMaps?.length) ownForUserNamespace(paths, cfg);
+  const security = processSecurity(cfg.security);
+  useSeccompCache(root);
   let r;
   try {
     r = native().spawnContainer({
@@ -110,7 +114,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
       gidMaps: cfg.gidMaps ?? cfg.uidMaps,
       binds,
       console: tty ? stdio.ttyPath : undefined,
-      maskPaths: true,
+      maskPaths: security.maskPaths,
       process: {
         args: cfg.args,
         env: cfg.env,
@@ -121,6 +125,8 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
         groups: user.groups,
         noNewPrivs: true,
         dieWithParent: true,
+        capabilities: security.capabilities,
+        seccomp: security.seccomp,
       },
       stdio: tty ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
       cgroupProcs: procsFiles,
@@ -137,6 +143,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   state.status = 'running';
   state.pid = r.pid;
   state.pidStartTime = startTime(r.pid);
+  if (typeof r.forkRssBytes === 'number') state.forkRssBytes = r.forkRssBytes;
   state.startedAt = new Date().toISOString();
   if (!state.detached) {
     state.ownerPid = process.pid;
@@ -177,6 +184,8 @@ export interface ExitInfo {
   exitCode?: number;
   signal?: number;
   oomKilled: boolean;
+  /** What the process (and its cgroup) used; only from a wait, not from a recorded status. */
+  usage?: ProcessUsage;
 }
 
 /** The exit status `run` returns: the code, or 128+N for death by signal N. */
@@ -204,6 +213,9 @@ export async function waitContainer(root: string, state: ContainerState, pid: nu
     signal: st.signal ?? undefined,
     oomKilled: state.cgroupName !== undefined && st.signal === 9 && oomKilled(state.cgroupName),
   };
+  // Before markExited removes the cgroup and its counters.
+  const usage = measureUsage(st.usage, state.cgroupName, state.forkRssBytes);
+  if (usage) info.usage = usage;
   markExited(root, state, info);
   return info;
 }

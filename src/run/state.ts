@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { OciContainerConfig } from '../image/runnable.js';
 import type { ResourceLimits } from './limits.js';
+import type { SecurityConfig } from './security.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -15,6 +16,8 @@ export interface BindSpec {
   source: string;
   target: string;
   readonly: boolean;
+  /** A tmpfs that starts with what the image has at the target (buildah's tmpcopyup); its root's owner and mode. */
+  copyUp?: { mode: number; uid: number; gid: number };
   /** Default: whether the source is a file. */
   isFile?: boolean;
   /** Mount this filesystem (tmpfs) instead of binding `source`. */
@@ -45,6 +48,8 @@ export interface RunConfig {
   /** With maps, the container gets a user namespace. */
   uidMaps?: IdMap[];
   gidMaps?: IdMap[];
+  /** --security-opt / RUN --security; absent is docker's defaults. */
+  security?: SecurityConfig;
 }
 
 export interface ContainerState {
@@ -65,6 +70,8 @@ export interface ContainerState {
   pid?: number;
   /** /proc/<pid>/stat start time, so a recycled pid is never mistaken for ours. */
   pidStartTime?: number;
+  /** Pre-exec peak RSS of the forked process, which its rusage includes (run/usage.ts). */
+  forkRssBytes?: number;
   /** The tsbuild process that waits on a foreground container. */
   ownerPid?: number;
   ownerStartTime?: number;

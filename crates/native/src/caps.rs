@@ -39,6 +39,16 @@ pub fn mask_from_names(names: &[String]) -> Result<u64, String> {
     Ok(mask)
 }
 
+/// The capabilities this process holds (CapPrm): a child can keep no more.
+/// `ALL` means these, as docker's privileged mode gives what the runtime has.
+pub fn permitted() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapPrm:").map(|v| v.trim().to_string())))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(u64::MAX)
+}
+
 /// The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap).
 pub fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")

@@ -5,12 +5,19 @@
 //!
 //! Order matters and is the point of this module:
 //! wait for the parent (cgroup joined, id maps written) → signal state reset
-//! → cgroup namespace (so its root is the container's cgroup) → session and
-//! stdio → hostname → loopback → rootfs → cwd → bounding set → groups, gid,
-//! uid → capabilities → no_new_privs → parent-death signal again (credential
-//! changes clear it) → exec.
+//! → time namespace (unshare(CLONE_NEWTIME) moves only the caller's future
+//! children, so: unshare, zero its clocks while the host's /proc is still
+//! mounted and before any id change, then setns into it, which works on
+//! every kernel with time namespaces, not only those where exec switches) →
+//! namespace root → cgroup namespace (so its root is the container's cgroup)
+//! → session and stdio → hostname →
+//! loopback → rootfs → cwd → bounding set → groups, gid, uid → capabilities
+//! → no_new_privs → parent-death signal again (credential changes clear it)
+//! → fds close-on-exec → seccomp filter, last, so that nothing of ours runs
+//! under it but execve → exec.
 
 use crate::rootfs::{self, PlannedStep};
+use crate::seccomp::Program;
 use crate::syscall::{Errno, Syscall};
 use std::ffi::CString;
 
@@ -37,12 +44,14 @@ pub enum Stage {
     Cgroup = 17,
     IdMap = 18,
     Monitor = 19,
+    Seccomp = 20,
+    TimeNs = 21,
 }
 
 impl Stage {
     pub fn from_u32(n: u32) -> Option<Stage> {
         use Stage::*;
-        [Sync, CgroupNs, Stdio, Hostname, Loopback, Rootfs, Cwd, Capabilities, Groups, Gid, Uid, NoNewPrivs, ParentDeath, Exec, Setns, Clone, Cgroup, IdMap, Monitor]
+        [Sync, CgroupNs, Stdio, Hostname, Loopback, Rootfs, Cwd, Capabilities, Groups, Gid, Uid, NoNewPrivs, ParentDeath, Exec, Setns, Clone, Cgroup, IdMap, Monitor, Seccomp, TimeNs]
             .into_iter()
             .find(|s| *s as u32 == n)
     }
@@ -68,6 +77,8 @@ impl Stage {
             Cgroup => "joining the container's cgroup",
             IdMap => "writing user namespace id maps",
             Monitor => "starting the container monitor",
+            Seccomp => "loading the seccomp filter",
+            TimeNs => "creating the time namespace",
         }
     }
 }
@@ -122,6 +133,8 @@ pub struct ProcessSpec {
     pub no_new_privs: bool,
     /// Signal to receive when the parent dies (0: none, for detached containers).
     pub pdeathsig: i32,
+    /// The compiled seccomp filter; `None` is unconfined.
+    pub seccomp: Option<Program>,
 }
 
 pub struct ChildSpec {
@@ -133,6 +146,8 @@ pub struct ChildSpec {
     pub new_session: bool,
     pub hostname: Option<CString>,
     pub new_cgroup_ns: bool,
+    /// A new time namespace whose boot-time and monotonic clocks start at zero.
+    pub new_time_ns: bool,
     pub loopback_up: bool,
     pub rootfs: Vec<PlannedStep>,
     pub process: ProcessSpec,
@@ -159,6 +174,14 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
         Ok(_) => return Err(Failure::new(Stage::Sync, Errno(libc::EPIPE))),
         Err(e) => return Err(Failure::new(Stage::Sync, e)),
     }
+    if spec.new_time_ns {
+        // CLONE_NEWTIME can't be a clone flag (its bit is CSIGNAL's there): unshare it here.
+        // Before any id change: that makes us non-dumpable, and /proc/self/timens_offsets
+        // would then belong to the host's root, out of reach in a user namespace.
+        sys.unshare(libc::CLONE_NEWTIME).map_err(|e| Failure::new(Stage::TimeNs, e))?;
+        sys.write_timens_offsets().map_err(|e| Failure::new(Stage::TimeNs, e))?;
+        sys.enter_time_for_children().map_err(|e| Failure::new(Stage::TimeNs, e))?;
+    }
     if spec.become_ns_root {
         sys.setresgid(0).map_err(|e| Failure::new(Stage::Gid, e))?;
         sys.setresuid(0).map_err(|e| Failure::new(Stage::Uid, e))?;
@@ -178,6 +201,11 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
     enter_cwd(sys, &spec.process).map_err(|e| Failure::new(Stage::Cwd, e))?;
     set_credentials(sys, &spec.process)?;
     sys.umask(0o022);
+    // Every inherited fd but stdio closes at exec.
+    sys.cloexec_from(3).map_err(|e| Failure::new(Stage::Stdio, e))?;
+    if let Some(prog) = &spec.process.seccomp {
+        sys.seccomp_load(prog).map_err(|e| Failure::new(Stage::Seccomp, e))?;
+    }
     Ok(())
 }
 
@@ -302,11 +330,12 @@ mod tests {
             last_cap: 40,
             no_new_privs: true,
             pdeathsig: libc::SIGKILL,
+            seccomp: Some(std::sync::Arc::new(vec![libc::sock_filter { code: 6, jt: 0, jf: 0, k: 0x7fff_0000 }])),
         }
     }
 
     fn spec(uid: u32) -> ChildSpec {
-        ChildSpec { become_ns_root: false, stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
+        ChildSpec { become_ns_root: false, stdio: Stdio::Fds([0, 1, 2]), new_session: false, hostname: Some(CString::new("box").unwrap()), new_cgroup_ns: true, new_time_ns: true, loopback_up: true, rootfs: vec![], process: process(uid) }
     }
 
     fn go_pipe() -> i32 {
@@ -336,13 +365,48 @@ mod tests {
     }
 
     #[test]
+    fn the_time_namespace_is_zeroed_before_the_root_switch_and_seccomp_comes_last() {
+        let rec = Recorder::new();
+        prepare(&rec, &spec(1000), go_pipe()).unwrap();
+        let calls = rec.calls();
+        let pos = |c: &str| calls.iter().position(|x| x.starts_with(c)).unwrap_or_else(|| panic!("{} missing in {:?}", c, calls));
+        // The offsets are written right after the unshare, before any process can enter the namespace.
+        assert_eq!(pos("write_timens_offsets"), pos("unshare 0x80") + 1);
+        assert_eq!(pos("enter_time_for_children"), pos("write_timens_offsets") + 1);
+        assert_eq!(pos("unshare 0x80"), 0);
+        assert!(pos("write_timens_offsets") < pos("unshare 0x2000000"));
+        assert!(pos("write_timens_offsets") < pos("sethostname"));
+        // no_new_privs (which the filter needs without CAP_SYS_ADMIN) and every other step go first.
+        assert!(pos("set_no_new_privs") < pos("seccomp_load 1"));
+        assert!(pos("cloexec_from 3") < pos("seccomp_load"));
+        assert_eq!(calls.last().map(String::as_str), Some("seccomp_load 1"));
+    }
+
+    #[test]
+    fn unconfined_loads_no_filter_and_a_failed_load_is_reported() {
+        let rec = Recorder::new();
+        let mut s = spec(0);
+        s.process.seccomp = None;
+        s.new_time_ns = false;
+        prepare(&rec, &s, go_pipe()).unwrap();
+        assert!(!rec.calls().iter().any(|c| c.starts_with("seccomp_load") || c.starts_with("unshare 0x80")));
+        let rec = Recorder::new();
+        rec.fail_on("seccomp_load", libc::EINVAL);
+        assert_eq!(prepare(&rec, &spec(0), go_pipe()).unwrap_err().stage, Stage::Seccomp);
+        let rec = Recorder::new();
+        rec.fail_on("write_timens_offsets", libc::EACCES);
+        assert_eq!(prepare(&rec, &spec(0), go_pipe()).unwrap_err().stage, Stage::TimeNs);
+    }
+
+    #[test]
     fn a_user_namespace_child_becomes_its_root_before_any_mount() {
         let rec = Recorder::new();
         let mut s = spec(0);
         s.become_ns_root = true;
         prepare(&rec, &s, go_pipe()).unwrap();
         let calls = rec.calls();
-        assert_eq!(&calls[0..2], &["setresgid 0", "setresuid 0"]);
+        // Only the time namespace step (which must precede any id change) comes first.
+        assert_eq!(&calls[0..5], &["unshare 0x80", "write_timens_offsets", "enter_time_for_children", "setresgid 0", "setresuid 0"]);
     }
 
     #[test]

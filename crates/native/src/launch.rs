@@ -62,6 +62,18 @@ pub fn wait_raw(pid: i32) -> Result<i32, Errno> {
 /// Clones the container process and runs the protocol. Returns its pid
 /// (as seen from the caller's pid namespace) once it has exec'd.
 pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
+    launch_measured(spec).map(|l| l.pid)
+}
+
+/// A started process and the peak RSS of its pre-exec (forked) image,
+/// which exec folds into its rusage (see `usage`); 0 when unreadable.
+#[derive(Clone, Copy, Debug)]
+pub struct Launched {
+    pub pid: i32,
+    pub fork_rss: u64,
+}
+
+pub fn launch_measured(spec: &LaunchSpec) -> Result<Launched, Failure> {
     let sync = pipe().map_err(|e| Failure::new(Stage::Clone, e))?;
     let errp = match pipe() {
         Ok(p) => p,
@@ -88,11 +100,7 @@ pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
             unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, spec.child.process.pdeathsig as libc::c_ulong, 0, 0, 0) };
         }
         let failure = match child::prepare(&Linux, &spec.child, sync[0]) {
-            Ok(()) => {
-                // Every inherited fd but stdio closes at exec.
-                unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-                child::exec(&spec.child.process, &spec.exec_args)
-            }
+            Ok(()) => child::exec(&spec.child.process, &spec.exec_args),
             Err(f) => f,
         };
         let _ = write_all(errp[1], &failure.encode());
@@ -123,6 +131,8 @@ pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
             return abort(Failure::new(Stage::IdMap, e));
         }
     }
+    // The child is blocked on the sync pipe: its memory is still the fork's.
+    let fork_rss = crate::usage::vm_hwm_bytes(pid).unwrap_or(0);
     if let Err(e) = write_all(sync[1], b"g") {
         return abort(Failure::new(Stage::Sync, e));
     }
@@ -134,7 +144,7 @@ pub fn launch(spec: &LaunchSpec) -> Result<i32, Failure> {
         let _ = wait_raw(pid);
         return Err(Failure::decode(&report));
     }
-    Ok(pid)
+    Ok(Launched { pid, fork_rss })
 }
 
 /// The result a middle process sends back: the container pid or a failure.

@@ -15,8 +15,10 @@ pub mod pty;
 pub mod rawio;
 pub mod rootedfs;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod usage;
 
 mod napi_fs;
 mod napi_layer;

@@ -33,6 +33,9 @@ pub struct BindOptions {
     pub readonly: bool,
     /// The source is a file, not a directory.
     pub is_file: bool,
+    /// A tmpfs that starts with what the image has at the target (buildah's
+    /// tmpcopyup); its root gets this owner and mode.
+    pub copy_up: Option<CopyUpOptions>,
     /// Mount this filesystem type instead of binding `source` (e.g. tmpfs, overlay).
     pub fstype: Option<String>,
     /// Options for `fstype`.
@@ -42,6 +45,14 @@ pub struct BindOptions {
     /// With `lower_dirs`: a read-write layer for the overlay (its work dir in `work_dir`).
     pub upper_dir: Option<String>,
     pub work_dir: Option<String>,
+}
+
+/// Owner and mode of a copy-up tmpfs's root (the target's, as the image has it).
+#[napi(object)]
+pub struct CopyUpOptions {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// The process to start and its credentials.
@@ -62,6 +73,9 @@ pub struct ProcessOptions {
     pub no_new_privs: bool,
     /// Kill the process (SIGKILL) when the creating thread dies.
     pub die_with_parent: bool,
+    /// The seccomp filter: omitted or `default` is docker's default profile,
+    /// `unconfined` none, anything else a docker-format JSON profile.
+    pub seccomp: Option<String>,
 }
 
 /// Either three fds for stdin/stdout/stderr, or a pty slave fd.
@@ -115,6 +129,8 @@ pub struct SpawnResult {
     pub stage: Option<String>,
     pub errno: Option<i32>,
     pub message: Option<String>,
+    /// Bytes: the pre-exec peak RSS that the process's rusage includes (foreground containers).
+    pub fork_rss_bytes: Option<f64>,
 }
 
 fn process_config(p: ProcessOptions) -> ProcessConfig {
@@ -129,12 +145,14 @@ fn process_config(p: ProcessOptions) -> ProcessConfig {
         capabilities: p.capabilities,
         no_new_privs: p.no_new_privs,
         die_with_parent: p.die_with_parent,
+        seccomp: crate::seccomp::Policy::from_option(p.seccomp.as_deref()),
     }
 }
 
 fn bind_mount(b: BindOptions) -> BindMount {
     let overlay = b.lower_dirs.map(|lower_dirs| OverlayLayers { lower_dirs, upper_dir: b.upper_dir, work_dir: b.work_dir });
-    BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, overlay }
+    BindMount { source: b.source, target: b.target, readonly: b.readonly, is_file: b.is_file, fstype: b.fstype, data: b.data, overlay,
+        copy_up: b.copy_up.map(|c| crate::rootfs::CopyUpRoot { mode: c.mode, uid: c.uid, gid: c.gid }) }
 }
 
 fn stdio_config(s: &StdioOptions) -> Result<StdioConfig> {
@@ -151,12 +169,13 @@ fn id_maps(v: Option<Vec<IdMapping>>) -> Vec<IdMap> {
 
 fn result(r: std::result::Result<i32, crate::child::Failure>, spec: &launch::LaunchSpec) -> SpawnResult {
     match r {
-        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None },
+        Ok(pid) => SpawnResult { pid: Some(pid), stage: None, errno: None, message: None, fork_rss_bytes: None },
         Err(f) => SpawnResult {
             pid: None,
             stage: Some(format!("{:?}", f.stage).to_lowercase()),
             errno: Some(f.errno),
             message: Some(spec::describe_failure(&f, spec)),
+            fork_rss_bytes: None,
         },
     }
 }
@@ -204,7 +223,11 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             };
             launch::launch_detached(&launch_spec, &monitor)
         }
-        None => launch::launch(&launch_spec),
+        None => {
+            let l = launch::launch_measured(&launch_spec);
+            let fork_rss = l.as_ref().ok().map(|l| l.fork_rss as f64);
+            return Ok(SpawnResult { fork_rss_bytes: fork_rss, ..result(l.map(|l| l.pid), &launch_spec) });
+        }
     };
     Ok(result(r, &launch_spec))
 }
@@ -217,14 +240,16 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
     let launch_spec = spec::joining(&process_config(opts.process), &stdio, &procs.0).map_err(Error::from_reason)?;
     // User first and mount last: joining the mount namespace last keeps the
-    // /proc paths of the others resolvable until then.
-    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("mnt", libc::CLONE_NEWNS)];
+    // /proc paths of the others resolvable until then. The time namespace is
+    // the one PID 1 entered at exec; the helper's clone inherits it.
+    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("time", libc::CLONE_NEWTIME), ("mnt", libc::CLONE_NEWNS)];
     let mut fds = Vec::new();
     for (name, flag) in order {
         let target = std::fs::read_link(format!("/proc/{}/ns/{}", opts.target_pid, name));
         let own = std::fs::read_link(format!("/proc/self/ns/{}", name));
         match (target, own) {
             (Ok(t), Ok(o)) if t == o => continue, // shared with us (e.g. --network host)
+            (Err(_), Err(_)) => continue, // a namespace type this kernel lacks (time before 5.6)
             (Ok(_), _) => {}
             (Err(e), _) => {
                 fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
@@ -245,31 +270,59 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     Ok(result(r, &launch_spec))
 }
 
+/// Checks that a docker-format seccomp profile parses and compiles (for
+/// docker's default capabilities); the error says why not. The compiled
+/// program stays cached for this process's containers.
+#[napi]
+pub fn check_seccomp_profile(json: String) -> Result<()> {
+    crate::seccomp::compile(&json, crate::caps::default_mask()).map(|_| ()).map_err(Error::from_reason)
+}
+
+/// Keeps compiled seccomp programs in `dir` (under the store) so that the
+/// next process skips the compile; `null` keeps them in memory only.
+#[napi]
+pub fn set_seccomp_cache_dir(dir: Option<String>) {
+    crate::seccomp::compile::set_cache_dir(dir.map(std::path::PathBuf::from));
+}
+
+/// CPU microseconds and peak memory (bytes) of a process or a cgroup.
+/// Numbers, not BigInts: 2^53 us is 285 years of CPU.
+#[napi(object)]
+pub struct ResourceUsage {
+    pub user_us: f64,
+    pub sys_us: f64,
+    /// rusage: the largest RSS of any one reaped process; cgroup: the group's peak.
+    pub peak_bytes: Option<f64>,
+}
+
 /// How a process ended: exactly one of `exitCode` and `signal` is set.
+/// `usage` comes with a waited process (wait4), not with a decoded status.
 #[napi(object)]
 pub struct ExitStatus {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
+    pub usage: Option<ResourceUsage>,
 }
 
 pub fn decode_status(status: i32) -> ExitStatus {
     if libc::WIFSIGNALED(status) {
-        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)) }
+        ExitStatus { exit_code: None, signal: Some(libc::WTERMSIG(status)), usage: None }
     } else {
-        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None }
+        ExitStatus { exit_code: Some(libc::WEXITSTATUS(status)), signal: None, usage: None }
     }
 }
 
 pub struct WaitTask(i32);
 
 impl Task for WaitTask {
-    type Output = i32;
+    type Output = (i32, crate::usage::ProcessUsage);
     type JsValue = ExitStatus;
-    fn compute(&mut self) -> Result<i32> {
-        launch::wait_raw(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
+    fn compute(&mut self) -> Result<Self::Output> {
+        crate::usage::wait_with_usage(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
     }
-    fn resolve(&mut self, _env: Env, status: i32) -> Result<ExitStatus> {
-        Ok(decode_status(status))
+    fn resolve(&mut self, _env: Env, (status, u): Self::Output) -> Result<ExitStatus> {
+        let usage = ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: Some(u.max_rss_bytes as f64) };
+        Ok(ExitStatus { usage: Some(usage), ..decode_status(status) })
     }
 }
 
@@ -370,6 +423,13 @@ pub fn cgroup_remove(root: String, name: String) -> Result<()> {
 #[napi]
 pub fn cgroup_oom_kills(root: String, name: String) -> u32 {
     Hierarchy::detect(Path::new(&root)).oom_kills(&name) as u32
+}
+
+/// The cgroup's own CPU and peak-memory counters; null without cpu accounting.
+#[napi]
+pub fn cgroup_usage(root: String, name: String) -> Option<ResourceUsage> {
+    let u = Hierarchy::detect(Path::new(&root)).usage(&name)?;
+    Some(ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: u.peak_bytes.map(|b| b as f64) })
 }
 
 #[napi]

@@ -43,6 +43,11 @@ pub struct BindMount {
     pub readonly: bool,
     /// True for a file source (the target is created as a file, not a dir).
     pub is_file: bool,
+    /// A tmpfs that starts with what the rootfs has at the target (buildah's
+    /// tmpcopyup): an overlay whose lower is the target itself and whose
+    /// upper lives on the tmpfs, so writes stay in memory and the content
+    /// is never copied.
+    pub copy_up: Option<CopyUpRoot>,
     /// A filesystem to mount instead of a bind (tmpfs, or a read-only overlay of layers).
     pub fstype: Option<String>,
     /// Mount options for `fstype`, e.g. `size=64m`.
@@ -57,6 +62,16 @@ pub struct OverlayLayers {
     pub lower_dirs: Vec<String>,
     pub upper_dir: Option<String>,
     pub work_dir: Option<String>,
+}
+
+/// Owner and mode of a copy-up mount's root. Overlayfs shows a merged
+/// directory with its upper's attributes, so the caller decides them (the
+/// target's mode, as buildah gives it) and the upper's root gets them.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyUpRoot {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// Everything the parent decided about the rootfs, in plain Rust types.
@@ -94,6 +109,9 @@ pub enum Step {
     Mknod { path: CString, mode: u32, dev: u64 },
     Touch { path: CString },
     Symlink { target: CString, link: CString },
+    Umount { target: CString, flags: i32 },
+    /// chown then chmod (chown clears set-id bits, so the mode goes last).
+    SetOwner { path: CString, uid: u32, gid: u32, mode: u32 },
     /// pivot_root into `root`, falling back to MS_MOVE + chroot.
     SwitchRoot { root: CString },
     /// An overlay of any depth (see `overlay`).
@@ -166,7 +184,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         }
     }
     plan_dev(&mut p, spec);
-    for b in &spec.binds {
+    for (i, b) in spec.binds.iter().enumerate() {
         // Parents first (mkdir -p): a mount target need not exist in the image.
         let mut parent = String::new();
         let parts: Vec<&str> = b.target.split('/').filter(|s| !s.is_empty()).collect();
@@ -174,6 +192,10 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
             parent.push('/');
             parent.push_str(part);
             p.mkdir(under(root, &parent), 0o755);
+        }
+        if let (Some(top), Some(fstype)) = (b.copy_up, &b.fstype) {
+            plan_copy_up(&mut p, root, i, &b.target, fstype, b.data.as_deref(), top);
+            continue;
         }
         let target = under(root, &b.target);
         if b.is_file { p.push(Step::Touch { path: target.clone() }) } else { p.mkdir(target.clone(), 0o755) }
@@ -202,6 +224,26 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         }
     }
     p.0
+}
+
+/// tmpcopyup: the tmpfs is mounted aside, in the container's own /dev (a
+/// tmpfs too, so nothing reaches the layer), and holds the upper of an
+/// overlay on `target` whose lower is `target` as the rootfs shows it (the
+/// lowerdir path is looked up before the new mount covers it). The aside
+/// mount is then detached: the overlay keeps its own reference to it.
+fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &str, fstype: &str, data: Option<&str>, top: CopyUpRoot) {
+    let target = under(root, target);
+    p.mkdir(target.clone(), 0o755);
+    let aside = format!("{}/dev/.tsbuild-tmpcopyup-{}", root.trim_end_matches('/'), i);
+    p.mkdir(cs(&aside), 0o700);
+    p.mount(Some(fstype), cs(&aside), Some(fstype), MS_NOSUID | MS_NODEV, data);
+    p.mkdir(cs(&format!("{}/u", aside)), 0o755);
+    p.push(Step::SetOwner { path: cs(&format!("{}/u", aside)), uid: top.uid, gid: top.gid, mode: top.mode });
+    p.mkdir(cs(&format!("{}/w", aside)), 0o700);
+    let lower = target.to_str().expect("utf-8 path");
+    let opts = format!("lowerdir={},upperdir={}/u,workdir={}/w", lower, aside, aside);
+    p.mount(Some("overlay"), target.clone(), Some("overlay"), MS_NOSUID | MS_NODEV, Some(&opts));
+    p.push(Step::Umount { target: cs(&aside), flags: libc::MNT_DETACH });
 }
 
 fn plan_dev(p: &mut Plan, spec: &RootfsSpec) {
@@ -272,6 +314,8 @@ fn apply_step(sys: &dyn Syscall, step: &Step) -> SysResult {
             Err(e) if e.0 == libc::EEXIST => Ok(()),
             r => r,
         },
+        Step::Umount { target, flags } => sys.umount2(target, *flags),
+        Step::SetOwner { path, uid, gid, mode } => sys.chown(path, *uid, *gid).and_then(|()| sys.chmod(path, *mode)),
         Step::SwitchRoot { root } => switch_root(sys, root),
         Step::Overlay(ov) => overlay::mount(sys, ov),
     }
@@ -309,8 +353,8 @@ mod tests {
             upper_dir: Some("/c/upper".into()),
             work_dir: Some("/c/work".into()),
             binds: vec![
-                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, overlay: None },
-                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), overlay: None },
+                BindMount { source: "/host/data".into(), target: "/data".into(), readonly: true, is_file: false, fstype: None, data: None, overlay: None, copy_up: None },
+                BindMount { source: "tmpfs".into(), target: "/scratch".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("size=1m".into()), overlay: None, copy_up: None },
             ],
             console: None,
             bind_devices: false,
@@ -342,7 +386,7 @@ mod tests {
         assert!(calls.contains(&"mount - /c/merged/data - 0x1021 -".to_string()));
         assert!(calls.contains(&"mount tmpfs /c/merged/scratch tmpfs 0x6 size=1m".to_string()));
         // Missing parents of a mount target are created first.
-        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, overlay: None }], ..spec() };
+        let spec2 = RootfsSpec { binds: vec![BindMount { source: "/s".into(), target: "/var/cache/demo".into(), readonly: false, is_file: false, fstype: None, data: None, overlay: None, copy_up: None }], ..spec() };
         let rec2 = Recorder::new();
         apply(&rec2, &plan(&spec2)).unwrap();
         let c2 = rec2.calls();
@@ -351,6 +395,28 @@ mod tests {
         let demo = c2.iter().position(|c| c == "mkdir /c/merged/var/cache/demo 755").unwrap();
         assert!(var < cache && cache < demo);
         assert!(calls.contains(&"mount - /proc/sys - 0x102f -".to_string()));
+    }
+
+    #[test]
+    fn a_copy_up_tmpfs_is_an_overlay_on_the_target_with_its_upper_on_a_tmpfs() {
+        let tmpfs = BindMount { source: "tmpfs".into(), target: "/etc".into(), readonly: false, is_file: false, fstype: Some("tmpfs".into()), data: Some("mode=1777,size=1m".into()), overlay: None, copy_up: Some(CopyUpRoot { mode: 0o1777, uid: 0, gid: 0 }) };
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { binds: vec![tmpfs], ..spec() })).unwrap();
+        let calls = rec.calls();
+        let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or_else(|| panic!("no call {c}: {calls:#?}"));
+        let dev = at("mount tmpfs /c/merged/dev tmpfs 0x1000002 mode=755,size=65536k");
+        let aside = at("mount tmpfs /c/merged/dev/.tsbuild-tmpcopyup-0 tmpfs 0x6 mode=1777,size=1m");
+        let upper = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/u 755");
+        // The merged root shows the upper's attributes: the target's, set after the umask.
+        assert_eq!(calls[upper + 1], "chown /c/merged/dev/.tsbuild-tmpcopyup-0/u 0:0");
+        assert_eq!(calls[upper + 2], "chmod /c/merged/dev/.tsbuild-tmpcopyup-0/u 1777");
+        let work = at("mkdir /c/merged/dev/.tsbuild-tmpcopyup-0/w 700");
+        let overlay = at("mount overlay /c/merged/etc overlay 0x6 lowerdir=/c/merged/etc,upperdir=/c/merged/dev/.tsbuild-tmpcopyup-0/u,workdir=/c/merged/dev/.tsbuild-tmpcopyup-0/w");
+        let detach = at("umount2 /c/merged/dev/.tsbuild-tmpcopyup-0 2");
+        assert!(dev < aside && aside < upper && upper < work && work < overlay && overlay < detach);
+        assert!(detach < at("pivot_root . ."));
+        // No plain tmpfs on the target itself.
+        assert!(!calls.iter().any(|c| c.starts_with("mount tmpfs /c/merged/etc ")));
     }
 
     #[test]
@@ -420,7 +486,7 @@ mod tests {
     #[test]
     fn the_root_and_overlay_binds_use_the_mount_api_where_the_kernel_has_it() {
         let layers = OverlayLayers { lower_dirs: vec!["/l/2/out".into(), "/l/1/out".into()], upper_dir: None, work_dir: None };
-        let bind = BindMount { source: "overlay".into(), target: "/test".into(), readonly: true, is_file: false, fstype: Some("overlay".into()), data: None, overlay: Some(layers) };
+        let bind = BindMount { source: "overlay".into(), target: "/test".into(), readonly: true, is_file: false, fstype: Some("overlay".into()), data: None, overlay: Some(layers), copy_up: None };
         let rec = Recorder::new();
         apply(&rec, &plan(&RootfsSpec { overlay_api: OverlayApi::Auto, binds: vec![bind], ..spec() })).unwrap();
         let calls = rec.calls();

@@ -6,6 +6,7 @@ use crate::caps;
 use crate::child::{ChildSpec, ExecArgs, Failure, ProcessSpec, Stage, Stdio};
 use crate::launch::LaunchSpec;
 use crate::rootfs::{self, PlannedStep, RootfsSpec, Step};
+use crate::seccomp::Policy;
 use std::ffi::CString;
 
 #[derive(Clone, Debug, Default)]
@@ -28,6 +29,8 @@ pub struct ProcessConfig {
     pub capabilities: Option<Vec<String>>,
     pub no_new_privs: bool,
     pub die_with_parent: bool,
+    /// Compiled here, in the parent, for the capabilities the process keeps.
+    pub seccomp: Policy,
 }
 
 #[derive(Clone, Debug)]
@@ -68,7 +71,8 @@ fn process_spec(p: &ProcessConfig) -> Result<ProcessSpec, String> {
         return Err("no command given".into());
     }
     let caps = match &p.capabilities {
-        Some(names) => caps::mask_from_names(names)?,
+        // ALL is what we hold (a restricted host may lack some); capset refuses more.
+        Some(names) => caps::mask_from_names(names)? & caps::permitted(),
         None => caps::default_mask(),
     };
     let cwd = if p.cwd.is_empty() { "/".to_string() } else { p.cwd.clone() };
@@ -95,6 +99,7 @@ fn process_spec(p: &ProcessConfig) -> Result<ProcessSpec, String> {
         last_cap: caps::last_cap(),
         no_new_privs: p.no_new_privs,
         pdeathsig: if p.die_with_parent { libc::SIGKILL } else { 0 },
+        seccomp: p.seccomp.program(caps)?,
     })
 }
 
@@ -158,6 +163,8 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
         new_session: true,
         hostname: c.hostname.as_deref().map(|h| cstring(h, "hostname")).transpose()?,
         new_cgroup_ns: true,
+        // Kernels without CONFIG_TIME_NS (before 5.6) run containers on the host's clocks.
+        new_time_ns: std::path::Path::new("/proc/self/ns/time").exists(),
         loopback_up: matches!(c.network, Network::None),
         rootfs: rootfs::plan(&rootfs_spec),
         process,
@@ -176,7 +183,7 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
 /// A process joining an existing container (`exec`): no new namespaces, no rootfs work.
 pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[i32]) -> Result<LaunchSpec, String> {
     let process = process_spec(p)?;
-    let child = ChildSpec { become_ns_root: false, stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, loopback_up: false, rootfs: Vec::new(), process };
+    let child = ChildSpec { become_ns_root: false, stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, new_time_ns: false, loopback_up: false, rootfs: Vec::new(), process };
     let exec_args = ExecArgs::new(&child.process);
     Ok(LaunchSpec { clone_flags: libc::CLONE_PARENT, exec_args, child, cgroup_procs: cgroup_procs.to_vec(), uid_map: None, gid_map: None })
 }
@@ -194,6 +201,8 @@ fn describe_step(s: &PlannedStep) -> String {
         Step::Mknod { path, .. } => format!("mknod {}", l(path)),
         Step::Touch { path } => format!("create {}", l(path)),
         Step::Symlink { link, .. } => format!("symlink {}", l(link)),
+        Step::Umount { target, .. } => format!("unmount {}", l(target)),
+        Step::SetOwner { path, .. } => format!("chown {}", l(path)),
         Step::SwitchRoot { root } => format!("pivot_root to {}", l(root)),
         Step::Overlay(ov) => format!("mount overlay on {} (overlay)", l(&ov.target)),
     }

@@ -6,8 +6,10 @@ import type { Store } from '../../store/index.js';
 import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
+import type { SecurityConfig } from '../../run/security.js';
 import type { Logger } from '../../cli/context.js';
 import type { BuildPlan, Stage } from '../index.js';
+import type { ResolvedImage } from '../../registry/index.js';
 import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
@@ -48,6 +50,10 @@ export interface BuildOptions {
   network: 'host' | 'none';
   limits: ResourceLimits;
   secrets: Map<string, SecretSource>;
+  /** --security-opt for every RUN step. */
+  security?: SecurityConfig;
+  /** --allow security.insecure: RUN --security=insecure may run. */
+  allowInsecure?: boolean;
   tlsVerify?: boolean;
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
@@ -77,4 +83,6 @@ export interface BuildContext {
   /** The context's .containerignore/.dockerignore rules. */
   ignore: IgnoreMatcher | undefined;
   images: Map<string, Promise<{ state: ImageState; id: string }>>;
+  /** What each image reference names (resolved before any stage runs; see images.ts). */
+  resolved: Map<string, Promise<ResolvedImage>>;
 }

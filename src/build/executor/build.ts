@@ -16,7 +16,8 @@ import type { ImageState } from './image-state.js';
 import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
 import { recordingProgress, type StepRecord } from './step-records.js';
-import { buildStage } from './stage.js';
+import { buildStage, checkEntitlements } from './stage.js';
+import { resolvePlannedImages } from './images.js';
 
 export interface BuildResult {
   imageId: string;
@@ -33,6 +34,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
   // Before progress starts, so a live display does not draw over it.
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
+  // Before anything runs, as BuildKit validates entitlements before solving.
+  for (const ps of plan.stages) checkEntitlements(ps.stage.instructions, opts);
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
@@ -47,12 +50,15 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       escapeToken: cf.escapeToken,
       stages: new Map(),
       images: new Map(),
+      resolved: new Map(),
       ignore: opts.contextIsTar ? undefined : loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
       fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
     const result = await store.withLease(async () => {
+      // Before any stage runs: an unknown or unreachable image fails the build now.
+      await resolvePlannedImages(ctx);
       // Every stage starts at once and waits for what it depends on, so
       // independent stages build in parallel.
       for (const ps of plan.stages) {

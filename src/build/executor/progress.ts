@@ -5,6 +5,7 @@
 // to it without tsbuild copying bytes; the other modes read it from a pipe.
 import { createReadStream } from 'node:fs';
 import { native } from '../../native/index.js';
+import { usageSummary, type StepUsage } from './step-usage.js';
 
 export type ProgressMode = 'plain' | 'tty' | 'json';
 
@@ -19,7 +20,8 @@ export interface StepInfo {
 
 export interface StepTracker {
   cached(): void;
-  done(detail: { layer?: string; timings?: Record<string, number> }): void;
+  /** `usage`: a RUN step's resource report (step-usage.ts). */
+  done(detail: { layer?: string; timings?: Record<string, number>; usage?: StepUsage }): void;
 }
 
 export interface Progress {
@@ -48,8 +50,10 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       const start = performance.now();
       return {
         cached: () => write('--> CACHED\n'),
-        done: ({ layer }) => {
-          if (layer) write(`--> ${layer.slice(7, 19)} (${((performance.now() - start) / 1000).toFixed(2)}s)\n`);
+        done: ({ layer, usage }) => {
+          const took = `${((performance.now() - start) / 1000).toFixed(2)}s${usage ? `; ${usageSummary(usage)}` : ''}`;
+          if (layer) write(`--> ${layer.slice(7, 19)} (${took})\n`);
+          else if (usage) write(`--> no layer (${took})\n`);
         },
       };
     },
@@ -100,7 +104,7 @@ function ttyProgress(multiStage: boolean): Progress {
       };
       return {
         cached: () => finish('CACHED'),
-        done: () => finish(`${((performance.now() - start) / 1000).toFixed(2)}s`),
+        done: ({ usage }) => finish(`${((performance.now() - start) / 1000).toFixed(2)}s${usage ? ` · ${usageSummary(usage)}` : ''}`),
       };
     },
     message: (text) => { clean = false; write(`${text}\n`); },
@@ -122,7 +126,7 @@ function jsonProgress(): Progress {
       const start = performance.now();
       return {
         cached: () => emit({ type: 'cached', stage: info.stage, step: info.n }),
-        done: ({ layer, timings }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings }),
+        done: ({ layer, timings, usage }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings, usage }),
       };
     },
     message: (text) => emit({ type: 'message', text }),

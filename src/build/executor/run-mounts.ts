@@ -1,10 +1,12 @@
-// RUN --mount: cache (persisted under --root, shared/private/locked), bind
-// (from the context, a stage or an image; read-only unless rw, and then
-// writes land in a throwaway overlay), tmpfs and secret. Each becomes a
-// mount inside the step's container only; none of them reaches the layer.
-import { chmodSync, chownSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// RUN --mount: cache (persisted under --root, shared/private/locked, seeded
+// from= a stage: cache-mount.ts), bind (from the context, a stage or an
+// image; read-only unless rw, and then writes land in a throwaway overlay;
+// with buildah's U, a throwaway copy owned by the step's user), tmpfs
+// (with tmpcopyup, showing the image's content at the target) and secret.
+// Each becomes a mount inside the step's container only; none of them
+// reaches the layer.
+import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
-import { createHash } from 'node:crypto';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import { stackView } from '../../image/stack-view.js';
@@ -13,6 +15,9 @@ import type { BindSpec } from '../../run/state.js';
 import type { RunMount } from '../index.js';
 import { makeTempDir, tempName } from '../../store/blobs.js';
 import type { SecretSource } from './build-context.js';
+import type { IgnoreMatcher } from '../copy/index.js';
+import { cacheDir, type Held } from './cache-mount.js';
+import { copyMountSource, type MountCopySource, type Owner } from './mount-copy.js';
 
 export interface MountContext {
   root: string;
@@ -24,6 +29,12 @@ export interface MountContext {
   secrets: ReadonlyMap<string, SecretSource>;
   /** Layer dirs (bottom first) of a stage or image named by `from=`. */
   layersOf(from: string): Promise<string[]>;
+  /** The step's own layer dirs, bottom first (what the image has at a target). */
+  layerDirs: readonly string[];
+  /** The step's USER as uid/gid (buildah's `U` gives mounts to it). */
+  owner(): Owner;
+  /** The context's ignore rules (a copied context bind honours them, as COPY does). */
+  ignore?: IgnoreMatcher;
 }
 
 export interface PreparedMounts {
@@ -68,10 +79,6 @@ function sourceInLayers(ctx: MountContext, from: string, layerDirs: readonly str
   return entry.stat.isDirectory() ? view.mergedDirs(path) : [entry.hostPath];
 }
 
-function cacheDirName(id: string): string {
-  return createHash('sha256').update(id).digest('hex').slice(0, 32);
-}
-
 /**
  * The host file to bind for a secret. A value from the environment goes to
  * a 0400 file in the store's tmp (named with our pid, so a later start
@@ -89,8 +96,8 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
   const binds: BindSpec[] = [];
   const env: string[] = [];
   const targets: string[] = [];
-  const locks: number[] = [];
-  const temps: string[] = [];
+  const held: Held = { locks: [], temps: [] };
+  const { locks, temps } = held;
   const tmpRoot = join(ctx.root, 'tmp');
   mkdirSync(tmpRoot, { recursive: true });
   const release = () => {
@@ -103,36 +110,30 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
       switch (m.type) {
         case 'cache': {
           if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a cache mount needs target=');
-          const id = m.id ?? target;
-          const base = join(ctx.root, 'cache', 'mounts');
-          let dir = join(base, cacheDirName(id));
-          mkdirSync(dir, { recursive: true });
-          if (m.sharing === 'locked') {
-            locks.push(await native().lockFile(`${dir}.lock`, true));
-          } else if (m.sharing === 'private') {
-            // Private: the shared dir if free, else a fresh one for this step only.
-            try {
-              locks.push(native().tryLockFile(`${dir}.lock`, true));
-            } catch {
-              dir = makeTempDir(tmpRoot, 'cacheprivate');
-              temps.push(dir);
-            }
-          }
-          const st = statSync(dir);
-          if (m.uid !== null || m.gid !== null) chownSync(dir, m.uid ?? st.uid, m.gid ?? st.gid);
-          if (m.mode !== null) chmodSync(dir, m.mode);
+          const fromLayers = m.from === null ? null : await ctx.layersOf(m.from);
+          const seed = async (dest: string) => { await copyMountSource(m, copySource(ctx, fromLayers), dest, null); };
+          const dir = await cacheDir(m, target, { root: ctx.root, fromLayers, seed, owner: m.chownToUser ? ctx.owner() : null }, held);
           binds.push({ source: dir, target, readonly: m.readonly, isFile: false });
           targets.push(target);
           break;
         }
         case 'tmpfs': {
           if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a tmpfs mount needs target=');
-          binds.push({ source: 'tmpfs', target, readonly: false, isFile: false, fstype: 'tmpfs', data: `mode=1777${m.size !== null ? `,size=${m.size}` : ''}` });
+          binds.push({ source: 'tmpfs', target, readonly: false, isFile: false, fstype: 'tmpfs', data: tmpfsOptions(m, ctx), ...(m.copyUp ? { copyUp: copyUpRoot(m, ctx, target) } : {}) });
           targets.push(target);
           break;
         }
         case 'bind': {
           if (!target) fail(ctx, 'E_MOUNT_TARGET', 'a bind mount needs target=');
+          if (m.chownToUser) {
+            // buildah's U: a copy owned by the step's user (the context and layers stay as they are).
+            const copy = makeTempDir(tmpRoot, 'bindown');
+            temps.push(copy);
+            const source = await copyMountSource(m, copySource(ctx, m.from === null ? null : await ctx.layersOf(m.from)), copy, ctx.owner());
+            binds.push({ source, target, readonly: m.readonly, isFile: source !== copy });
+            targets.push(target);
+            break;
+          }
           const lowers: string[] = [];
           if (m.from === null) {
             lowers.push(contextPath(ctx, m.source ?? '/'));
@@ -182,4 +183,31 @@ export async function prepareMounts(mounts: readonly RunMount[], ctx: MountConte
     throw err;
   }
   return { binds, env, targets, release };
+}
+
+function copySource(ctx: MountContext, layers: string[] | null): MountCopySource {
+  return { file: ctx.file, line: ctx.line, contextDir: ctx.contextDir, layers, ...(ctx.ignore ? { ignore: ctx.ignore } : {}) };
+}
+
+/**
+ * The root of a tmpcopyup mount has the target's mode, as buildah's gives
+ * it (runc chmods the tmpfs to the target's mode but leaves it root's),
+ * and is root's unless U gives it to the step user. A target the image
+ * lacks gets a plain tmpfs's root: world-writable and sticky.
+ */
+function copyUpRoot(m: RunMount, ctx: MountContext, target: string): { mode: number; uid: number; gid: number } {
+  const view = stackView(ctx.layerDirs);
+  const st = view.lstat(view.resolve(target, { followFinal: true }));
+  const mode = st?.isDirectory() ? st.mode & 0o7777 : 0o1777;
+  const owner = m.chownToUser ? ctx.owner() : { uid: 0, gid: 0 };
+  return { mode, uid: owner.uid, gid: owner.gid };
+}
+
+/** tmpfs options: world-writable as BuildKit makes it, or the step user's with U; size= if given. */
+function tmpfsOptions(m: RunMount, ctx: MountContext): string {
+  const owner = m.chownToUser ? ctx.owner() : null;
+  const opts = [owner ? 'mode=0755' : 'mode=1777'];
+  if (owner) opts.push(`uid=${owner.uid}`, `gid=${owner.gid}`);
+  if (m.size !== null) opts.push(`size=${m.size}`);
+  return opts.join(',');
 }

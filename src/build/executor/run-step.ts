@@ -12,7 +12,10 @@ import { containerPaths } from '../../run/container-fs.js';
 import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import { stackView } from '../../image/stack-view.js';
+import type { ProcessUsage } from '../../run/usage.js';
 import { containerEnv } from '../../run/process-spec.js';
+import type { SecurityConfig } from '../../run/security.js';
+import { resolveUser } from '../../run/user.js';
 import { runScript, type RunInstruction } from '../index.js';
 import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
@@ -28,7 +31,9 @@ export interface RunStepInput {
   args: ReadonlyMap<string, string>;
   network: 'host' | 'none';
   limits: ResourceLimits;
-  mounts: Omit<MountContext, 'line' | 'workdir' | 'root'>;
+  /** The build's --security-opt; RUN --security=insecure overrides it. */
+  security?: SecurityConfig;
+  mounts: Omit<MountContext, 'line' | 'workdir' | 'root' | 'owner' | 'layerDirs'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
 }
@@ -36,6 +41,10 @@ export interface RunStepInput {
 export interface RunStepResult {
   /** The container's upperdir: the step's changes in overlay form. */
   upperDir: string;
+  /** What the command used (cgroup counters or rusage), when measured. */
+  usage?: ProcessUsage;
+  /** From launch to exit. */
+  wallMs: number;
   /** Remove the step's container (after the layer is written). */
   dispose(): void;
 }
@@ -48,15 +57,43 @@ function withArgs(env: readonly string[], args: ReadonlyMap<string, string>): st
   return out;
 }
 
+/** Where a shebang heredoc's script is bound; never shown to users (see scriptError). */
+const SCRIPT_PATH = '/dev/.tsbuild-run-script';
+
+interface Script {
+  /** The host file bound at SCRIPT_PATH. */
+  file: string;
+  /** The `#!` line's interpreter, as written. */
+  interpreter: string;
+  /** The Containerfile line of the `#!` line. */
+  line: number;
+}
+
 /** The argv for a RUN, including the shebang-heredoc case (a script file bound into the container). */
-function argvFor(run: RunInstruction, shell: readonly string[] | undefined, scratch: () => string): { argv: string[]; script?: string } {
+function argvFor(run: RunInstruction, shell: readonly string[] | undefined, scratch: () => string): { argv: string[]; script?: Script } {
   const s = runScript(run);
   if (s.kind === 'exec') return { argv: s.argv };
   if (s.kind === 'shell') return { argv: commandArgv({ form: 'shell', args: [s.script] }, shell) };
   const file = join(scratch(), 'script');
   writeFileSync(file, s.content);
   chmodSync(file, 0o755);
-  return { argv: ['/dev/.tsbuild-run-script'], script: file };
+  // The body ends on the line before the delimiter (endLine), so it starts this many lines up.
+  const bodyLines = s.content.split('\n').length - (s.content.endsWith('\n') ? 1 : 0);
+  const interpreter = /^#!\s*(\S*)/.exec(s.content)?.[1] ?? '';
+  return { argv: [SCRIPT_PATH], script: { file, interpreter, line: Math.max(run.line, run.endLine - bodyLines) } };
+}
+
+/**
+ * The kernel reports a missing `#!` interpreter as ENOENT of the script
+ * itself, which would name tsbuild's internal path. Name the interpreter
+ * and the `#!` line instead (buildah and BuildKit print the runtime's
+ * "no such file or directory" for the script, which helps nobody).
+ */
+function scriptError(err: TsbuildError, script: Script, file: string): TsbuildError {
+  const location = { file, line: script.line };
+  if (err.code === 'E_EXEC_NOT_FOUND') return new TsbuildError(err.code, `RUN: ${script.interpreter}: not found`, { location, exitCode: err.exitCode, cause: err });
+  if (err.code === 'E_EXEC_DENIED') return new TsbuildError(err.code, `RUN: ${script.interpreter}: cannot execute the #! interpreter`, { location, exitCode: err.exitCode, cause: err });
+  return err;
 }
 
 /** Removes, deepest first, mount points the step created that the image did not have. */
@@ -88,18 +125,20 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const scratch = () => (scratchDir ??= makeTempDir(join(input.root, 'tmp'), 'run'));
   const { argv, script } = argvFor(run, config.Shell ?? DEFAULT_SHELL, scratch);
   const workdir = config.WorkingDir || '/';
-  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir });
-  if (script) mounts.binds.push({ source: script, target: '/dev/.tsbuild-run-script', readonly: true, isFile: true });
+  const owner = () => resolveUser(input.layerDirs, config.User ?? '');
+  const mounts = await prepareMounts(run.mounts, { ...input.mounts, root: input.root, line: run.line, workdir, owner, layerDirs: input.layerDirs });
+  if (script) mounts.binds.push({ source: script.file, target: SCRIPT_PATH, readonly: true, isFile: true });
   // ARGs are visible to the command but never stored. `args` holds only ARGs
   // set after any ENV of their name (expandStage), so they replace it, as in BuildKit.
   const env = containerEnv({ ...config, Env: withArgs(config.Env ?? [], input.args) }, mounts.env, { hostname: 'buildkitsandbox', home: '/root', tty: false });
   const network = run.network === 'none' ? 'none' : run.network === 'host' ? 'host' : input.network;
+  const security = run.security === 'insecure' ? { insecure: true } : input.security;
   const state = createContainer(input.root, {
     image: { id: 'build-step', name: 'build-step', layerDirs: input.layerDirs, config },
     kind: 'build',
     detached: false,
     autoRemove: true,
-    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds },
+    config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds, ...(security ? { security } : {}) },
   });
   const dispose = () => {
     removeContainerFiles(input.root, state);
@@ -108,12 +147,16 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
   const devnull = openSync('/dev/null', 'r');
   try {
     let pid: number;
+    const started = performance.now();
     try {
       pid = launchContainer(input.root, state, { fds: [devnull, input.outputFd, input.outputFd] });
+    } catch (err) {
+      throw script && err instanceof TsbuildError ? scriptError(err, script, input.mounts.file) : err;
     } finally {
       native().closeFd(devnull);
     }
     const exit = await waitContainer(input.root, state, pid);
+    const wallMs = performance.now() - started;
     const code = exitStatusCode(exit);
     if (code !== 0) {
       const why = exit.oomKilled ? oomMessage(state) : exit.signal !== undefined ? `was killed by signal ${exit.signal}` : `returned a non-zero code: ${code}`;
@@ -121,7 +164,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     }
     const upperDir = containerPaths(input.root, state.id).upper;
     removeMountArtifacts(upperDir, mounts.targets, input.layerDirs);
-    return { upperDir, dispose };
+    return { upperDir, dispose, wallMs, ...(exit.usage ? { usage: exit.usage } : {}) };
   } catch (err) {
     dispose();
     if (err instanceof TsbuildError && !err.location) throw new TsbuildError(err.code, err.message, { location: { file: input.mounts.file, line: run.line }, exitCode: err.exitCode, cause: err });

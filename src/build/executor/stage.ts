@@ -18,6 +18,9 @@ import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
 import { makeTempDir } from '../../store/blobs.js';
+import { stepUsage, type StepUsage } from './step-usage.js';
+import { stepKey, writeStepUsage } from '../../store/step-usage.js';
+import type { ProcessUsage } from '../../run/usage.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -54,6 +57,18 @@ function withTriggers(stage: Stage, triggers: readonly string[], file: string): 
   return { ...stage, instructions: [...placed, ...stage.instructions] };
 }
 
+/**
+ * BuildKit's rule: `RUN --security=insecure` runs only when the build was
+ * granted the security.insecure entitlement (`--allow security.insecure`).
+ */
+export function checkEntitlements(instructions: readonly StageInstruction[], opts: { allowInsecure?: boolean; displayFile: string }): void {
+  for (const ins of instructions) {
+    if (ins.kind === 'run' && ins.security === 'insecure' && !opts.allowInsecure) {
+      throw new TsbuildError('E_ENTITLEMENT', 'RUN --security=insecure is not allowed: grant it with --allow security.insecure', { location: { file: opts.displayFile, line: ins.line } });
+    }
+  }
+}
+
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
   const label = stageLabel(ps);
@@ -76,9 +91,12 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
   const cmdState = { cmdFromBase: true };
   for (const [i, step] of steps.entries()) {
     const ins = step.instruction;
+    checkEntitlements([ins], ctx.opts); // ONBUILD triggers too
     const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
     const stepKeyParts: unknown[] = [key, describe(ins)];
     if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
+    // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
+    if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) stepKeyParts.push(ins.security, ctx.opts.security?.seccomp);
     if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
     const makesLayer = ins.kind === 'run' || ins.kind === 'copy' || ins.kind === 'add' || ins.kind === 'workdir';
     // The epoch is in the layer (clamped mtimes, history times): a build
@@ -109,15 +127,37 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
         continue;
       }
       const timings: Record<string, number> = {};
-      state = await execute(ctx, state, ins, step.args, timings);
+      const measured: Measured = {};
+      state = await execute(ctx, state, ins, step.args, timings, measured);
       ctx.cache.put(key, toStored(state));
       const top = state.layers.at(-1);
-      tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings });
+      const usage = recordUsage(ctx, state, measured);
+      tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings, ...(usage ? { usage } : {}) });
     } finally {
       release();
     }
   }
   return { state, key, args: steps.at(-1)?.args ?? baseArgs };
+}
+
+/** What a RUN step measured while it ran, filled in by execute and commitDir. */
+interface Measured {
+  run?: { usage?: ProcessUsage; wallMs: number };
+  layerBytes?: number;
+}
+
+/** A RUN step's report, stored under its step key so `tsbuild history` (and later cached builds) find it. */
+function recordUsage(ctx: BuildContext, state: ImageState, m: Measured): StepUsage | undefined {
+  if (!m.run?.usage) return undefined;
+  const usage = stepUsage(m.run.usage, m.run.wallMs, m.layerBytes ?? 0);
+  const index = (state.config.history?.length ?? 0) - 1;
+  try {
+    writeStepUsage(ctx.opts.root, stepKey(state.config, index), usage);
+  } catch (err) {
+    // A report that cannot be kept must not fail the build it describes.
+    ctx.opts.log.warn(`cannot record the resource report of this step: ${(err as Error).message}`);
+  }
+  return usage;
 }
 
 async function lookup(ctx: BuildContext, key: string, from: ImageState): Promise<ImageState | undefined> {
@@ -126,7 +166,7 @@ async function lookup(ctx: BuildContext, key: string, from: ImageState): Promise
 }
 
 /** Runs a layer-making step and returns the state after it. */
-async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>): Promise<ImageState> {
+async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>, measured: Measured = {}): Promise<ImageState> {
   const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
@@ -151,19 +191,22 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
       args,
       network: ctx.opts.network,
       limits: ctx.opts.limits,
+      security: ctx.opts.security,
       outputFd: ctx.progress.outputFd,
       mounts: {
         contextDir: ctx.opts.contextDir,
         file: ctx.opts.displayFile,
         secrets: ctx.opts.secrets,
+        ...(ctx.ignore ? { ignore: ctx.ignore } : {}),
         layersOf: async (from) => layerDirs(await sourceState(ctx, from, ins.line)),
       },
     });
     timings.run = performance.now() - t0;
+    measured.run = { wallMs: result.wallMs, ...(result.usage ? { usage: result.usage } : {}) };
     try {
       const shell = state.config.config?.Shell ?? ['/bin/sh', '-c'];
       const createdBy = ins.command.form === 'exec' ? JSON.stringify(ins.command.args) : `${shell.join(' ')} ${ins.command.args[0] ?? ''}`;
-      return await commitDir(ctx, state, result.upperDir, { created, created_by: createdBy }, timings);
+      return await commitDir(ctx, state, result.upperDir, { created, created_by: createdBy }, timings, measured);
     } finally {
       result.dispose();
     }
@@ -196,12 +239,13 @@ function makeWorkdir(layers: string[], dir: string, user: string, layerDir: stri
 }
 
 /** Turns a step's dir into a layer (adopting the dir) or, when empty, a history-only step. */
-async function commitDir(ctx: BuildContext, state: ImageState, dir: string, history: { created: string; created_by: string }, timings: Record<string, number>): Promise<ImageState> {
+async function commitDir(ctx: BuildContext, state: ImageState, dir: string, history: { created: string; created_by: string }, timings: Record<string, number>, measured: Measured = {}): Promise<ImageState> {
   const t0 = performance.now();
   try {
     const { writeLayer } = await import('../../image/layer-writer.js');
     const layer = await writeLayer(ctx.store, dir, { exclude: INIT_EXCLUDE, adopt: true, ...(ctx.opts.epoch ? { clampMtime: ctx.opts.epoch.seconds } : {}) });
     timings.commit = performance.now() - t0;
+    measured.layerBytes = layer?.uncompressedSize ?? 0;
     if (!layer) return withHistory(state, { ...history, empty_layer: true });
     const lowerdir = (await ctx.store.layerDir(layer.diffId)) as string;
     return withLayer(state, layer, lowerdir, history);

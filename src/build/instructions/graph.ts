@@ -29,7 +29,19 @@ export interface PlannedStage {
   platform: string | null;
   /** Stages that must be built first (base stage and --from sources), ascending. */
   dependsOn: number[];
+  /**
+   * Images the stage names (FROM, `COPY --from`, `RUN --mount from=`) as
+   * far as the plan can expand them, with the line naming each: the engine
+   * resolves them all before any stage runs. A name still holding variables
+   * only known while building is left out (the stage resolves it itself).
+   */
+  images: ImageUse[];
   stage: Stage;
+}
+
+export interface ImageUse {
+  reference: string;
+  line: number;
 }
 
 export interface BuildPlan {
@@ -65,6 +77,7 @@ export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan 
   for (const stage of cf.stages) {
     const { base, platform } = resolveBase(cf, stage, globalScope);
     const deps = new Set<number>(base.kind === 'stage' ? [base.index] : []);
+    const images: ImageUse[] = base.kind === 'image' ? [{ reference: base.reference, line: stage.from.line }] : [];
     const baseEnv = base.kind === 'stage' ? (finalEnv[base.index] ?? new Map()) : new Map<string, string>();
     const baseArgs = base.kind === 'stage' ? (finalArgs[base.index] ?? new Map()) : new Map<string, string>();
     const steps = expandStage(stage, { file: cf.file, escapeToken: cf.escapeToken, lenient: true, buildArgs, globalScope, baseEnv, baseArgs });
@@ -72,11 +85,12 @@ export function planBuild(cf: Containerfile, opts: PlanOptions = {}): BuildPlan 
       for (const from of sourceNames(step)) {
         const ref = atLine(cf.file, step.instruction.line, () => resolveSource(from, cf.stages));
         if (ref?.kind === 'stage') deps.add(ref.index);
+        if (ref?.kind === 'image') images.push({ reference: ref.reference, line: step.instruction.line });
       }
     }
     finalEnv.push(steps.at(-1)?.env ?? baseEnv);
     finalArgs.push(steps.at(-1)?.args ?? baseArgs);
-    planned.push({ index: stage.index, name: stage.name, base, platform, dependsOn: [...deps].sort((a, b) => a - b), stage });
+    planned.push({ index: stage.index, name: stage.name, base, platform, dependsOn: [...deps].sort((a, b) => a - b), images, stage });
   }
   checkCycles(cf, planned);
   const target = targetIndex(cf, opts.target);

@@ -2,7 +2,11 @@
 // of mount options, parsed into a RunMount and checked the way buildkit
 // checks it. Option values may hold variables; before expansion (no expander)
 // such values are left for later, except `from=`, which docker refuses to
-// expand (name an alias stage instead).
+// expand (name an alias stage instead). Besides BuildKit's keys, buildah's
+// and podman's bare flags are accepted, so that their users' files build:
+// `z`/`Z` (SELinux relabelling: a no-op, tsbuild sets no labels), `U` (own
+// the mount by the step's USER) and `tmpcopyup` (tmpfs seeded with what the
+// image has at the target); these are case-sensitive, as in buildah.
 import { fail } from '../parser/located-error.js';
 import { didYouMean } from './suggest.js';
 import type { MountType, RunMount } from './types.js';
@@ -11,7 +15,7 @@ const TYPES: readonly MountType[] = ['bind', 'cache', 'tmpfs', 'secret', 'ssh'];
 const SHARING = ['shared', 'private', 'locked'] as const;
 const KEYS = [
   'type', 'from', 'source', 'src', 'target', 'dst', 'destination', 'readonly', 'ro', 'readwrite', 'rw',
-  'id', 'sharing', 'required', 'mode', 'uid', 'gid', 'size', 'env',
+  'id', 'sharing', 'required', 'mode', 'uid', 'gid', 'size', 'env', 'U', 'z', 'Z', 'relabel', 'tmpcopyup', 'notmpcopyup',
 ];
 
 export type WordExpander = (word: string) => string;
@@ -20,12 +24,14 @@ export function parseMount(spec: string, expand: WordExpander | null): RunMount 
   const m: RunMount = {
     spec, type: 'bind', target: null, source: null, from: null, id: null, sharing: null,
     mode: null, uid: null, gid: null, readonly: true, required: false, size: null, env: null,
+    chownToUser: false, copyUp: false,
   };
   let readonlyGiven = false;
   for (const field of splitCsv(spec)) {
     const eq = field.indexOf('=');
     const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
     if (eq < 0) {
+      if (podmanFlag(m, field)) continue;
       if (key === 'readonly' || key === 'ro') { m.readonly = true; readonlyGiven = true; continue; }
       if (key === 'readwrite' || key === 'rw') { m.readonly = false; readonlyGiven = true; continue; }
       if (key === 'required') { requireSecretOrSsh(m, key); m.required = true; continue; }
@@ -60,6 +66,12 @@ export function parseMount(spec: string, expand: WordExpander | null): RunMount 
       case 'uid': m.uid = parseUint(key, value, 10); break;
       case 'gid': m.gid = parseUint(key, value, 10); break;
       case 'size': m.size = parseSize(value); break;
+      case 'u': case 'chown': m.chownToUser = parseBool(key, value); break;
+      case 'relabel':
+        // buildah's spelling of z (shared) and Z (private): accepted, nothing to relabel.
+        if (value !== 'shared' && value !== 'private') bad(`invalid value for relabel: ${JSON.stringify(value)} (use shared or private)`);
+        break;
+      case 'tmpcopyup': m.copyUp = parseBool(key, value); break;
       default: bad(`unexpected mount option ${JSON.stringify(key)}${didYouMean(key, KEYS)}`);
     }
   }
@@ -76,6 +88,8 @@ function validate(m: RunMount, readonlyGiven: boolean, complete: boolean): void 
   if (!readonlyGiven) m.readonly = !(m.type === 'cache' || m.type === 'tmpfs');
   if (m.sharing !== null && m.type !== 'cache') bad(`sharing= is only for cache mounts, not ${m.type}`);
   if (m.size !== null && m.type !== 'tmpfs') bad(`size= is only for tmpfs mounts, not ${m.type}`);
+  if (m.copyUp && m.type !== 'tmpfs') bad(`tmpcopyup is only for tmpfs mounts, not ${m.type}`);
+  if (m.chownToUser && m.type !== 'bind' && m.type !== 'cache' && m.type !== 'tmpfs') bad(`U is only for bind, cache and tmpfs mounts, not ${m.type}`);
   if (m.type === 'secret') {
     if (m.from !== null) bad('a secret mount has no from=');
     if (m.source !== null && m.id !== null) bad('a secret mount takes source= or id=, not both');
@@ -85,6 +99,17 @@ function validate(m: RunMount, readonlyGiven: boolean, complete: boolean): void 
   }
   if (complete && m.target === null && (m.type === 'bind' || m.type === 'cache' || m.type === 'tmpfs')) {
     bad(`a ${m.type} mount needs target= (where to mount it)`);
+  }
+}
+
+/** buildah's bare flags (case-sensitive); true when `field` was one. */
+function podmanFlag(m: RunMount, field: string): boolean {
+  switch (field) {
+    case 'z': case 'Z': return true; // SELinux relabel: no labels here, so nothing to do
+    case 'U': m.chownToUser = true; return true;
+    case 'tmpcopyup': m.copyUp = true; return true;
+    case 'notmpcopyup': m.copyUp = false; return true;
+    default: return false;
   }
 }
 

@@ -66,6 +66,10 @@ export interface RunMount {
   size: number | null;
   /** Secret exposed as this environment variable. */
   env: string | null;
+  /** buildah's `U`: the mount belongs to the step's USER (uid/gid), as podman's `:U` chowns a volume. */
+  chownToUser: boolean;
+  /** buildah's `tmpcopyup` (tmpfs only): the tmpfs starts with the image's content at the target. */
+  copyUp: boolean;
 }
 
 export interface RunInstruction extends SourceRange {

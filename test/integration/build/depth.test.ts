@@ -17,6 +17,8 @@ import { startRegistry, type RegistryServer } from '../registry-server.js';
 
 const LEGACY = { TSBUILD_OVERLAY_API: 'legacy' };
 const APIS = [['the mount API', {}], ['the mount(2) fallback', LEGACY]] as const;
+/** How each mount shows in the container's /proc/mounts: one lowerdir+= per layer, or fd numbers. */
+const ROOT_LINE = [/^overlay \/ overlay \S*(,lowerdir\+=[^,]+){302},upperdir=/m, /^overlay \/ overlay \S*,lowerdir=\d+(:\d+){301},upperdir=\d+,workdir=\d+/m];
 
 let root: string;
 let cleanup: () => void;
@@ -82,8 +84,10 @@ describe('deep images', () => {
   it('builds 300 RUN steps (301 layers) and runs the image, with both overlay mounts', async () => {
     await ok(root, ['build', '--progress', 'plain', '-t', 'deep:300', deepContext('deep300', 300)]);
     expect(layerCount(root, 'deep:300')).toBe(301);
-    for (const [, env] of APIS) {
+    for (const [i, [, env]] of APIS.entries()) {
       expect(await ok(root, ['run', '--rm', 'deep:300'], env)).toBe('1\n150\n300\n');
+      // The path asked for is the one taken: 301 image layers and the init layer.
+      expect(await ok(root, ['run', '--rm', 'deep:300', 'cat', '/proc/mounts'], env)).toMatch(ROOT_LINE[i] as RegExp);
     }
     await expectNothingLeft(root);
   }, 1_800_000);

@@ -3,10 +3,11 @@
 // progress events, --output, errors with Containerfile lines, and the
 // working-container workflow (from / run / commit).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layerPaths as imageLayerPaths, writeContext } from '../build/context-dirs.js';
 import { busyboxLayout, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
 import { startRegistry } from '../registry-server.js';
 
@@ -24,16 +25,8 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Writes a context dir with a Containerfile and files; returns its path. */
 function context(name: string, containerfile: string, files: Record<string, string> = {}): string {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'Containerfile'), containerfile);
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, '..'), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
-  return dir;
+  return writeContext(work, name, containerfile, files);
 }
 
 function build(dir: string, ...args: string[]) {
@@ -46,15 +39,8 @@ function runOut(image: string, ...cmd: string[]): string {
   return r.stdout;
 }
 
-/** Every path in the image's layers (from the saved OCI layout), to prove something is absent. */
 function layerPaths(image: string): string[] {
-  const out = join(work, `save-${Math.random().toString(16).slice(2)}`);
-  expect(tsbuild(root, ['save', '--format', 'oci-dir', '-o', out, image]).status).toBe(0);
-  const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(readFileSync(join(out, 'blobs/sha256', index.manifests[0]!.digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
-  const paths = manifest.layers.flatMap((l) => execFileSync('tar', ['-tzf', join(out, 'blobs/sha256', l.digest.slice(7))], { encoding: 'utf8' }).split('\n').filter(Boolean));
-  rmSync(out, { recursive: true, force: true });
-  return paths;
+  return imageLayerPaths(root, work, image);
 }
 
 describe('tsbuild build', () => {

@@ -74,11 +74,29 @@ describe('RUN', () => {
     expect(run).toMatchObject({ kind: 'run', network: 'none', security: 'insecure', command: { args: ['make'] } });
     if (run.kind !== 'run') throw new Error('not run');
     expect(run.mounts.map(({ spec: _spec, ...m }) => m)).toEqual([
-      { type: 'cache', target: '/root/.cache', source: null, from: null, id: 'pip', sharing: 'locked', mode: 0o755, uid: 1000, gid: 1000, readonly: false, required: false, size: null, env: null },
-      { type: 'bind', target: '/in', source: '/out', from: 'build', id: null, sharing: null, mode: null, uid: null, gid: null, readonly: false, required: false, size: null, env: null },
-      { type: 'tmpfs', target: '/tmp', source: null, from: null, id: null, sharing: null, mode: null, uid: null, gid: null, readonly: false, required: false, size: 64 * 1024 * 1024, env: null },
-      { type: 'secret', target: null, source: null, from: null, id: 'token', sharing: null, mode: null, uid: null, gid: null, readonly: true, required: true, size: null, env: null },
+      { type: 'cache', target: '/root/.cache', source: null, from: null, id: 'pip', sharing: 'locked', mode: 0o755, uid: 1000, gid: 1000, readonly: false, required: false, size: null, env: null, chownToUser: false, copyUp: false },
+      { type: 'bind', target: '/in', source: '/out', from: 'build', id: null, sharing: null, mode: null, uid: null, gid: null, readonly: false, required: false, size: null, env: null, chownToUser: false, copyUp: false },
+      { type: 'tmpfs', target: '/tmp', source: null, from: null, id: null, sharing: null, mode: null, uid: null, gid: null, readonly: false, required: false, size: 64 * 1024 * 1024, env: null, chownToUser: false, copyUp: false },
+      { type: 'secret', target: null, source: null, from: null, id: 'token', sharing: null, mode: null, uid: null, gid: null, readonly: true, required: true, size: null, env: null, chownToUser: false, copyUp: false },
     ]);
+  });
+  it("accepts buildah's z, Z, U and tmpcopyup mount flags", () => {
+    const run = one(
+      'RUN --mount=type=cache,target=/c,z,U \\',
+      '    --mount=type=bind,source=.,target=/src,Z,relabel=private,U=true \\',
+      '    --mount=type=tmpfs,target=/etc,tmpcopyup \\',
+      '    --mount=type=tmpfs,target=/t,tmpcopyup,notmpcopyup,U=false true',
+    );
+    if (run.kind !== 'run') throw new Error('not run');
+    expect(run.mounts.map((m) => [m.type, m.chownToUser, m.copyUp])).toEqual([
+      ['cache', true, false], ['bind', true, false], ['tmpfs', false, true], ['tmpfs', false, false],
+    ]);
+    // Case matters for the bare flags, as in buildah: `u` is no flag.
+    failure(lines('FROM a', 'RUN --mount=type=cache,target=/c,u true'), 'E_BAD_MOUNT', 2, /key=value/);
+    failure(lines('FROM a', 'RUN --mount=type=cache,target=/c,tmpcopyup true'), 'E_BAD_MOUNT', 2, /tmpcopyup is only for tmpfs/);
+    failure(lines('FROM a', 'RUN --mount=type=secret,id=s,U true'), 'E_BAD_MOUNT', 2, /U is only for bind, cache and tmpfs/);
+    failure(lines('FROM a', 'RUN --mount=type=bind,target=/x,relabel=maybe true'), 'E_BAD_MOUNT', 2, /relabel/);
+    failure(lines('FROM a', 'RUN --mount=type=bind,target=/x,U=perhaps true'), 'E_BAD_MOUNT', 2, /true or false/);
   });
   it('rejects bad mounts and flags', () => {
     failure(lines('FROM a', 'RUN --mount=type=cahce,target=/c true'), 'E_BAD_MOUNT', 2, /did you mean cache/);

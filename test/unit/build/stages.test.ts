@@ -209,4 +209,22 @@ describe('stage graph', () => {
     const plan = planBuild(parse('FROM a AS src', 'FROM a AS base', 'ENV FROM_STAGE=src', 'FROM base', 'COPY --from=$FROM_STAGE /x /y'));
     expect(plan.stages.at(-1)?.dependsOn).toEqual([0, 1]);
   });
+  it('lists the images each needed stage names, with their lines, for resolution before the build', () => {
+    const cf = parse(
+      'ARG BASE=alpine:3.19',
+      'FROM ${BASE} AS one',
+      'COPY --from=busybox:stable /bin/sh /sh',
+      'FROM one AS two',
+      'RUN --mount=type=bind,from=golang:1.22,target=/go --mount=type=cache,from=one,target=/c true',
+      'COPY --from=$LATER /x /x',
+      'FROM debian:12 AS unused',
+    );
+    const plan = planBuild(cf, { target: 'two' });
+    expect(plan.stages.map((s) => s.images)).toEqual([
+      [{ reference: 'docker.io/library/alpine:3.19', line: 2 }, { reference: 'docker.io/library/busybox:stable', line: 3 }],
+      // Stage one is a stage, not an image; $LATER is only known while building.
+      [{ reference: 'docker.io/library/golang:1.22', line: 5 }],
+    ]);
+    expect(planBuild(cf).stages.at(-1)?.images).toEqual([{ reference: 'docker.io/library/debian:12', line: 7 }]);
+  });
 });

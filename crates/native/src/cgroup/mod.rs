@@ -85,6 +85,37 @@ impl Hierarchy {
         }
     }
 
+    /// What the cgroup's processes used, from its own counters, which (unlike
+    /// rusage) count every task that ever ran in it, reaped or not, and
+    /// give the peak of their *combined* memory (page cache included).
+    /// v1: cpuacct.usage / cpuacct.stat / memory.max_usage_in_bytes;
+    /// v2: cpu.stat / memory.peak (Linux 5.19+). `None` when there is no
+    /// CPU counter; `peak_bytes` is `None` when no peak file exists.
+    pub fn usage(&self, name: &str) -> Option<CgroupUsage> {
+        match self {
+            Hierarchy::V1(root) => {
+                let acct = root.join("cpuacct").join(name);
+                let total_ns = read_u64(&acct.join("cpuacct.usage"))?;
+                // cpuacct.stat is in USER_HZ ticks: only the user/sys ratio is taken from it.
+                let stat = acct.join("cpuacct.stat");
+                let (user, sys) = (counter(&stat, "user"), counter(&stat, "system"));
+                let total_us = total_ns / 1000;
+                let user_us = if user + sys > 0 { (total_us as u128 * user as u128 / (user + sys) as u128) as u64 } else { total_us };
+                let peak_bytes = read_u64(&root.join("memory").join(name).join("memory.max_usage_in_bytes"));
+                Some(CgroupUsage { user_us, sys_us: total_us - user_us, peak_bytes })
+            }
+            Hierarchy::V2(root) => {
+                let dir = root.join(name);
+                let stat = fs::read_to_string(dir.join("cpu.stat")).ok()?;
+                let get = |k: &str| stat.lines().find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse::<u64>().ok()));
+                let total = get("usage_usec")?;
+                let user_us = get("user_usec").unwrap_or(total);
+                let sys_us = get("system_usec").unwrap_or(total.saturating_sub(user_us));
+                Some(CgroupUsage { user_us, sys_us, peak_bytes: read_u64(&dir.join("memory.peak")) })
+            }
+        }
+    }
+
     /// Pids still in the cgroup (from the first directory that lists any).
     pub fn pids(&self, name: &str) -> Vec<i32> {
         for dir in self.dirs(name) {
@@ -133,6 +164,18 @@ impl Hierarchy {
             }
         }
     }
+}
+
+/// CPU time and peak memory a cgroup's counters report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CgroupUsage {
+    pub user_us: u64,
+    pub sys_us: u64,
+    pub peak_bytes: Option<u64>,
+}
+
+fn read_u64(path: &Path) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Reads `key N` from a flat-keyed cgroup file; 0 when absent.

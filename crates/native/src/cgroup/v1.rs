@@ -101,6 +101,19 @@ mod tests {
         assert_eq!(read("cpuset/tsbuild/cpuset.cpus"), "0-1");
         assert_eq!(read("cpuset/tsbuild/abc/cpuset.mems"), "0");
     }
+
+    #[test]
+    fn reads_cpuacct_and_max_usage() {
+        let t = fake_v1();
+        let h = Hierarchy::detect(t.path());
+        fs::create_dir_all(t.path().join("cpuacct/tsbuild/u")).unwrap();
+        fs::create_dir_all(t.path().join("memory/tsbuild/u")).unwrap();
+        assert_eq!(h.usage("tsbuild/u"), None);
+        fs::write(t.path().join("cpuacct/tsbuild/u/cpuacct.usage"), "2000000000\n").unwrap();
+        fs::write(t.path().join("cpuacct/tsbuild/u/cpuacct.stat"), "user 150\nsystem 50\n").unwrap();
+        fs::write(t.path().join("memory/tsbuild/u/memory.max_usage_in_bytes"), "104857600\n").unwrap();
+        assert_eq!(h.usage("tsbuild/u"), Some(crate::cgroup::CgroupUsage { user_us: 1_500_000, sys_us: 500_000, peak_bytes: Some(100 << 20) }));
+    }
 }
 
 /// A minimal temp dir for tests (no extra crate needed).

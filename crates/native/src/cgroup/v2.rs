@@ -144,4 +144,16 @@ mod tests {
         assert!(!t.path().join("tsbuild/abc").exists());
         h.remove("tsbuild/abc").unwrap();
     }
+
+    #[test]
+    fn reads_cpu_stat_and_memory_peak() {
+        let t = fake_v2();
+        let h = Hierarchy::detect(t.path());
+        h.create("tsbuild/u", &Limits::default()).unwrap();
+        assert_eq!(h.usage("tsbuild/u"), None);
+        fs::write(t.path().join("tsbuild/u/cpu.stat"), "usage_usec 1500000\nuser_usec 1200000\nsystem_usec 300000\nnr_periods 0\n").unwrap();
+        assert_eq!(h.usage("tsbuild/u"), Some(crate::cgroup::CgroupUsage { user_us: 1_200_000, sys_us: 300_000, peak_bytes: None }));
+        fs::write(t.path().join("tsbuild/u/memory.peak"), "52428800\n").unwrap();
+        assert_eq!(h.usage("tsbuild/u").unwrap().peak_bytes, Some(50 << 20));
+    }
 }

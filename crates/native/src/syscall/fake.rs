@@ -68,6 +68,12 @@ impl Syscall for Recorder {
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         self.record(format!("mkdir {} {:o}", s(path), mode))
     }
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult {
+        self.record(format!("chown {} {}:{}", s(path), uid, gid))
+    }
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult {
+        self.record(format!("chmod {} {:o}", s(path), mode))
+    }
     fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
         self.record(format!("mknod {} {:o} {}:{}", s(path), mode, libc::major(dev), libc::minor(dev)))
     }
@@ -136,5 +142,18 @@ impl Syscall for Recorder {
     }
     fn close(&self, fd: i32) {
         let _ = self.record(format!("close {}", fd));
+    }
+
+    fn write_timens_offsets(&self) -> SysResult {
+        self.record("write_timens_offsets".to_string())
+    }
+    fn enter_time_for_children(&self) -> SysResult {
+        self.record("enter_time_for_children".to_string())
+    }
+    fn cloexec_from(&self, from: u32) -> SysResult {
+        self.record(format!("cloexec_from {}", from))
+    }
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult {
+        self.record(format!("seccomp_load {}", prog.len()))
     }
 }

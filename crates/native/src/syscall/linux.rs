@@ -1,6 +1,7 @@
 //! The real `Syscall`: thin libc calls, nothing else.
 
 use super::{Errno, SysResult, Syscall};
+use crate::rawio::Dec;
 use std::ffi::CStr;
 use std::ptr::null;
 
@@ -36,6 +37,12 @@ impl Syscall for Linux {
     }
     fn mkdir(&self, path: &CStr, mode: u32) -> SysResult {
         check(unsafe { libc::mkdir(path.as_ptr(), mode) } as libc::c_long)
+    }
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult {
+        check(unsafe { libc::chown(path.as_ptr(), uid, gid) } as libc::c_long)
+    }
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult {
+        check(unsafe { libc::chmod(path.as_ptr(), mode) } as libc::c_long)
     }
     fn mknod(&self, path: &CStr, mode: u32, dev: u64) -> SysResult {
         check(unsafe { libc::mknod(path.as_ptr(), mode, dev) } as libc::c_long)
@@ -142,5 +149,48 @@ impl Syscall for Linux {
     }
     fn close(&self, fd: i32) {
         unsafe { libc::close(fd) };
+    }
+
+    fn write_timens_offsets(&self) -> SysResult {
+        // "monotonic -S 0\nboottime -S 0\n" with S the clock's current seconds:
+        // the namespace's clocks then start below one second. Built on the stack.
+        let mut buf = [0u8; 96];
+        let mut len = 0;
+        for (name, clock) in [(&b"monotonic -"[..], libc::CLOCK_MONOTONIC), (&b"boottime -"[..], libc::CLOCK_BOOTTIME)] {
+            let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+            if unsafe { libc::clock_gettime(clock, &mut ts) } < 0 {
+                return Err(Errno::last());
+            }
+            for part in [name, Dec::new(ts.tv_sec as u64).as_bytes(), &b" 0\n"[..]] {
+                buf[len..len + part.len()].copy_from_slice(part);
+                len += part.len();
+            }
+        }
+        let fd = unsafe { libc::open(c"/proc/self/timens_offsets".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // The kernel parses the offsets from one write.
+        let n = unsafe { libc::write(fd, buf.as_ptr() as *const libc::c_void, len) };
+        let e = Errno::last();
+        unsafe { libc::close(fd) };
+        if n < 0 { Err(e) } else { Ok(()) }
+    }
+    fn enter_time_for_children(&self) -> SysResult {
+        let fd = unsafe { libc::open(c"/proc/self/ns/time_for_children".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        let rc = unsafe { libc::setns(fd, libc::CLONE_NEWTIME) };
+        let e = Errno::last();
+        unsafe { libc::close(fd) };
+        if rc < 0 { Err(e) } else { Ok(()) }
+    }
+    fn cloexec_from(&self, from: u32) -> SysResult {
+        check(unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) })
+    }
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult {
+        let fprog = libc::sock_fprog { len: prog.len() as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
+        check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0u32, &fprog as *const libc::sock_fprog) })
     }
 }

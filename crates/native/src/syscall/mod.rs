@@ -37,6 +37,8 @@ pub trait Syscall {
     fn symlink(&self, target: &CStr, link: &CStr) -> SysResult;
     /// Create an empty regular file if missing (a bind-mount target).
     fn touch(&self, path: &CStr, mode: u32) -> SysResult;
+    fn chown(&self, path: &CStr, uid: u32, gid: u32) -> SysResult;
+    fn chmod(&self, path: &CStr, mode: u32) -> SysResult;
     fn sethostname(&self, name: &[u8]) -> SysResult;
     fn unshare(&self, flags: i32) -> SysResult;
     fn setns(&self, fd: i32, nstype: i32) -> SysResult;
@@ -64,4 +66,21 @@ pub trait Syscall {
     /// open(2) O_PATH|O_DIRECTORY|O_CLOEXEC: a handle on a directory, nothing more.
     fn open_dir_path(&self, path: &CStr) -> SysResult<i32>;
     fn close(&self, fd: i32);
+
+    // Hardening: time namespace offsets, fd hygiene and the seccomp filter.
+    // Kept together, apart from the mount calls, so that changes to either merge cleanly.
+
+    /// Make the (not yet entered) time namespace of `unshare(CLONE_NEWTIME)`
+    /// start its monotonic and boot-time clocks at zero: writes
+    /// /proc/self/timens_offsets, which the kernel allows only before any
+    /// process has entered the namespace.
+    fn write_timens_offsets(&self) -> SysResult;
+    /// Enter our own time_for_children namespace now (setns), rather than
+    /// at exec, which only kernels with "fs/exec: switch timens when a task
+    /// gets a new mm" do; the offsets are frozen from here on.
+    fn enter_time_for_children(&self) -> SysResult;
+    /// Mark every fd from `from` up close-on-exec.
+    fn cloexec_from(&self, from: u32) -> SysResult;
+    /// Install a seccomp filter (needs no_new_privs or CAP_SYS_ADMIN).
+    fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult;
 }
