@@ -83,15 +83,15 @@ export declare function cgroupPids(root: string, name: string): Array<number>
 /** Kills what is left in the cgroup and removes it; succeeds if already gone. */
 export declare function cgroupRemove(root: string, name: string): void
 
+/** The cgroup's own CPU and peak-memory counters; null without cpu accounting. */
+export declare function cgroupUsage(root: string, name: string): ResourceUsage | null
+
 /**
  * Checks that a docker-format seccomp profile parses and compiles (for
  * docker's default capabilities); the error says why not. The compiled
  * program stays cached for this process's containers.
  */
 export declare function checkSeccompProfile(json: string): void
-
-/** The cgroup's own CPU and peak-memory counters; null without cpu accounting. */
-export declare function cgroupUsage(root: string, name: string): ResourceUsage | null
 
 export declare function closeFd(fd: number): void
 
