@@ -18,6 +18,14 @@
 // buildahFormat/buildahArgs make buildah behave as docker where a flag can
 // (ONBUILD and SHELL need the docker format; mknod needs CAP_MKNOD, in
 // docker's default set).
+//
+// A build may read stdin (`-f -`, `build - < context.tar[.gz]`, `build - <
+// Containerfile`), take bare `--build-arg NAME`/`--label NAME`, secrets and
+// an environment: corpus-invoke.ts spells it for each tool. A build that
+// must fail (`fails`) fails in all three, tsbuild in one line naming the
+// Containerfile line. A lane whose oracle lacks the feature (`buildahSkip`,
+// `buildkitSkip`, with the reason) is not compared, but that oracle must
+// still refuse the build, so one that gains the feature is noticed.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
