@@ -5,7 +5,8 @@
 //                                 working directory) or DIR/Containerfile,
 //                                 then DIR/Dockerfile
 //   build -f - DIR                the Containerfile from stdin, DIR as context
-//   build - < context.tar[.gz…]   the tar is the context; -f names a file in it
+//   build - < context.tar[.gz…]   the tar is the context; -f names a file in it;
+//                                 its .dockerignore is not applied (as docker)
 //   build - < Containerfile       no context at all; -f is ignored (as docker)
 // Every failure is one line. A context read from stdin lives in the store's
 // tmp until `dispose` (also run on Ctrl-C/SIGTERM) removes it.
@@ -24,6 +25,8 @@ export interface BuildInput {
   displayFile: string;
   /** The build has no context (the Containerfile came from stdin). */
   noContext?: boolean;
+  /** The context came as a tar on stdin: its .dockerignore is not applied (see BuildOptions.contextIsTar). */
+  contextIsTar?: boolean;
   /** Remove what reading the input made; idempotent. */
   dispose(): void;
 }
@@ -76,7 +79,7 @@ async function fromStdin(ctx: CliContext, file: string | undefined, stdin: NodeJ
       if (file !== undefined) ctx.log.warn(`-f ${file} is ignored: stdin held a Containerfile, not a context tar`);
       return { contextDir: input.contextDir, containerfile: '-', containerfileText: input.containerfileText, displayFile: STDIN_NAME, noContext: true, dispose };
     }
-    return { contextDir: input.contextDir, ...(await containerfileInTar(input.contextDir, file)), dispose };
+    return { contextDir: input.contextDir, ...(await containerfileInTar(input.contextDir, file)), contextIsTar: true, dispose };
   } catch (err) {
     dispose();
     throw err;

@@ -126,6 +126,7 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     containerfile: input.containerfile,
     ...(input.containerfileText !== undefined ? { containerfileText: input.containerfileText } : {}),
     ...(input.noContext ? { noContext: true } : {}),
+    ...(input.contextIsTar ? { contextIsTar: true } : {}),
     displayFile: input.displayFile,
     tags,
     buildArgs,

@@ -31,6 +31,15 @@ export interface BuildOptions {
   containerfileText?: string;
   /** No build context was given (`build - < Containerfile`): contextDir is empty, and COPY says why it finds nothing. */
   noContext?: boolean;
+  /**
+   * The context is a tar from stdin (`build - < context.tar`): no ignore file
+   * applies. docker applies .dockerignore in its client, while it tars a
+   * directory; a tar on stdin reaches the builder as it is, and BuildKit
+   * reads excludes only for a local context (dockerui MainContext; BuildKit
+   * 20.10 copies the tar's ignored files, checked in the differential
+   * corpus). buildah 1.28 applies the tar's .dockerignore: we follow BuildKit.
+   */
+  contextIsTar?: boolean;
   /** How errors name the file (as the user gave it). */
   displayFile: string;
   tags: string[];

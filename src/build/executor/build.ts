@@ -51,7 +51,7 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       stages: new Map(),
       images: new Map(),
       resolved: new Map(),
-      ignore: loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
+      ignore: opts.contextIsTar ? undefined : loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
       fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
     };
     // The whole build holds a lease: a concurrent prune must not free the

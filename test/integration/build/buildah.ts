@@ -5,29 +5,54 @@
 // docker.io/library/busybox:stable, so `FROM busybox:stable` resolves to the
 // same bytes in both tools and neither touches the network.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxLayout } from '../fixtures.js';
 
 export interface Buildah {
   dir: string;
-  run(args: string[], opts?: { timeout?: number }): SpawnSyncReturns<string>;
+  run(args: string[], opts?: RunOptions): SpawnSyncReturns<string>;
   /** Like run, but throws with buildah's stderr when it fails. */
   ok(args: string[], opts?: { timeout?: number }): string;
   cleanup(): void;
 }
 
+export interface RunOptions {
+  timeout?: number;
+  /** Bytes for buildah's stdin (`-f -`, `bud -`). */
+  input?: Buffer | string;
+  /** Environment overrides (bare --build-arg NAME, env secrets). */
+  env?: Record<string, string>;
+}
+
 export function buildahStore(prefix: string): Buildah {
   const dir = mkdtempSync(join(tmpdir(), `tsbuild-buildah-${prefix}-`));
   const globals = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'overlay'];
-  const run = (args: string[], opts: { timeout?: number } = {}): SpawnSyncReturns<string> =>
-    spawnSync('buildah', [...globals, ...args], {
-      encoding: 'utf8',
-      timeout: opts.timeout ?? 120_000,
-      maxBuffer: 1 << 26,
-      env: { ...process.env, BUILDAH_ISOLATION: 'oci' },
-    });
+  const run = (args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> => {
+    // buildah opens /dev/stdin for `-f -`, which fails (ENXIO) on the socket
+    // node gives a child for `input`: its stdin is a file instead, as a shell's `<` gives.
+    let stdinFd: number | undefined;
+    if (opts.input !== undefined) {
+      const path = join(dir, 'stdin');
+      writeFileSync(path, opts.input);
+      stdinFd = openSync(path, 'r');
+    }
+    try {
+      return spawnSync('buildah', [...globals, ...args], {
+        encoding: 'utf8',
+        timeout: opts.timeout ?? 120_000,
+        maxBuffer: 1 << 26,
+        stdio: [stdinFd ?? 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...(opts.env ?? {}), BUILDAH_ISOLATION: 'oci' },
+      });
+    } finally {
+      if (stdinFd !== undefined) {
+        closeSync(stdinFd);
+        rmSync(join(dir, 'stdin'));
+      }
+    }
+  };
   const ok = (args: string[], opts: { timeout?: number } = {}): string => {
     const r = run(args, opts);
     if (r.status !== 0) throw new Error(`buildah ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}\n${r.stdout}`);
@@ -57,7 +82,8 @@ export function loadBusybox(b: Buildah): void {
 }
 
 export interface BudOptions {
-  file: string;
+  /** `-f FILE`; omitted when the flags in `extra` say where the Containerfile is (stdin builds). */
+  file?: string;
   tag: string;
   context: string;
   buildArgs?: Record<string, string>;
@@ -66,17 +92,19 @@ export interface BudOptions {
   format?: 'oci' | 'docker';
   noCache?: boolean;
   extra?: string[];
+  input?: Buffer;
+  env?: Record<string, string>;
 }
 
 export function bud(b: Buildah, o: BudOptions): SpawnSyncReturns<string> {
-  const args = ['bud', '--runtime', '/usr/sbin/runc', '--layers', '--pull=false', '-f', o.file, '-t', o.tag];
+  const args = ['bud', '--runtime', '/usr/sbin/runc', '--layers', '--pull=false', ...(o.file ? ['-f', o.file] : []), '-t', o.tag];
   for (const [k, v] of Object.entries(o.buildArgs ?? {})) args.push('--build-arg', `${k}=${v}`);
   if (o.target) args.push('--target', o.target);
   if (o.format) args.push('--format', o.format);
   if (o.noCache) args.push('--no-cache');
   args.push(...(o.extra ?? []));
   args.push(o.context);
-  return b.run(args, { timeout: 300_000 });
+  return b.run(args, { timeout: 300_000, ...(o.input ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
 }
 
 /** `buildah push IMG oci:DIR`: the same OCI layout form as `tsbuild save --format oci-dir`. */

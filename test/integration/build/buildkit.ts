@@ -20,7 +20,7 @@ interface DockerdHandle {
   reason: string;
   start(): Promise<boolean>;
   stop(): Promise<void>;
-  docker(args: string[], opts?: { allowFail?: boolean; timeoutMs?: number }): Promise<RunResult>;
+  docker(args: string[], opts?: { allowFail?: boolean; timeoutMs?: number; input?: Buffer; env?: Record<string, string> }): Promise<RunResult>;
   build(o: { file: string; context: string; tag: string; extra?: string[]; allowFail?: boolean }): Promise<RunResult>;
 }
 
@@ -35,12 +35,17 @@ export interface BuildKit {
 }
 
 export interface BuildKitBuild {
-  file: string;
+  /** `-f FILE`; omitted when `extra` says where the Dockerfile is (stdin builds). */
+  file?: string;
   context: string;
   tag: string;
   buildArgs?: Record<string, string>;
   target?: string;
   extra?: string[];
+  /** Bytes for docker's stdin (`-f -`, `docker build -`). */
+  input?: Buffer;
+  /** Environment of the docker client (bare --build-arg NAME, env secrets). */
+  env?: Record<string, string>;
 }
 
 /** Starts a private dockerd with BuildKit; throws (with dockerd's log) when it cannot. */
@@ -56,7 +61,10 @@ export async function startBuildKit(name: string): Promise<BuildKit> {
     docker: (args) => d.docker(args, { timeoutMs: 300_000 }),
     build: (o) => {
       const extra = [...Object.entries(o.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), ...(o.target ? ['--target', o.target] : []), ...(o.extra ?? [])];
-      return d.build({ file: o.file, context: o.context, tag: o.tag, extra, allowFail: true });
+      if (o.file !== undefined && o.input === undefined && o.env === undefined) return d.build({ file: o.file, context: o.context, tag: o.tag, extra, allowFail: true });
+      // Dockerd.build's own flags, with stdin and the client's environment.
+      const args = ['build', '--network', 'none', '--progress', 'plain', ...(o.file !== undefined ? ['-f', o.file] : []), '-t', o.tag, ...extra, o.context];
+      return d.docker(args, { allowFail: true, timeoutMs: 300_000, ...(o.input ? { input: o.input } : {}), ...(o.env ? { env: o.env } : {}) });
     },
     save: async (tag, out) => {
       await d.docker(['save', '-o', out, tag], { timeoutMs: 300_000 });

@@ -1,7 +1,8 @@
 // What `tsbuild build` accepts on its command line, through the real CLI, as
 // docker, buildx and buildah accept it (issue 9 §4–§6, issue 10 §3):
 // - stdin: `-f -` (the Containerfile), `build - < context.tar` (plain, gzip,
-//   bzip2, xz, zstd; made by the real tar and compressors), and
+//   bzip2, xz, zstd; made by the real tar and compressors; its .dockerignore
+//   not applied, as in BuildKit), and
 //   `build - < Containerfile` (no context: COPY says so in one line);
 // - hostile context tars (`../` names, an absolute symlink with a file
 //   written through it, a hard link to a host file) write nothing outside,
@@ -124,8 +125,11 @@ describe('standard input', () => {
       const r = withStdin(['build', '--progress', 'plain', '--no-cache', '-t', `stdin:${kind}`, '-'], bytes);
       expect(r.status, `${kind}: ${r.stderr}`).toBe(0);
       expect(cat(`stdin:${kind}`, '/seen', '/ctx/sub/hello.txt'), kind).toBe('hello from a tar\nhello from a tar\n');
-      const ignored = tsbuild(root, ['run', '--rm', `stdin:${kind}`, 'test', '-e', '/ctx/ignored.txt']);
-      expect(ignored.status, `${kind}: .dockerignore in the tar applies`).toBe(1);
+      // docker applies .dockerignore in its client, as it tars a directory; a
+      // tar on stdin goes to the builder as it is, so BuildKit copies the
+      // ignored file (buildah 1.28 does not): we follow BuildKit
+      // (test/fixtures/containerfiles/stdin-context-tar checks both).
+      expect(cat(`stdin:${kind}`, '/ctx/ignored.txt'), `${kind}: the tar's .dockerignore does not apply`).toBe('never\n');
       expect(tmpEntries(), kind).toEqual([]);
     }
   });

@@ -40,6 +40,35 @@ export interface CaseBuild {
   /** Where BuildKit 20.10 (an old BuildKit) does what docker users would not expect; as buildahQuirks. */
   buildkitQuirks?: OracleQuirk[];
   buildkitConfigQuirks?: OracleConfigQuirk[];
+  /**
+   * What the build reads on stdin: `containerfile` is `-f -` with the case
+   * dir as context; `containerfile-only` is `build - < Containerfile` (no
+   * context); `context-tar`/`context-tar-gz` is `build - < context.tar`, the
+   * case dir tarred (the Dockerfile in it, or `file` inside the tar).
+   */
+  stdin?: 'containerfile' | 'containerfile-only' | 'context-tar' | 'context-tar-gz';
+  /** Environment of all three tools (bare build args and env secrets read it). */
+  env?: Record<string, string>;
+  /** `--build-arg NAME` without a value: from the environment, or left at the ARG default when unset. */
+  buildArgsBare?: string[];
+  labels?: Record<string, string>;
+  /** `--label NAME`: a label with an empty value. */
+  labelsBare?: string[];
+  /** `--secret SPEC` for every tool, e.g. `id=tok,env=VAR` or `id=tok`. */
+  secrets?: string[];
+  /**
+   * The build must fail in all three tools (no image is compared): tsbuild
+   * with one `tsbuild: ...` line matching `error` (a regex; it should name
+   * the Containerfile line), the oracles with a non-zero exit.
+   */
+  fails?: { error: string; why: string };
+  /**
+   * An oracle that lacks the feature the build exercises: its lane is not
+   * compared. The oracle must still fail the build (so an oracle that gains
+   * the feature is noticed); never a way to hide a difference.
+   */
+  buildahSkip?: string;
+  buildkitSkip?: string;
 }
 
 /**

@@ -18,12 +18,22 @@
 // buildahFormat/buildahArgs make buildah behave as docker where a flag can
 // (ONBUILD and SHELL need the docker format; mknod needs CAP_MKNOD, in
 // docker's default set).
+//
+// A build may read stdin (`-f -`, `build - < context.tar[.gz]`, `build - <
+// Containerfile`), take bare `--build-arg NAME`/`--label NAME`, secrets and
+// an environment: corpus-invoke.ts spells it for each tool. A build that
+// must fail (`fails`) fails in all three, tsbuild in one line naming the
+// Containerfile line. A lane whose oracle lacks the feature (`buildahSkip`,
+// `buildkitSkip`, with the reason) is not compared, but that oracle must
+// still refuse the build, so one that gains the feature is noticed.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxLayout, expectOneLineError, tempRoot, tsbuild, tsbuildBin } from '../fixtures.js';
 import { bud, buildahStore, loadBusybox, pushOciDir, type Buildah } from './buildah.js';
 import { startBuildKit, type BuildKit } from './buildkit.js';
+import { describeBuild, invocation } from './corpus-invoke.js';
 import { listCases, prepareContext, type Case, type CaseBuild } from './corpus.js';
 import { readDockerArchive } from './docker-archive.js';
 import { readLayout, type FsEntry, type ImageDescription, type OciConfig } from './oci-rootfs.js';
@@ -87,12 +97,17 @@ afterAll(async () => {
   cleanupRoot?.();
 });
 
+/** `tsbuild build` of `b`, with its stdin and environment. */
+function tsbuildBuild(context: string, b: CaseBuild): SpawnSyncReturns<string> {
+  const inv = invocation(b, context);
+  return spawnSync(process.execPath, [tsbuildBin, '--root', root, 'build', '-t', b.tag, '--progress', 'plain', ...inv.flags, inv.context], {
+    encoding: 'utf8', input: inv.input ?? '', timeout: 300_000, maxBuffer: 1 << 26, env: { ...process.env, ...inv.env },
+  });
+}
+
 /** Builds `b` with tsbuild and reads the image back: once per build, for both lanes. */
 async function buildOurs(c: Case, context: string, b: CaseBuild): Promise<ImageDescription> {
-  const file = join(context, b.file ?? 'Containerfile');
-  const buildArgs = Object.entries(b.buildArgs ?? {}).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
-  const target = b.target ? ['--target', b.target] : [];
-  const byTsbuild = tsbuild(root, ['build', '-f', file, '-t', b.tag, '--progress', 'plain', ...buildArgs, ...target, context], { timeout: 300_000 });
+  const byTsbuild = tsbuildBuild(context, b);
   expect(byTsbuild.stderr.trim().split('\n').at(-1), `tsbuild build ${c.name}/${b.tag} failed:\n${byTsbuild.stderr}`).not.toMatch(/^tsbuild: /);
   expect(byTsbuild.status, byTsbuild.stderr).toBe(0);
   const out = join(work, `${c.name}-${b.tag}.tsbuild`);
@@ -105,10 +120,27 @@ async function buildOurs(c: Case, context: string, b: CaseBuild): Promise<ImageD
   }
 }
 
+/** A build the case expects to fail: tsbuild's one error line, and no image made. */
+function failOurs(c: Case, context: string, b: CaseBuild & { fails: NonNullable<CaseBuild['fails']> }): void {
+  const r = tsbuildBuild(context, b);
+  expect(r.status, `tsbuild built ${c.name}/${b.tag}, but the case expects a failure (${b.fails.why})`).not.toBe(0);
+  const errors = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/^(STEP |--> )/.test(l));
+  expectOneLineError(errors.join('\n'));
+  expect(errors[0]).toMatch(new RegExp(b.fails.error));
+  expect(tsbuild(root, ['inspect', b.tag]).status, 'a failed build made no image').not.toBe(0);
+}
+
+function budOf(context: string, b: CaseBuild): SpawnSyncReturns<string> {
+  const inv = invocation(b, context);
+  return bud(oracle, {
+    tag: b.tag, context: inv.context, extra: [...inv.flags, ...(b.buildahArgs ?? [])], env: inv.env,
+    ...(inv.input ? { input: inv.input } : {}), ...(b.buildahFormat ? { format: b.buildahFormat } : {}),
+  });
+}
+
 /** buildah's image of `b`, compared with ours. */
 async function buildahLane(c: Case, context: string, b: CaseBuild, ours: ImageDescription): Promise<string[]> {
-  const file = join(context, b.file ?? 'Containerfile');
-  const byBuildah = bud(oracle, { file, tag: b.tag, context, buildArgs: b.buildArgs ?? {}, extra: b.buildahArgs ?? [], ...(b.target ? { target: b.target } : {}), ...(b.buildahFormat ? { format: b.buildahFormat } : {}) });
+  const byBuildah = budOf(context, b);
   if (byBuildah.status !== 0) throw new Error(`buildah bud failed for ${c.name}/${b.tag} (the case itself is wrong):\n${byBuildah.stderr}`);
   const out = join(work, `${c.name}-${b.tag}.buildah`);
   pushOciDir(oracle, b.tag, out);
@@ -122,10 +154,14 @@ async function buildahLane(c: Case, context: string, b: CaseBuild, ours: ImageDe
   return imageDifferences({ name: 'buildah', quirks: b.buildahQuirks ?? [], configQuirks: b.buildahConfigQuirks ?? [], artifact: buildahRunArtifact }, theirs, ours);
 }
 
+function buildkitBuild(context: string, b: CaseBuild) {
+  const inv = invocation(b, context);
+  return buildkit.build({ context: inv.context, tag: b.tag, extra: [...inv.flags, ...(b.buildkitArgs ?? [])], env: inv.env, ...(inv.input ? { input: inv.input } : {}) });
+}
+
 /** BuildKit's image of `b` (`docker build`, then `docker save`), compared with ours. */
 async function buildkitLane(c: Case, context: string, b: CaseBuild, ours: ImageDescription): Promise<string[]> {
-  const file = join(context, b.file ?? 'Containerfile');
-  const built = await buildkit.build({ file, context, tag: b.tag, buildArgs: b.buildArgs ?? {}, extra: b.buildkitArgs ?? [], ...(b.target ? { target: b.target } : {}) });
+  const built = await buildkitBuild(context, b);
   if (built.code !== 0) throw new Error(`docker build (BuildKit) failed for ${c.name}/${b.tag} (the case itself is wrong):\n${built.stderr.split('\n').slice(-30).join('\n')}`);
   const out = join(work, `${c.name}-${b.tag}.docker.tar`);
   await buildkit.save(b.tag, out);
@@ -146,18 +182,54 @@ for (const c of listCases()) {
     });
 
     for (const b of c.builds) {
-      const how = [b.target && `--target ${b.target}`, b.buildArgs && `--build-arg ${Object.keys(b.buildArgs).join(',')}`].filter(Boolean).join(' ');
+      const how = describeBuild(b);
+      const name = `${b.tag}${how ? ` (${how})` : ''}`;
+      if (b.fails) {
+        const fails = b.fails;
+        // All three must refuse the build; tsbuild in one line naming the
+        // Containerfile line. An oracle that lacks the feature (a skip) must
+        // fail it too, for its own reason, which the name says.
+        it(`${name}: fails in tsbuild (one line) and in buildah${b.buildahSkip ? ` (which lacks the feature: ${b.buildahSkip})` : ''}`, () => {
+          failOurs(c, context, { ...b, fails });
+          const r = budOf(context, b);
+          expect(r.status, `buildah built ${c.name}/${b.tag}, but the case expects a failure:\n${r.stderr}`).not.toBe(0);
+        }, 600_000);
+        it(`${name}: fails in BuildKit too${b.buildkitSkip ? ` (which lacks the feature: ${b.buildkitSkip})` : ''}`, async () => {
+          const r = await buildkitBuild(context, b);
+          expect(r.code, `BuildKit built ${c.name}/${b.tag}, but the case expects a failure:\n${r.stderr}`).not.toBe(0);
+        }, 600_000);
+        continue;
+      }
       // tsbuild builds once; both lanes compare with that image.
       let ours: Promise<ImageDescription> | undefined;
       const oursOnce = (): Promise<ImageDescription> => (ours ??= buildOurs(c, context, b));
-      it(`${b.tag}${how ? ` (${how})` : ''}: same rootfs and config as buildah`, async () => {
-        const diffs = await buildahLane(c, context, b, await oursOnce());
-        expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (buildah vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
-      }, 600_000);
-      it(`${b.tag}${how ? ` (${how})` : ''}: same rootfs and config as BuildKit`, async () => {
-        const diffs = await buildkitLane(c, context, b, await oursOnce());
-        expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (BuildKit vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
-      }, 600_000);
+      if (b.buildahSkip) {
+        const why = b.buildahSkip;
+        // Not compared: buildah lacks the feature. It must still refuse the build, so a buildah that gains it is noticed.
+        it(`${name}: builds; buildah lacks the feature (${why})`, async () => {
+          await oursOnce();
+          const r = budOf(context, b);
+          expect(r.status, `buildah now builds ${c.name}/${b.tag}: drop buildahSkip and compare it (${why})`).not.toBe(0);
+        }, 600_000);
+      } else {
+        it(`${name}: same rootfs and config as buildah`, async () => {
+          const diffs = await buildahLane(c, context, b, await oursOnce());
+          expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (buildah vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
+        }, 600_000);
+      }
+      if (b.buildkitSkip) {
+        const why = b.buildkitSkip;
+        it(`${name}: builds; BuildKit lacks the feature (${why})`, async () => {
+          await oursOnce();
+          const r = await buildkitBuild(context, b);
+          expect(r.code, `BuildKit now builds ${c.name}/${b.tag}: drop buildkitSkip and compare it (${why})`).not.toBe(0);
+        }, 600_000);
+      } else {
+        it(`${name}: same rootfs and config as BuildKit`, async () => {
+          const diffs = await buildkitLane(c, context, b, await oursOnce());
+          expect(diffs, `${c.name}/${b.tag}: ${diffs.length} differences (BuildKit vs tsbuild):\n${diffs.join('\n')}`).toEqual([]);
+        }, 600_000);
+      }
     }
   });
 }

@@ -1,8 +1,9 @@
 // Issue 9: a COPY source the ignore file hides fails the build, with one
 // line naming the ignore file and the instruction, and makes no image;
 // buildah 1.28 fails the same builds (its message says "filtered out using
-// <ignore file>"). BuildKit (docker 20.10, checked by hand) fails them too,
-// with `"/subdir" not found: not found`. The differential corpus covers the
+// <ignore file>"). BuildKit (docker 20.10) fails them too, with `"/subdir"
+// not found: not found`: the differential corpus checks these two failures
+// against both oracles (test/fixtures/containerfiles/ignore-errors) and the
 // builds that succeed (test/fixtures/containerfiles/ignore-exceptions).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
