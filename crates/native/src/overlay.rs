@@ -9,9 +9,11 @@
 //! 1. The mount API (Linux ≥ 6.8): fsopen("overlay"), one
 //!    fsconfig("lowerdir+", path) per layer, fsmount, move_mount. No length
 //!    limit but the kernel's own.
-//! 2. Where fsopen is missing (ENOSYS) or overlayfs refuses the first
-//!    `lowerdir+` (EINVAL: older than 6.8, or a path over fsconfig's 255
-//!    bytes), mount(2) with short relative names: every layer is opened
+//! 2. Where fsopen is missing (ENOSYS) or the mount API says EINVAL
+//!    anywhere (6.5–6.7 refuse `lowerdir+`; before 6.5 overlayfs has no
+//!    fs_context parser, so the VFS's legacy one accepts every key into one
+//!    page and the create, or the page, then fails with EINVAL), mount(2)
+//!    with short relative names: every layer is opened
 //!    O_PATH in the child, the child changes directory to /proc/self/fd, and
 //!    each layer is named by its fd number, so 500 layers take ~2.5 KB.
 //!    docker's overlay2 does the same with an `l/` dir of short symlinks;
@@ -132,10 +134,10 @@ fn mount_api(sys: &dyn Syscall, ov: &OverlayStep) -> Attempt {
 const SOURCE: &CStr = c"overlay";
 
 fn configure(sys: &dyn Syscall, fd: i32, ov: &OverlayStep) -> Attempt {
-    for (i, lower) in ov.lowers.iter().enumerate() {
+    for lower in &ov.lowers {
         match sys.fsconfig_string(fd, c"lowerdir+", lower) {
             Ok(()) => {}
-            Err(e) if i == 0 && e.0 == libc::EINVAL => return Attempt::Unsupported,
+            Err(e) if e.0 == libc::EINVAL => return Attempt::Unsupported,
             Err(e) => return Attempt::Failed(e),
         }
     }
@@ -156,6 +158,8 @@ fn configure(sys: &dyn Syscall, fd: i32, ov: &OverlayStep) -> Attempt {
     };
     match done() {
         Ok(()) => Attempt::Done,
+        // A real EINVAL (a bad option) fails mount(2) again and is reported from there.
+        Err(e) if e.0 == libc::EINVAL => Attempt::Unsupported,
         Err(e) => Attempt::Failed(e),
     }
 }
@@ -299,6 +303,18 @@ mod tests {
         old.fail_on("fsopen", libc::ENOSYS);
         mount(&old, &step(OverlayApi::Auto)).unwrap();
         assert_eq!(old.calls()[1], "open_path /c/init");
+    }
+
+    #[test]
+    fn a_legacy_fs_context_failing_at_create_falls_back_to_legacy() {
+        // Linux < 6.5: overlayfs has no fs_context parser; the VFS's legacy one
+        // takes `lowerdir+` into its page and overlayfs refuses it at create.
+        let rec = Recorder::new();
+        rec.fail_on("fsconfig 100 create", libc::EINVAL);
+        mount(&rec, &step(OverlayApi::Auto)).unwrap();
+        let calls = rec.calls();
+        assert!(calls.contains(&"close 100".to_string()));
+        assert!(calls.iter().any(|c| c.starts_with("mount overlay /c/merged overlay 0x0 lowerdir=")));
     }
 
     #[test]
