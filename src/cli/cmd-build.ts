@@ -29,6 +29,9 @@ const flags: FlagSpec[] = [
   { name: 'cpus', type: 'string', help: 'CPUs for RUN steps', value: 'F' },
   { name: 'memory', short: 'm', type: 'string', help: 'memory limit for RUN steps', value: 'SIZE' },
   { name: 'check', type: 'bool', help: 'only parse and validate the Containerfile' },
+  { name: 'source-date-epoch', type: 'string', help: 'image times and newest layer mtime (default $SOURCE_DATE_EPOCH, else the git HEAD commit time; "now" for neither)', value: 'N' },
+  { name: 'iidfile', type: 'string', help: 'write the image ID to FILE', value: 'FILE' },
+  { name: 'metadata-file', type: 'string', help: 'write build metadata (JSON, buildx keys) to FILE', value: 'FILE' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -96,6 +99,11 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   const limits = parseLimits({ memory: a.strings.get('memory'), cpus: a.strings.get('cpus'), cpuPeriod: a.strings.get('cpu-period'), cpuQuota: a.strings.get('cpu-quota') });
   const tlsVerify = a.bools.get('tls-verify');
 
+  const { EPOCH_ARG, resolveSourceDateEpoch } = await import('../build/context/index.js');
+  const epoch = resolveSourceDateEpoch({ flag: a.strings.get('source-date-epoch'), buildArgs, env: process.env, contextDir: input.contextDir });
+  // An `ARG SOURCE_DATE_EPOCH` sees the epoch the build uses, as buildx passes the environment's on.
+  if (epoch && !buildArgs.has(EPOCH_ARG)) buildArgs.set(EPOCH_ARG, String(epoch.seconds));
+
   reapStale(ctx.root);
   const { build } = await import('../build/executor/build.js');
   const mode = progress === 'auto' ? (process.stderr.isTTY ? 'tty' : 'plain') : (progress as 'tty' | 'plain' | 'json');
@@ -116,6 +124,7 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     limits,
     secrets,
     ...(tlsVerify === false ? { tlsVerify } : {}),
+    ...(epoch ? { epoch } : {}),
     log: ctx.log,
   }, mode);
   if (out) {
@@ -124,14 +133,20 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     const store = await openStore(ctx.root);
     try { await saveImages(store, [result.imageId], out.format, out.dest); } finally { await store.close(); }
   }
+  const pushed: { reference: string; digest: string }[] = [];
   if (a.bools.get('push')) {
     const { openStore } = await import('../store/index.js');
     const { push } = await import('../registry/index.js');
     const store = await openStore(ctx.root);
     try {
-      for (const t of tags) await push(store, t, undefined, tlsVerify === false ? { tlsVerify: false } : {});
+      for (const t of tags) {
+        const p = await push(store, t, undefined, tlsVerify === false ? { tlsVerify: false } : {});
+        pushed.push({ reference: p.reference.toString(), digest: p.digest });
+      }
     } finally { await store.close(); }
   }
+  const { writeBuildOutputs } = await import('./build-metadata.js');
+  writeBuildOutputs({ iidfile: a.strings.get('iidfile'), metadataFile: a.strings.get('metadata-file') }, result, pushed, epoch);
   ctx.stdout.write(`${result.imageId}\n`);
   return 0;
 }

@@ -3,8 +3,13 @@
 // scan → tar (overlay whiteouts become OCI whiteouts) → sha256 (diffID) →
 // gzip → store (which hashes again for the blob digest while it writes).
 // Only the diff is read: the upper dir is exactly what the step changed.
+// The tar is deterministic for a given dir: entries sorted by name (the
+// scan's order), no atime/ctime, PAX records only for xattrs (in sorted
+// order), and gzip members from Node's zlib at one fixed level, whose
+// header has mtime 0 and OS byte 3 (unix) whatever the machine. With a
+// SOURCE_DATE_EPOCH, every mtime above it is clamped to it.
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, lutimesSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -47,7 +52,22 @@ function isWhiteout(e: ScanEntry): boolean {
 /** File-type bits: tar-stream replaces a mode of 0 with its default, so give it a non-zero value it then masks to 0o7777. */
 const TYPE_BITS: Record<string, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 };
 
-function baseHeader(e: ScanEntry): HeaderArg {
+/**
+ * An entry's mtime in the tar: whole seconds (ustar's field; tar-stream
+ * writes no sub-second PAX mtime), and with an epoch min(mtime, epoch):
+ * content older than the epoch keeps its time, nothing is newer than it.
+ * That is a clamp as buildah documents --rewrite-timestamp ("replacing any
+ * timestamps which are later than that value, with that value"), as umoci
+ * clamps with SOURCE_DATE_EPOCH ("a-la GNU tar's --clamp-mtime") and as
+ * BuildKit clamps history times (`h.Created.After(*epoch)`). Unlike them it
+ * needs no second flag: the epoch alone turns it on.
+ */
+function mtimeOf(e: ScanEntry, clamp: number | undefined): Date {
+  const sec = clamp !== undefined && e.mtimeSec > clamp ? clamp : e.mtimeSec;
+  return new Date(sec * 1000);
+}
+
+function baseHeader(e: ScanEntry, clamp: number | undefined): HeaderArg {
   const pax: Record<string, string> = {};
   for (const x of e.xattrs ?? []) {
     if (x.name.startsWith('trusted.overlay.')) continue; // overlay bookkeeping, not content
@@ -58,7 +78,7 @@ function baseHeader(e: ScanEntry): HeaderArg {
     mode: e.mode | (TYPE_BITS[e.kind] ?? 0o100000),
     uid: e.uid,
     gid: e.gid,
-    mtime: new Date(e.mtimeSec * 1000 + Math.floor(e.mtimeNsec / 1e6)),
+    mtime: mtimeOf(e, clamp),
     ...(Object.keys(pax).length > 0 ? { pax } : {}),
   };
 }
@@ -79,14 +99,14 @@ function entryWrite(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<v
 }
 
 /** Writes the tar of `entries` (from `root`) into `pack`, then finalizes it. */
-async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[]): Promise<void> {
+async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[], clamp: number | undefined): Promise<void> {
   const firstPathOfInode = new Map<string, string>();
   for (const e of entries) {
     if (isWhiteout(e)) {
-      await entryWrite(pack, { name: `${dirOf(e.path)}.wh.${baseName(e.path)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: new Date(e.mtimeSec * 1000) });
+      await entryWrite(pack, { name: `${dirOf(e.path)}.wh.${baseName(e.path)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: mtimeOf(e, clamp) });
       continue;
     }
-    const h = baseHeader(e);
+    const h = baseHeader(e, clamp);
     switch (e.kind) {
       case 'dir':
         await entryWrite(pack, { ...h, type: 'directory' });
@@ -137,13 +157,20 @@ async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[]): Pro
  */
 class Coalescer extends Transform {
   private readonly gathered: Gatherer;
-  constructor(target = 1 << 20) {
+  constructor(private readonly target = 1 << 20) {
     super();
     this.gathered = new Gatherer(target);
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    // Pieces of exactly `target` bytes: each is one gzip member, so cutting
+    // at fixed offsets (not wherever the packer's chunks happen to end) keeps
+    // the compressed bytes a function of the tar alone.
     const piece = this.gathered.add(chunk);
-    if (piece) this.push(piece);
+    if (piece) {
+      let off = 0;
+      for (; piece.length - off >= this.target; off += this.target) this.push(piece.subarray(off, off + this.target));
+      if (off < piece.length) this.gathered.add(piece.subarray(off));
+    }
     cb();
   }
   override _flush(cb: TransformCallback): void {
@@ -209,6 +236,8 @@ export interface WriteLayerOptions {
   exclude?: ExcludeSet;
   /** Move the dir into the store as the layer's unpacked form (it is consumed). */
   adopt?: boolean;
+  /** SOURCE_DATE_EPOCH (seconds): no mtime in the layer is later than this. */
+  clampMtime?: number;
 }
 
 /**
@@ -225,7 +254,8 @@ export async function writeLayer(store: Store, dir: string, opts: WriteLayerOpti
   const pack = tar.pack();
   const diff = new Digester();
   const gzip = new ParallelGzip(zlibConstants.Z_BEST_SPEED);
-  const writing = writeTar(pack, dir, entries);
+  const clamp = opts.clampMtime;
+  const writing = writeTar(pack, dir, entries, clamp);
   const [blob] = await Promise.all([
     store.putBlob(gzip),
     pipeline(pack, new Coalescer(4 << 20), diff, gzip),
@@ -234,6 +264,9 @@ export async function writeLayer(store: Store, dir: string, opts: WriteLayerOpti
   const layer: LayerBlob = { diffId: diff.digest(), digest: blob.digest, size: blob.size, mediaType: MediaType.ociLayerGzip, uncompressedSize: diff.size };
   if (opts.adopt) {
     for (const e of all) if (exclude.has(e.path)) rmSync(join(dir, e.path), { recursive: true, force: true });
+    // The unpacked layer shows what the blob holds, so later steps and `run`
+    // see the clamped times a puller sees (a child's utime leaves its parent's mtime alone).
+    if (clamp !== undefined) for (const e of entries) if (e.mtimeSec > clamp) lutimesSync(join(dir, e.path), clamp, clamp);
     await store.adoptLayerDir(layer.diffId, layer.digest, layer.mediaType, dir, layer.uncompressedSize);
   }
   return layer;

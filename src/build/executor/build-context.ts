@@ -3,7 +3,7 @@
 // FROM or --from), so that each is resolved once even when stages run
 // in parallel.
 import type { Store } from '../../store/index.js';
-import type { IgnoreMatcher } from '../context/index.js';
+import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import type { Logger } from '../../cli/context.js';
@@ -40,6 +40,8 @@ export interface BuildOptions {
   limits: ResourceLimits;
   secrets: Map<string, SecretSource>;
   tlsVerify?: boolean;
+  /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
+  epoch?: SourceDateEpoch;
   log: Logger;
 }
 

@@ -1,7 +1,8 @@
 // `tsbuild build` end to end: read and plan the Containerfile, build the
 // stages the target needs (independent stages in parallel), and record the
 // target's image: config and manifest blobs, the image record with its
-// tags, and the optional --output export and --push.
+// tags. Its times come from history-times.ts, so the same inputs give the
+// same image ID. (--output and --push are the CLI's, after this.)
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
@@ -12,13 +13,18 @@ import { FileDigests } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
 import { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
+import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
+import { recordingProgress, type StepRecord } from './step-records.js';
 import { buildStage } from './stage.js';
 
 export interface BuildResult {
   imageId: string;
   manifestDigest: string;
+  manifestSize: number;
+  manifestMediaType: string;
   tags: string[];
+  steps: StepRecord[];
 }
 
 export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
@@ -28,7 +34,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   // Before progress starts, so a live display does not draw over it.
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
-  const progress = makeProgress(progressMode, plan.stages.length > 1);
+  const steps: StepRecord[] = [];
+  const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
   try {
     const ctx: BuildContext = {
       opts,
@@ -57,7 +64,7 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
-      return recordImage(ctx, target.state);
+      return { ...(await recordImage(ctx, target.state)), steps };
     });
     ctx.fileDigests.save();
     progress.result(result.imageId, result.tags);
@@ -68,11 +75,11 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   }
 }
 
-async function recordImage(ctx: BuildContext, state: ImageState): Promise<BuildResult> {
+async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps'>> {
   const { store, opts } = ctx;
   const inner = { ...(state.config.config ?? {}) };
   if (opts.labels.size > 0) inner.Labels = { ...(inner.Labels ?? {}), ...Object.fromEntries(opts.labels) };
-  const config: ImageConfig = { ...state.config, created: new Date().toISOString(), config: inner };
+  const config: ImageConfig = withFinalTimes({ ...state.config, config: inner }, opts.epoch);
   const configBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(config)));
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -80,8 +87,9 @@ async function recordImage(ctx: BuildContext, state: ImageState): Promise<BuildR
     config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
     layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
   };
-  const manifestBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestBlob = await store.putBlobBytes(manifestBytes);
   const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags });
   if (record.id !== configBlob.digest) throw new TsbuildError('E_INTERNAL', 'image record does not match its config');
-  return { imageId: record.id, manifestDigest: manifestBlob.digest, tags: record.names };
+  return { imageId: record.id, manifestDigest: manifestBlob.digest, manifestSize: manifestBytes.length, manifestMediaType: MediaType.ociManifest, tags: record.names };
 }

@@ -13,6 +13,7 @@ import { LayerOut } from '../copy/layer-out.js';
 import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
+import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
@@ -67,7 +68,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
   ctx.progress.step({ stage: label, n: 1, total, text: ps.stage.from.source, line: ps.stage.from.line }).done({});
 
   // A child image does not inherit its parent's triggers.
-  let state: ImageState = triggers.length > 0 ? withHistory(base.state, { created: new Date().toISOString(), created_by: '/bin/sh -c #(nop) ONBUILD triggers ran', empty_layer: true }, (c) => { c.OnBuild = null; }) : base.state;
+  let state: ImageState = triggers.length > 0 ? withHistory(base.state, { ...newEntryTime(ctx.opts.epoch), created_by: '/bin/sh -c #(nop) ONBUILD triggers ran', empty_layer: true }, (c) => { c.OnBuild = null; }) : base.state;
   let key = base.key;
   const cmdState = { cmdFromBase: true };
   for (const [i, step] of steps.entries()) {
@@ -76,10 +77,14 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     const stepKeyParts: unknown[] = [key, describe(ins)];
     if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
     if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
+    const makesLayer = ins.kind === 'run' || ins.kind === 'copy' || ins.kind === 'add' || ins.kind === 'workdir';
+    // The epoch is in the layer (clamped mtimes, history times): a build
+    // with another epoch must not reuse it. Without one, keys stay as they were.
+    if (makesLayer && ctx.opts.epoch) stepKeyParts.push({ sourceDateEpoch: ctx.opts.epoch.seconds });
     key = cacheKey(stepKeyParts);
 
-    if (ins.kind !== 'run' && ins.kind !== 'copy' && ins.kind !== 'add' && ins.kind !== 'workdir') {
-      state = withHistory(state, { created: new Date().toISOString(), created_by: nopHistory(ins), empty_layer: true }, (c) => {
+    if (!makesLayer) {
+      state = withHistory(state, { ...newEntryTime(ctx.opts.epoch), created_by: nopHistory(ins), empty_layer: true }, (c) => {
         applyConfigInstruction(ins, c, step.env, cmdState);
       });
       if (ins.kind === 'maintainer') state = { ...state, config: { ...state.config, author: ins.maintainer } };
@@ -88,8 +93,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     }
     const cached = ctx.opts.noCache ? undefined : await lookup(ctx, key);
     if (cached) {
-      state = cached;
-      if (ins.kind === 'workdir') state = withHistory(state, { created: new Date().toISOString(), created_by: nopHistory(ins), empty_layer: true }, () => {});
+      state = cached; // the whole state after the step, its history entry included
       tracker.cached();
       continue;
     }
@@ -120,7 +124,7 @@ async function lookup(ctx: BuildContext, key: string): Promise<ImageState | unde
 
 /** Runs a layer-making step and returns the state after it. */
 async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>): Promise<ImageState> {
-  const created = new Date().toISOString();
+  const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
     const config = { ...(state.config.config ?? {}) };
@@ -193,7 +197,7 @@ async function commitDir(ctx: BuildContext, state: ImageState, dir: string, hist
   const t0 = performance.now();
   try {
     const { writeLayer } = await import('../../image/layer-writer.js');
-    const layer = await writeLayer(ctx.store, dir, { exclude: INIT_EXCLUDE, adopt: true });
+    const layer = await writeLayer(ctx.store, dir, { exclude: INIT_EXCLUDE, adopt: true, ...(ctx.opts.epoch ? { clampMtime: ctx.opts.epoch.seconds } : {}) });
     timings.commit = performance.now() - t0;
     if (!layer) return withHistory(state, { ...history, empty_layer: true });
     const lowerdir = (await ctx.store.layerDir(layer.diffId)) as string;

@@ -60,7 +60,8 @@ export function declaredArgNames(cf: Containerfile): Set<string> {
  */
 export function undeclaredBuildArgs(cf: Containerfile, buildArgs: ReadonlyMap<string, string>): string[] {
   const declared = declaredArgNames(cf);
-  return [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k));
+  // SOURCE_DATE_EPOCH is tsbuild's own input too (the image times), and is passed on whether or not an ARG reads it, as BuildKit does.
+  return [...buildArgs.keys()].filter((k) => !declared.has(k) && !PROXY_ARGS.includes(k) && !PLATFORM_ARGS.includes(k) && k !== 'SOURCE_DATE_EPOCH');
 }
 
 /** The warning for undeclared build args, in buildah's words. */

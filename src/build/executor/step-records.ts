@@ -1,0 +1,45 @@
+// What each step of a build did, for --metadata-file: cached or run, from
+// which cache, and how long it took. Kept by wrapping the progress sink the
+// stages already report to, so the stage code has one place to say it.
+import type { Progress } from './progress.js';
+
+export interface StepRecord {
+  stage: string;
+  /** 1-based within the stage, as progress numbers it (FROM is 1). */
+  step: number;
+  instruction: string;
+  line: number;
+  cached: boolean;
+  /** Which cache a cached step came from: `local` (this store's step cache). */
+  cache?: string;
+  /** The layer the step made, if it ran and made one. */
+  layer?: string;
+  durationMs: number;
+}
+
+/** `inner`, recording every step into `records` (in the order steps start). */
+export function recordingProgress(inner: Progress, records: StepRecord[]): Progress {
+  return {
+    get outputFd() { return inner.outputFd; },
+    step(info) {
+      const tracker = inner.step(info);
+      const start = performance.now();
+      const record: StepRecord = { stage: info.stage, step: info.n, instruction: info.text, line: info.line, cached: false, durationMs: 0 };
+      records.push(record);
+      const took = () => Math.round(performance.now() - start);
+      return {
+        cached: () => {
+          Object.assign(record, { cached: true, cache: 'local', durationMs: took() });
+          tracker.cached();
+        },
+        done: (detail) => {
+          Object.assign(record, { durationMs: took(), ...(detail.layer ? { layer: detail.layer } : {}) });
+          tracker.done(detail);
+        },
+      };
+    },
+    message: (text) => inner.message(text),
+    result: (id, tags) => inner.result(id, tags),
+    close: () => inner.close(),
+  };
+}
