@@ -9,11 +9,11 @@ import type { ImageRecord, Store } from '../store/index.js';
 import { TsbuildError } from '../errors.js';
 import type { Logger } from '../cli/context.js';
 import { pull, type PullOptions } from './pull.js';
-import { makeProgress } from './progress.js';
+import { makeProgress, type Progress } from './progress.js';
 import { parseReference } from './reference.js';
 
 export { pull, fetchImageManifest, type PullOptions, type PullResult } from './pull.js';
-export { push, type PushOptions, type PushResult } from './push.js';
+export { push, pushContent, type PushOptions, type PushResult, type ContentPushOptions } from './push.js';
 export { parseReference, tryParseReference, apiHost, type ImageReference } from './reference.js';
 export { parsePlatform, hostPlatform, formatPlatform } from './manifest.js';
 export { makeProgress, silentProgress, type Progress } from './progress.js';
@@ -28,6 +28,8 @@ export interface EnsureImageOptions extends Omit<PullOptions, 'progress'> {
   /** Progress goes to stderr at info level (bars in a TTY); quiet below it. */
   log?: Logger;
   quiet?: boolean;
+  /** Report to this instead of stderr lines (a build's json or plain progress). */
+  progress?: Progress;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function ensureImage(store: Store, ref: string, opts: EnsureImageOp
   const parsed = parseReference(ref); // throws E_INVALID_REFERENCE naming what is wrong
   const quiet = opts.quiet ?? (opts.log ? opts.log.level === 'error' || opts.log.level === 'warn' : true);
   // Only in a terminal: in logs, a failed pull must stay one error line.
-  if (!quiet && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
-  const result = await pull(store, parsed, { ...opts, progress: makeProgress('Copying', { quiet }) });
+  if (!quiet && !opts.progress && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
+  const result = await pull(store, parsed, { ...opts, progress: opts.progress ?? makeProgress('Copying', { quiet }) });
   return result.image;
 }

@@ -11,6 +11,9 @@ import type { BuildPlan, Stage } from '../index.js';
 import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
+import type { CacheExportSpec, CacheLocation } from '../cache/spec.js';
+import type { CacheImports } from '../cache/import.js';
+import type { UsedStep } from '../cache/export.js';
 
 /**
  * Where a `--secret` comes from: a host file (bind-mounted read-only at
@@ -43,6 +46,10 @@ export interface BuildOptions {
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
   log: Logger;
+  /** --cache-from refs, in order: the first that has a step wins. */
+  cacheFrom?: CacheLocation[];
+  /** --cache-to targets, written after the image is recorded. */
+  cacheTo?: CacheExportSpec[];
 }
 
 export interface StageResult {
@@ -66,4 +73,8 @@ export interface BuildContext {
   /** The context's .containerignore/.dockerignore rules. */
   ignore: IgnoreMatcher | undefined;
   images: Map<string, Promise<{ state: ImageState; id: string }>>;
+  /** The --cache-from entries, by step key. */
+  imports: CacheImports;
+  /** Every layer step this build used (ran or found cached), for --cache-to. */
+  usedSteps: UsedStep[];
 }

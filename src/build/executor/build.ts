@@ -17,6 +17,7 @@ import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
 import { recordingProgress, type StepRecord } from './step-records.js';
 import { buildStage } from './stage.js';
+import { CacheImports } from '../cache/import.js';
 
 export interface BuildResult {
   imageId: string;
@@ -25,6 +26,8 @@ export interface BuildResult {
   manifestMediaType: string;
   tags: string[];
   steps: StepRecord[];
+  /** Registry repositories the build's cache refs live in: a --push there can mount layers from them. */
+  cacheRepositories: { host: string; repository: string }[];
 }
 
 export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
@@ -35,6 +38,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
+  // Read before progress starts too: a ref that is not there is a warning line, not drawn over.
+  const imports = opts.cacheFrom?.length && !opts.noCache ? await CacheImports.load(opts.cacheFrom, { store, log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) }) : CacheImports.empty();
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
   try {
     const ctx: BuildContext = {
@@ -49,6 +54,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       images: new Map(),
       ignore: loadIgnore(opts.contextDir),
       fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
+      imports,
+      usedSteps: [],
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
@@ -64,18 +71,40 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
-      return { ...(await recordImage(ctx, target.state)), steps };
+      const image = await recordImage(ctx, target.state);
+      const cacheRepositories = imports.origins.flatMap((o) => (o.registry ? [o.registry] : []));
+      if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
+      return { ...image, steps, cacheRepositories };
     });
     ctx.fileDigests.save();
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
+    imports.close();
     await progress.close();
     await store.close();
   }
 }
 
-async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps'>> {
+/** Every --cache-to, one after another (each pushes a blob once; several targets rarely share a registry). */
+async function exportCaches(ctx: BuildContext, cacheRepositories: { host: string; repository: string }[]): Promise<void> {
+  const { exportCache } = await import('../cache/export.js');
+  const { tryParseReference } = await import('../../registry/reference.js');
+  // Layers of base images pulled from the cache's registry can be mounted from their repositories.
+  const mountFrom = [...cacheRepositories];
+  for (const ref of ctx.images.keys()) {
+    const r = tryParseReference(ref);
+    if (r) mountFrom.push({ host: r.registry, repository: r.repository });
+  }
+  for (const spec of ctx.opts.cacheTo ?? []) {
+    await exportCache(spec, ctx.usedSteps, ctx.plan.target, {
+      store: ctx.store, log: ctx.opts.log, mountFrom, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}),
+      progress: (what) => ctx.progress.transfer('push', what),
+    });
+  }
+}
+
+async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps' | 'cacheRepositories'>> {
   const { store, opts } = ctx;
   const inner = { ...(state.config.config ?? {}) };
   if (opts.labels.size > 0) inner.Labels = { ...(inner.Labels ?? {}), ...Object.fromEntries(opts.labels) };

@@ -14,7 +14,8 @@ export function useImage(ctx: BuildContext, ref: string, line: number): Promise<
         const local = ctx.opts.pull ? undefined : await ctx.store.findImage(ref);
         if (local) return { state: await stateFromImage(ctx.store, local), id: local.id };
         const { ensureImage } = await import('../../registry/index.js');
-        const record = await ensureImage(ctx.store, ref, { policy: ctx.opts.pull ? 'always' : 'missing', log: ctx.opts.log, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}) });
+        const progress = ctx.progress.transfer('pull', ref);
+        const record = await ensureImage(ctx.store, ref, { policy: ctx.opts.pull ? 'always' : 'missing', log: ctx.opts.log, progress, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}) });
         return { state: await stateFromImage(ctx.store, record), id: record.id };
       } catch (err) {
         if (err instanceof TsbuildError && !err.location) {

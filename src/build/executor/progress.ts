@@ -5,6 +5,8 @@
 // to it without tsbuild copying bytes; the other modes read it from a pipe.
 import { createReadStream } from 'node:fs';
 import { native } from '../../native/index.js';
+import type { Progress as TransferProgress } from '../../registry/progress.js';
+import { transferProgress, type Direction } from './transfer-progress.js';
 
 export type ProgressMode = 'plain' | 'tty' | 'json';
 
@@ -18,7 +20,8 @@ export interface StepInfo {
 }
 
 export interface StepTracker {
-  cached(): void;
+  /** The step's result came from a cache: this store's (`from` absent) or a --cache-from ref. */
+  cached(from?: string): void;
   done(detail: { layer?: string; timings?: Record<string, number> }): void;
 }
 
@@ -27,6 +30,8 @@ export interface Progress {
   readonly outputFd: number;
   step(info: StepInfo): StepTracker;
   message(text: string): void;
+  /** Progress of blob transfers for `what` (an image or a cache ref), in this mode. */
+  transfer(direction: Direction, what: string): TransferProgress;
   result(imageId: string, tags: string[]): void;
   close(): Promise<void>;
 }
@@ -47,14 +52,16 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       write(`${prefix}STEP ${info.n}/${info.total}: ${oneLine(info.text)}\n`);
       const start = performance.now();
       return {
-        cached: () => write('--> CACHED\n'),
+        cached: (from) => write(`--> CACHED${from ? ` from ${from}` : ''}\n`),
         done: ({ layer }) => {
           if (layer) write(`--> ${layer.slice(7, 19)} (${((performance.now() - start) / 1000).toFixed(2)}s)\n`);
         },
       };
     },
     message: (text) => write(`${text}\n`),
-    result: (id, tags) => write(`${tags.length > 0 ? `Successfully tagged ${tags.join(', ')}\n` : ''}${id}\n`),
+    transfer: (direction, what) => transferProgress('plain', direction, what, write),
+    // The ID goes to stdout only: a CI log of both streams shows it once.
+    result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
     close: async () => {},
   };
 }
@@ -99,11 +106,12 @@ function ttyProgress(multiStage: boolean): Progress {
         clean = true;
       };
       return {
-        cached: () => finish('CACHED'),
+        cached: (from) => finish(from ? `CACHED from ${from}` : 'CACHED'),
         done: () => finish(`${((performance.now() - start) / 1000).toFixed(2)}s`),
       };
     },
     message: (text) => { clean = false; write(`${text}\n`); },
+    transfer: (direction, what) => { clean = false; return transferProgress('tty', direction, what); },
     // The ID itself goes to stdout, which is this terminal too: don't print it twice.
     result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
     close: () => pipe.close(),
@@ -121,11 +129,12 @@ function jsonProgress(): Progress {
       emit({ type: 'step', ...info });
       const start = performance.now();
       return {
-        cached: () => emit({ type: 'cached', stage: info.stage, step: info.n }),
+        cached: (from) => emit({ type: 'cached', stage: info.stage, step: info.n, cache: from ?? 'local' }),
         done: ({ layer, timings }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings }),
       };
     },
     message: (text) => emit({ type: 'message', text }),
+    transfer: (direction, what) => transferProgress('json', direction, what),
     result: (id, tags) => emit({ type: 'image', id, tags }),
     close: () => pipe.close(),
   };

@@ -17,6 +17,7 @@ import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
+import { fromImported, noteUsed, workdirAfter } from './imported-step.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -95,6 +96,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
+      noteUsed(ctx, ps.index, key, state);
       continue;
     }
     const release = await ctx.cache.lock(key);
@@ -103,11 +105,23 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
       if (again) {
         state = again;
         tracker.cached();
+        noteUsed(ctx, ps.index, key, state);
+        continue;
+      }
+      // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
+      const entry = ctx.opts.noCache ? undefined : ctx.imports.get(key);
+      const imported = entry ? await fromImported(ctx, state, ins, entry) : undefined;
+      if (entry && imported) {
+        state = imported;
+        ctx.cache.put(key, toStored(state));
+        tracker.cached(entry.from.name);
+        noteUsed(ctx, ps.index, key, state);
         continue;
       }
       const timings: Record<string, number> = {};
       state = await execute(ctx, state, ins, step.args, timings);
       ctx.cache.put(key, toStored(state));
+      noteUsed(ctx, ps.index, key, state);
       const top = state.layers.at(-1);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings });
     } finally {
@@ -127,12 +141,10 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
   const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
-    const config = { ...(state.config.config ?? {}) };
-    applyConfigInstruction(ins, config, new Map(), { cmdFromBase: false });
-    const dir = config.WorkingDir ?? '/';
+    const dir = workdirAfter(ins, state);
     const history = { created, created_by: nopHistory(ins) };
     const layerDir = mkdtempSync(join(ctx.opts.root, 'tmp', 'workdir-'));
-    const made = makeWorkdir(layerDirs(state), dir, config.User ?? '', layerDir);
+    const made = makeWorkdir(layerDirs(state), dir, state.config.config?.User ?? '', layerDir);
     const next = made ? await commitDir(ctx, state, layerDir, history, timings) : withHistory(state, { ...history, empty_layer: true });
     if (!made) rmSync(layerDir, { recursive: true, force: true });
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
