@@ -7,7 +7,7 @@
 // 500 and a corrupt or lying cache each leave the build working with one warning.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
@@ -20,7 +20,6 @@ let failing: ChildProcess;
 let failingHost: string;
 let work: string;
 let ctx: string;
-let file: string;
 const roots: (() => void)[] = [];
 
 const CONTAINERFILE = `ARG BASE
@@ -40,8 +39,8 @@ function runner(name: string): string {
   return root;
 }
 
-function build(root: string, tag: string, extra: string[]): { steps: StepOutcome[]; stderr: string } {
-  const r = tsbuild(root, ['build', '--progress', 'plain', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', file, '-t', tag, ...extra, ctx], { timeout: 240_000 });
+function build(root: string, tag: string, extra: string[], context = ctx): { steps: StepOutcome[]; stderr: string } {
+  const r = tsbuild(root, ['build', '--progress', 'plain', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', join(context, 'Containerfile'), '-t', tag, ...extra, context], { timeout: 240_000 });
   expect(r.status, r.stderr).toBe(0);
   return { steps: parseSteps(r.stderr), stderr: r.stderr };
 }
@@ -94,8 +93,7 @@ beforeAll(async () => {
   ctx = join(work, 'ctx');
   mkdirSync(ctx);
   writeFileSync(join(ctx, 'app.txt'), 'version 1\n');
-  file = join(ctx, 'Containerfile');
-  writeFileSync(file, CONTAINERFILE);
+  writeFileSync(join(ctx, 'Containerfile'), CONTAINERFILE);
 });
 
 afterAll(async () => {
@@ -129,9 +127,13 @@ describe('registry build cache across runners', () => {
     expect(min.layers).toHaveLength(3); // the target stage's steps only
   });
 
-  it('runner B runs no RUN step, says where each step came from, and pushes A\'s digest', () => {
+  it('runner B (its checkout elsewhere, fresh mtimes) runs no RUN step, says where each step came from, and pushes A\'s digest', () => {
     const b = runner('b');
-    const { steps, stderr } = build(b, `${reg.host}/app:b`, ['--push', '--cache-from', `type=registry,ref=${maxRef()}`]);
+    // Keys are portable: another path and other mtimes for the same content.
+    const elsewhere = join(work, 'checkout-b', 'ctx');
+    cpSync(ctx, elsewhere, { recursive: true });
+    utimesSync(join(elsewhere, 'app.txt'), new Date(), new Date(2001, 1, 1));
+    const { steps, stderr } = build(b, `${reg.host}/app-b:1`, ['--push', '--cache-from', `type=registry,ref=${maxRef()}`], elsewhere);
     expect(layerSteps(steps)).toEqual([
       'RUN echo deps > /deps && cat /proc/sys/kernel/random/uuid > /deps-id => cached',
       'COPY --from=deps /deps-id /deps-id => cached',
@@ -141,7 +143,9 @@ describe('registry build cache across runners', () => {
     expect(steps.filter((s) => s.status === 'cached').every((s) => s.cacheFrom === maxRef())).toBe(true);
     expect(stderr).toContain(`Pulling ${reg.host}/library/busybox:stable`);
     expect(warnings(stderr)).toEqual([]);
-    expect(skopeoDigest(`${reg.host}/app:b`)).toBe(digestA);
+    expect(skopeoDigest(`${reg.host}/app-b:1`)).toBe(digestA);
+    // The step layers are mounted from the cache repository, not uploaded again.
+    expect(stderr).toMatch(/Pushing blob sha256:[0-9a-f]{12} mounted from cache\/app/);
   });
 
   it('runner C, after a source change, reruns only the steps after that COPY; the first stage comes from the mode=max cache', () => {
@@ -166,7 +170,7 @@ describe('registry build cache across runners', () => {
 
   it('the first --cache-from that has a step wins, and --progress json is pure JSON naming the ref and the pulls', () => {
     const e = runner('e');
-    const r = tsbuild(e, ['build', '--progress', 'json', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', file, '-t', 'app:e',
+    const r = tsbuild(e, ['build', '--progress', 'json', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', join(ctx, 'Containerfile'), '-t', 'app:e',
       '--cache-from', `type=registry,ref=${minRef()}`, '--cache-from', `type=registry,ref=${maxRef()}`, ctx], { timeout: 240_000 });
     expect(r.status, r.stderr).toBe(0);
     const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -219,6 +223,19 @@ describe('a bad cache ref is one warning and the build goes on', () => {
     const { steps, stderr } = build(runner('500'), 'app:500', ['--cache-from', `type=registry,ref=${failingHost}/cache/app:max`]);
     expectOneWarning(stderr, /500/);
     expect(layerSteps(steps).every((s) => s.endsWith('=> built'))).toBe(true);
+  });
+
+  it('a failed export is an error, or one warning with ignore-error=true', () => {
+    const root = runner('export-fail');
+    const to = `type=registry,ref=${failingHost}/cache/app:max`;
+    const failed = tsbuild(root, ['build', '--progress', 'plain', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', join(ctx, 'Containerfile'), '-t', 'app:xf', '--cache-to', to, ctx], { timeout: 240_000 });
+    expect(failed.status).not.toBe(0);
+    const errors = failed.stderr.split('\n').filter((l) => l.startsWith('tsbuild: '));
+    expect(errors, failed.stderr).toHaveLength(1);
+    expect(errors[0]).toMatch(/^tsbuild: exporting cache to .* failed: .*500/);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
+    const { stderr } = build(root, 'app:xf', ['--cache-to', `${to},ignore-error=true`]);
+    expectOneWarning(stderr, /exporting cache to .* failed/);
   });
 
   it('a corrupt cache record', async () => {
