@@ -39,7 +39,8 @@ export function selectSteps(steps: readonly UsedStep[], mode: 'min' | 'max', tar
   const out = new Map<string, CacheEntry>();
   for (const s of steps) {
     if (mode === 'min' && s.stage !== target) continue;
-    if (!out.has(s.key)) out.set(s.key, { key: s.key, ...(s.layer ? { layer: s.layer } : {}), history: s.history });
+    // The last use wins: a step built again after its imported layer failed replaces that entry.
+    out.set(s.key, { key: s.key, ...(s.layer ? { layer: s.layer } : {}), history: s.history });
   }
   return [...out.values()];
 }

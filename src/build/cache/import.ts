@@ -10,6 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
@@ -41,7 +42,12 @@ export interface ImportOptions {
   tlsVerify?: boolean;
 }
 
+/** Layers fetched at once (as a pull does). */
+const FETCH_CONCURRENCY = 4;
+
 export class CacheImports {
+  private readonly limit = pLimit(FETCH_CONCURRENCY);
+
   private constructor(private readonly entries: Map<string, ImportedEntry>, readonly origins: LayerOrigin[]) {}
 
   static empty(): CacheImports {
@@ -71,6 +77,18 @@ export class CacheImports {
 
   get(key: string): ImportedEntry | undefined {
     return this.entries.get(key);
+  }
+
+  /** Forget an entry (its layer failed to arrive or to verify): the step runs instead. */
+  drop(key: string): void {
+    this.entries.delete(key);
+  }
+
+  /** The entry's layer in the store, unpacked (its dir); at most FETCH_CONCURRENCY at once. */
+  fetchLayer(store: Store, entry: ImportedEntry, progress: TransferProgress): Promise<string> {
+    const layer = entry.layer;
+    if (!layer) return Promise.reject(new Error('the entry has no layer'));
+    return this.limit(() => entry.from.fetchLayer(store, layer, progress));
   }
 
   get size(): number {

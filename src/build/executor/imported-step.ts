@@ -8,7 +8,7 @@ import type { StageInstruction } from '../index.js';
 import type { ImportedEntry } from '../cache/import.js';
 import type { BuildContext } from './build-context.js';
 import { applyConfigInstruction } from './config-steps.js';
-import { withHistory, withLayer, type ImageState } from './image-state.js';
+import { withHistory, withLayer, type ImageState, type LayerRef } from './image-state.js';
 
 /** The WORKDIR a workdir step leaves in the config (as execute computes it). */
 export function workdirAfter(ins: StageInstruction, state: ImageState): string {
@@ -17,23 +17,32 @@ export function workdirAfter(ins: StageInstruction, state: ImageState): string {
   return config.WorkingDir ?? '/';
 }
 
+/** An imported layer that failed to arrive or to verify: the stage is built again without that entry. */
+export class ImportFailed extends Error {
+  constructor(readonly entry: ImportedEntry, readonly why: string) {
+    super(why);
+  }
+}
+
 /**
- * The state after `ins` from an imported entry, or undefined (one warning)
- * when its layer can't be fetched or fails verification: then the step runs.
+ * The state after `ins` from an imported entry, at once; its layer arrives
+ * in the background (`ready`), so the next steps' keys are computed and
+ * their layers fetched while this one downloads. The layer's dir is filled
+ * in when it is unpacked: whoever reads dirs (a step that runs, another
+ * stage, the image) waits for `ready` first. `ready` rejects with
+ * ImportFailed when the layer can't be fetched or fails verification.
  */
-export async function fromImported(ctx: BuildContext, state: ImageState, ins: StageInstruction, entry: ImportedEntry): Promise<ImageState | undefined> {
+export function fromImported(ctx: BuildContext, state: ImageState, ins: StageInstruction, entry: ImportedEntry): { state: ImageState; ready: Promise<void> } {
   let next: ImageState;
+  let ready: Promise<void> = Promise.resolve();
   if (entry.layer) {
     const layer = entry.layer;
-    let dir: string;
-    try {
-      dir = await entry.from.fetchLayer(ctx.store, layer, ctx.progress.transfer('pull', entry.from.name));
-    } catch (err) {
+    next = withLayer(state, layer, '', entry.history);
+    const ref = next.layers.at(-1) as LayerRef;
+    ready = ctx.imports.fetchLayer(ctx.store, entry, ctx.progress.transfer('pull', entry.from.name)).then((dir) => { ref.dir = dir; }, (err: unknown) => {
       const why = err instanceof TsbuildError ? err.message : (err as Error).message;
-      ctx.opts.log.warn(`cache ${entry.from.name}: layer ${layer.digest} not used: ${why.split('\n')[0]}`);
-      return undefined;
-    }
-    next = withLayer(state, layer, dir, entry.history);
+      throw new ImportFailed(entry, `cache ${entry.from.name}: layer ${layer.digest} not used: ${why.split('\n')[0]}`);
+    });
   } else {
     next = withHistory(state, { ...entry.history, empty_layer: true });
   }
@@ -41,7 +50,7 @@ export async function fromImported(ctx: BuildContext, state: ImageState, ins: St
     const dir = workdirAfter(ins, state);
     next = { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };
   }
-  return next;
+  return { state: next, ready };
 }
 
 /** Notes the layer step that left `state` (for --cache-to). */

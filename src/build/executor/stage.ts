@@ -17,7 +17,7 @@ import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
-import { fromImported, noteUsed, workdirAfter } from './imported-step.js';
+import { ImportFailed, fromImported, noteUsed, workdirAfter } from './imported-step.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -53,7 +53,35 @@ function withTriggers(stage: Stage, triggers: readonly string[], file: string): 
   return { ...stage, instructions: [...placed, ...stage.instructions] };
 }
 
+/**
+ * Builds the stage. Should an imported layer fail to arrive or verify, the
+ * stage is built again without that entry (one warning): the steps before
+ * it are local hits by then, and that step and the ones after it run.
+ */
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
+  for (;;) {
+    const pending: Promise<void>[] = [];
+    try {
+      const result = await buildStageOnce(ctx, ps, pending);
+      await settle(pending);
+      return result;
+    } catch (err) {
+      await Promise.allSettled(pending); // nothing still writing when the stage ends
+      if (!(err instanceof ImportFailed)) throw err;
+      ctx.opts.log.warn(err.why);
+      ctx.imports.drop(err.entry.key);
+    }
+  }
+}
+
+/** Waits for the imported layers fetched so far; throws the first failure. */
+async function settle(pending: Promise<void>[]): Promise<void> {
+  const settled = await Promise.allSettled(pending.splice(0));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Promise<void>[]): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
   const label = stageLabel(ps);
   const file = ctx.opts.displayFile;
@@ -110,14 +138,20 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
       }
       // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
       const entry = ctx.opts.noCache ? undefined : ctx.imports.get(key);
-      const imported = entry ? await fromImported(ctx, state, ins, entry) : undefined;
-      if (entry && imported) {
-        state = imported;
-        ctx.cache.put(key, toStored(state));
+      if (entry) {
+        const imported = fromImported(ctx, state, ins, entry);
+        const after = imported.state;
+        const stepKey = key;
+        const ready = imported.ready.then(() => ctx.cache.put(stepKey, toStored(after)));
+        ready.catch(() => {}); // observed by settle
+        pending.push(ready);
+        state = after;
         tracker.cached(entry.from.name);
         noteUsed(ctx, ps.index, key, state);
         continue;
       }
+      // A step that runs reads every layer below it.
+      await settle(pending);
       const timings: Record<string, number> = {};
       state = await execute(ctx, state, ins, step.args, timings);
       ctx.cache.put(key, toStored(state));
