@@ -54,6 +54,7 @@ const cases: [string, string[]][] = [
   ['cold-build.mjs', ['cold-build buildah', 'cold-build buildkit']],
   ['cached-rebuild.mjs', ['cached-rebuild buildah', 'cached-rebuild buildkit']],
   ['pull-push.mjs', ['pull skopeo-cs', 'pull skopeo-oci', 'push skopeo']],
+  ['fresh-runner.mjs', ['fresh-runner buildah', 'fresh-runner buildkit']],
 ];
 
 describe('benchmarks in quick mode', () => {
