@@ -30,7 +30,9 @@ export interface BuildResult {
   cacheRepositories: { host: string; repository: string }[];
 }
 
-export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
+export async function build(given: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
+  // --progress json keeps stderr pure JSON: warnings become events too.
+  const opts = progressMode === 'json' ? { ...given, log: jsonWarnings(given.log) } : given;
   const source = opts.containerfileText ?? (await readContainerfile(opts.containerfile, opts.displayFile));
   const cf = parseStages(source, { file: opts.displayFile });
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}) });
@@ -84,6 +86,13 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
     await progress.close();
     await store.close();
   }
+}
+
+function jsonWarnings(log: BuildOptions['log']): BuildOptions['log'] {
+  const warn = (text: string): void => {
+    if (log.level !== 'error') process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'warning', text })}\n`);
+  };
+  return { level: log.level, error: (m) => log.error(m), warn, info: (m) => log.info(m), debug: (m) => log.debug(m) };
 }
 
 /** Every --cache-to, one after another (each pushes a blob once; several targets rarely share a registry). */

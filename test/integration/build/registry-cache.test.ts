@@ -220,9 +220,16 @@ describe('a bad cache ref is one warning and the build goes on', () => {
   });
 
   it('500 from a failing server', () => {
-    const { steps, stderr } = build(runner('500'), 'app:500', ['--cache-from', `type=registry,ref=${failingHost}/cache/app:max`]);
+    const root = runner('500');
+    const { steps, stderr } = build(root, 'app:500', ['--cache-from', `type=registry,ref=${failingHost}/cache/app:max`]);
     expectOneWarning(stderr, /500/);
     expect(layerSteps(steps).every((s) => s.endsWith('=> built'))).toBe(true);
+    // In json mode the warning is an event: stderr stays pure JSON.
+    const r = tsbuild(root, ['build', '--progress', 'json', '--build-arg', `BASE=${reg.host}/library/busybox:stable`, '-f', join(ctx, 'Containerfile'), '-t', 'app:500',
+      '--cache-from', `type=registry,ref=${failingHost}/cache/app:max`, ctx], { timeout: 240_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const events = r.stderr.trim().split('\n').map((l) => JSON.parse(l) as { type: string; text?: string });
+    expect(events.filter((e) => e.type === 'warning').map((e) => e.text)).toEqual([expect.stringMatching(/not used: .*500/)]);
   });
 
   it('a failed export is an error, or one warning with ignore-error=true', () => {
