@@ -2,7 +2,9 @@
 // stages the target needs (independent stages in parallel), and record the
 // target's image: config and manifest blobs, the image record with its
 // tags. Its times come from history-times.ts, so the same inputs give the
-// same image ID. (--output and --push are the CLI's, after this.)
+// same image ID. The --cache-from refs are read first and the --cache-to
+// targets written last (src/build/cache). (--output and --push are the
+// CLI's, after this.)
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';

@@ -2,7 +2,9 @@
 // scratch), run the base's ONBUILD triggers first, then apply each step.
 // Every step has a cache key chained from its parent's; RUN, COPY, ADD and
 // a WORKDIR that creates its directory make layers, and are looked up in
-// the cache (under a per-key lock, so concurrent builds share one result).
+// the cache (under a per-key lock, so concurrent builds share one result):
+// this store's first, then the --cache-from refs (imported-step.ts), whose
+// layers download in the background until a step or a reader needs them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
