@@ -47,15 +47,28 @@ const FETCH_CONCURRENCY = 4;
 
 export class CacheImports {
   private readonly limit = pLimit(FETCH_CONCURRENCY);
+  private readonly entries = new Map<string, ImportedEntry>();
+  private readonly found: LayerOrigin[] = [];
+  private readonly loaded: Promise<void>;
 
-  private constructor(private readonly entries: Map<string, ImportedEntry>, readonly origins: LayerOrigin[]) {}
-
-  static empty(): CacheImports {
-    return new CacheImports(new Map(), []);
+  private constructor(locations: readonly CacheLocation[], opts?: ImportOptions) {
+    this.loaded = opts ? this.load(locations, opts) : Promise.resolve();
   }
 
-  /** Reads every ref in parallel; a ref that fails is one warning. */
-  static async load(locations: readonly CacheLocation[], opts: ImportOptions): Promise<CacheImports> {
+  static empty(): CacheImports {
+    return new CacheImports([]);
+  }
+
+  /**
+   * Starts reading every ref, in parallel and in the background (the build
+   * resolves its base images meanwhile); lookups wait for the reads. A ref
+   * that fails is one warning.
+   */
+  static start(locations: readonly CacheLocation[], opts: ImportOptions): CacheImports {
+    return new CacheImports(locations, opts);
+  }
+
+  private async load(locations: readonly CacheLocation[], opts: ImportOptions): Promise<void> {
     const loaded = await Promise.all(locations.map(async (loc) => {
       try {
         return loc.type === 'registry' ? await loadRegistry(loc.ref, opts) : await loadLocal(loc.dir, loc.tag);
@@ -65,18 +78,23 @@ export class CacheImports {
         return undefined;
       }
     }));
-    const entries = new Map<string, ImportedEntry>();
-    const origins: LayerOrigin[] = [];
     for (const l of loaded) {
       if (!l) continue;
-      origins.push(l.origin);
-      for (const e of l.entries) if (!entries.has(e.key)) entries.set(e.key, { ...e, from: l.origin });
+      this.found.push(l.origin);
+      for (const e of l.entries) if (!this.entries.has(e.key)) this.entries.set(e.key, { ...e, from: l.origin });
     }
-    return new CacheImports(entries, origins);
   }
 
-  get(key: string): ImportedEntry | undefined {
+  /** The entry for a step key, from the first ref that has it. */
+  async get(key: string): Promise<ImportedEntry | undefined> {
+    await this.loaded;
     return this.entries.get(key);
+  }
+
+  /** The refs that were read. */
+  async origins(): Promise<LayerOrigin[]> {
+    await this.loaded;
+    return this.found;
   }
 
   /** Forget an entry (its layer failed to arrive or to verify): the step runs instead. */
@@ -91,12 +109,9 @@ export class CacheImports {
     return this.limit(() => entry.from.fetchLayer(store, layer, progress));
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
-  close(): void {
-    for (const o of this.origins) o.close();
+  async close(): Promise<void> {
+    await this.loaded;
+    for (const o of this.found) o.close();
   }
 }
 

@@ -42,8 +42,8 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
-  // Read before progress starts too: a ref that is not there is a warning line, not drawn over.
-  const imports = opts.cacheFrom?.length && !opts.noCache ? await CacheImports.load(opts.cacheFrom, { store, log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) }) : CacheImports.empty();
+  // Read while the stages resolve their bases; the first cache lookup waits for it.
+  const imports = opts.cacheFrom?.length && !opts.noCache ? CacheImports.start(opts.cacheFrom, { store, log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) }) : CacheImports.empty();
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
   try {
     const ctx: BuildContext = {
@@ -76,7 +76,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
       const image = await recordImage(ctx, target.state);
-      const cacheRepositories = imports.origins.flatMap((o) => (o.registry ? [o.registry] : []));
+      const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
       if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
       return { ...image, steps, cacheRepositories };
     });
@@ -84,7 +84,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
-    imports.close();
+    await imports.close();
     await progress.close();
     await store.close();
   }

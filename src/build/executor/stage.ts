@@ -139,7 +139,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         continue;
       }
       // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
-      const entry = ctx.opts.noCache ? undefined : ctx.imports.get(key);
+      const entry = ctx.opts.noCache ? undefined : await ctx.imports.get(key);
       if (entry) {
         const imported = fromImported(ctx, state, ins, entry);
         const after = imported.state;
