@@ -15,7 +15,7 @@ import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
 import type { Logger } from '../../cli/context.js';
-import type { Progress as TransferProgress } from '../../registry/progress.js';
+import { silentProgress, type Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../registry/manifest.js';
 import type { RegistryClient } from '../../registry/http.js';
 import { describeLocation, type CacheLocation } from './spec.js';
@@ -40,6 +40,8 @@ export interface ImportOptions {
   store: Store;
   log: Logger;
   tlsVerify?: boolean;
+  /** Progress of the layer downloads of one cache ref. */
+  progress?: (name: string) => TransferProgress;
 }
 
 /** Layers fetched at once (as a pull does). */
@@ -50,8 +52,10 @@ export class CacheImports {
   private readonly entries = new Map<string, ImportedEntry>();
   private readonly found: LayerOrigin[] = [];
   private readonly loaded: Promise<void>;
+  /** Layer fetches by diffID: each layer is fetched once, whoever asks first. */
+  private readonly fetches = new Map<string, Promise<string>>();
 
-  private constructor(locations: readonly CacheLocation[], opts?: ImportOptions) {
+  private constructor(locations: readonly CacheLocation[], private readonly opts?: ImportOptions) {
     this.loaded = opts ? this.load(locations, opts) : Promise.resolve();
   }
 
@@ -83,6 +87,21 @@ export class CacheImports {
       this.found.push(l.origin);
       for (const e of l.entries) if (!this.entries.has(e.key)) this.entries.set(e.key, { ...e, from: l.origin });
     }
+    // A fresh runner's cache was written by a build of the same file: its
+    // layers are what this build will ask for. Start them now, while the
+    // base images are pulled and unpacked, instead of one by one as steps hit.
+    for (const e of this.entries.values()) if (e.layer) this.fetch(opts.store, e, opts.progress?.(e.from.name) ?? silentProgress);
+  }
+
+  private fetch(store: Store, entry: ImportedEntry, progress: TransferProgress): Promise<string> {
+    const layer = entry.layer as CacheLayer;
+    let p = this.fetches.get(layer.diffId);
+    if (!p) {
+      p = this.limit(() => entry.from.fetchLayer(store, layer, progress));
+      p.catch(() => {}); // observed by whoever asks for the layer
+      this.fetches.set(layer.diffId, p);
+    }
+    return p;
   }
 
   /** The entry for a step key, from the first ref that has it. */
@@ -106,11 +125,13 @@ export class CacheImports {
   fetchLayer(store: Store, entry: ImportedEntry, progress: TransferProgress): Promise<string> {
     const layer = entry.layer;
     if (!layer) return Promise.reject(new Error('the entry has no layer'));
-    return this.limit(() => entry.from.fetchLayer(store, layer, progress));
+    return this.fetch(store, entry, progress);
   }
 
+  /** Waits for every fetch started (nothing writes into the store after the build), then closes the clients. */
   async close(): Promise<void> {
     await this.loaded;
+    await Promise.allSettled(this.fetches.values());
     for (const o of this.found) o.close();
   }
 }

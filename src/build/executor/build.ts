@@ -42,9 +42,11 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
   if (plan.undeclaredArgs.length > 0) opts.log.warn(undeclaredWarning(plan.undeclaredArgs));
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
-  // Read while the stages resolve their bases; the first cache lookup waits for it.
-  const imports = opts.cacheFrom?.length && !opts.noCache ? CacheImports.start(opts.cacheFrom, { store, log: opts.log, ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) }) : CacheImports.empty();
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1), steps);
+  // Read while the stages resolve their bases; the first cache lookup waits for it.
+  const imports = opts.cacheFrom?.length && !opts.noCache
+    ? CacheImports.start(opts.cacheFrom, { store, log: opts.log, progress: (name) => progress.transfer('pull', name), ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) })
+    : CacheImports.empty();
   try {
     const ctx: BuildContext = {
       opts,
