@@ -35,6 +35,8 @@ const flags: FlagSpec[] = [
   { name: 'check', type: 'bool', help: 'only parse and validate the Containerfile' },
   { name: 'source-date-epoch', type: 'string', help: 'image times, and the latest mtime in new layers, in seconds (default $SOURCE_DATE_EPOCH, else the git HEAD commit time; "now": neither)', value: 'N' },
   { name: 'iidfile', type: 'string', help: 'write the image ID to FILE', value: 'FILE' },
+  { name: 'cache-from', type: 'list', help: 'use a build cache: REPO (buildah), type=registry,ref=REF or type=local,src=DIR; repeatable, first hit wins', value: 'SPEC' },
+  { name: 'cache-to', type: 'list', help: 'export the build cache: REPO (buildah), type=registry,ref=REF or type=local,dest=DIR [,mode=min|max][,ignore-error=true]', value: 'SPEC' },
   { name: 'metadata-file', type: 'string', help: 'write build metadata (JSON, buildx keys) to FILE', value: 'FILE' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -104,6 +106,9 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   const tlsVerify = a.bools.get('tls-verify');
   const security = parseSecurityOpts(a.lists.get('security-opt') ?? [], ctx.root);
   const allow = parseAllow(a.lists.get('allow') ?? []);
+  const { parseCacheFrom, parseCacheTo } = await import('../build/cache/spec.js');
+  const cacheFrom = (a.lists.get('cache-from') ?? []).map(parseCacheFrom);
+  const cacheTo = (a.lists.get('cache-to') ?? []).map(parseCacheTo);
 
   const { EPOCH_ARG, resolveSourceDateEpoch } = await import('../build/context/index.js');
   const epoch = resolveSourceDateEpoch({ flag: a.strings.get('source-date-epoch'), buildArgs, env: process.env, contextDir: input.contextDir });
@@ -142,6 +147,8 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
     ...(tlsVerify === false ? { tlsVerify } : {}),
     ...(epoch ? { epoch } : {}),
     log: ctx.log,
+    cacheFrom,
+    cacheTo,
     ...(platforms.length === 1 ? { platform: { target: canonicalPlatform(platforms[0] as (typeof platforms)[0]), build: buildPlatform() } } : {}),
   };
   if (platforms.length > 1) {
@@ -162,10 +169,16 @@ async function buildFrom(ctx: CliContext, a: ParsedArgs, input: BuildInput, { bu
   if (a.bools.get('push')) {
     const { openStore } = await import('../store/index.js');
     const { push } = await import('../registry/index.js');
+    const { transferProgress } = await import('../build/executor/transfer-progress.js');
     const store = await openStore(ctx.root);
     try {
       for (const t of tags) {
-        const p = await push(store, t, undefined, tlsVerify === false ? { tlsVerify: false } : {});
+        const { tryParseReference } = await import('../registry/index.js');
+        const host = tryParseReference(t)?.registry;
+        // A fully cached build's layers may sit only in the cache repository: mount them from there.
+        const mountFrom = result.cacheRepositories.filter((r) => r.host === host).map((r) => r.repository);
+        const progress = transferProgress(mode, 'push', t);
+        const p = await push(store, t, undefined, { mountFrom, progress, ...(tlsVerify === false ? { tlsVerify: false } : {}) });
         pushed.push({ reference: p.reference.toString(), digest: p.digest });
       }
     } finally { await store.close(); }

@@ -131,7 +131,8 @@ export class RegistryClient {
         }
         lastErr = new TsbuildError('E_REGISTRY', `${base}/v2/ answered status ${res.status}: not a registry API endpoint`);
       } catch (err) {
-        lastErr = err;
+        // A scheme that answered (500, 404…) says more than one that could not connect after it.
+        if (!(lastErr instanceof TsbuildError)) lastErr = err;
       }
     }
     if (lastErr instanceof TsbuildError) throw lastErr;

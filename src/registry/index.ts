@@ -11,11 +11,11 @@ import type { Logger } from '../cli/context.js';
 import { fetchImageManifest, pull, type FetchedManifest, type PullOptions } from './pull.js';
 import { RegistryClient } from './http.js';
 import { hostPlatform } from './manifest.js';
-import { makeProgress } from './progress.js';
+import { makeProgress, type Progress } from './progress.js';
 import { parseReference } from './reference.js';
 
 export { pull, fetchImageManifest, type FetchedManifest, type PullOptions, type PullResult } from './pull.js';
-export { push, type PushOptions, type PushResult } from './push.js';
+export { push, pushContent, type PushOptions, type PushResult, type ContentPushOptions } from './push.js';
 export { parseReference, tryParseReference, apiHost, type ImageReference } from './reference.js';
 export { parsePlatform, hostPlatform, formatPlatform } from './manifest.js';
 export { makeProgress, silentProgress, type Progress } from './progress.js';
@@ -32,6 +32,8 @@ export interface EnsureImageOptions extends Omit<PullOptions, 'progress' | 'mani
   /** Progress goes to stderr at info level (bars in a TTY); quiet below it. */
   log?: Logger;
   quiet?: boolean;
+  /** Report to this instead of stderr lines (a build's json or plain progress). */
+  progress?: Progress;
 }
 
 /** What a reference names, known without pulling layers: a stored image, or a registry's manifest. */
@@ -71,7 +73,7 @@ export async function ensureImage(store: Store, ref: string, opts: EnsureImageOp
   const parsed = parseReference(ref);
   const quiet = opts.quiet ?? (opts.log ? opts.log.level === 'error' || opts.log.level === 'warn' : true);
   // Only in a terminal: in logs, a failed pull must stay one error line.
-  if (!quiet && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
-  const result = await pull(store, parsed, { ...opts, manifest: resolved.manifest, progress: makeProgress('Copying', { quiet }) });
+  if (!quiet && !opts.progress && process.stderr.isTTY) opts.log?.info(`Trying to pull ${parsed.toString()}...`);
+  const result = await pull(store, parsed, { ...opts, manifest: resolved.manifest, progress: opts.progress ?? makeProgress('Copying', { quiet }) });
   return result.image;
 }

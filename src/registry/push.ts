@@ -16,7 +16,7 @@ import type { ImageRecord, Store } from '../store/index.js';
 import type { Logger } from '../cli/context.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
-import { parseManifest } from './manifest.js';
+import { parseManifest, sha256Digest } from './manifest.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from './reference.js';
 
@@ -159,40 +159,53 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   t.progress.finish(desc.digest, 'done');
 }
 
+export interface ContentPushOptions extends PushOptions {
+  /** More repositories of the destination registry to mount blobs from (a build's cache refs). */
+  mountFrom?: readonly string[];
+}
+
 /**
  * Push the stored image `image` (a name or ID) to `destination` (default:
  * the name itself). Blobs first, manifest last; returns the manifest digest.
  */
-export async function push(store: Store, image: string, destination?: string, opts: PushOptions = {}): Promise<PushResult> {
+export async function push(store: Store, image: string, destination?: string, opts: ContentPushOptions = {}): Promise<PushResult> {
   const record = await store.resolveImage(image);
   const dest = destination ? parseReference(destination) : defaultDestination(image, record);
+  const bytes = await store.readBlob(record.manifestDigest);
+  const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
+  if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
+  if (dest.digest && dest.digest !== record.manifestDigest) {
+    throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${record.manifestDigest}`);
+  }
+  const sources = [...new Set([...mountSources(record, dest), ...(opts.mountFrom ?? []).filter((r) => r !== dest.repository)])];
+  return pushContent(store, dest, { bytes, mediaType: parsed.mediaType }, [parsed.manifest.config, ...parsed.manifest.layers], { ...opts, mountFrom: sources });
+}
+
+/**
+ * Push `blobs` (all in the store) and then `manifest` (which names them) as
+ * `dest`. The image push above and the build cache export share it.
+ */
+export async function pushContent(store: Store, dest: ImageReference, manifest: { bytes: Buffer; mediaType: string }, blobs: readonly Descriptor[], opts: ContentPushOptions = {}): Promise<PushResult> {
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
   const t: Target = { client, dest, progress: opts.progress ?? silentProgress, monolithicLimit: opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
-    const bytes = await store.readBlob(record.manifestDigest);
-    const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
-    if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
-    const { manifest } = parsed;
-    const sources = mountSources(record, dest);
     const limit = pLimit(opts.concurrency ?? 4);
-    await Promise.all([manifest.config, ...manifest.layers].map((d) => limit(() => pushBlob(store, t, d, sources))));
-
+    const unique = [...new Map(blobs.map((d) => [d.digest, d])).values()];
+    await Promise.all(unique.map((d) => limit(() => pushBlob(store, t, d, opts.mountFrom ?? []))));
+    const digest = sha256Digest(manifest.bytes);
     const tagOrDigest = dest.digest ?? dest.tag ?? 'latest';
-    if (dest.digest && dest.digest !== record.manifestDigest) {
-      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${record.manifestDigest}`);
-    }
     t.progress.note('Writing manifest to image destination');
     const res = await client.request({
       method: 'PUT', path: `/v2/${dest.repository}/manifests/${tagOrDigest}`, repository: dest.repository, actions: ['pull', 'push'],
-      headers: { 'Content-Type': parsed.mediaType, 'Content-Length': String(bytes.length) }, body: bytes, expect: [201],
+      headers: { 'Content-Type': manifest.mediaType, 'Content-Length': String(manifest.bytes.length) }, body: manifest.bytes, expect: [201],
       what: `manifest ${dest.toString()}`,
     });
     await res.arrayBuffer();
     const echoed = res.headers.get('docker-content-digest');
-    if (echoed && echoed !== record.manifestDigest) {
-      throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${record.manifestDigest}`);
+    if (echoed && echoed !== digest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${digest}`);
     }
-    return { reference: dest, digest: record.manifestDigest, size: bytes.length, blobs: t.counts };
+    return { reference: dest, digest, size: manifest.bytes.length, blobs: t.counts };
   } finally {
     t.progress.close();
     if (!opts.client) client.close();

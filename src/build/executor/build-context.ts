@@ -14,6 +14,9 @@ import type { ResolvedImage } from '../../registry/index.js';
 import type { BuildCache } from './cache.js';
 import type { ImageState } from './image-state.js';
 import type { Progress } from './progress.js';
+import type { CacheExportSpec, CacheLocation } from '../cache/spec.js';
+import type { CacheImports } from '../cache/import.js';
+import type { UsedStep } from '../cache/export.js';
 
 /**
  * Where a `--secret` comes from: a host file (bind-mounted read-only at
@@ -63,6 +66,10 @@ export interface BuildOptions {
   /** SOURCE_DATE_EPOCH: image times and new-layer mtimes (see history-times.ts); unset = now. */
   epoch?: SourceDateEpoch;
   log: Logger;
+  /** --cache-from refs, in order: the first that has a step wins. */
+  cacheFrom?: CacheLocation[];
+  /** --cache-to targets, written after the image is recorded. */
+  cacheTo?: CacheExportSpec[];
 }
 
 export interface StageResult {
@@ -90,4 +97,8 @@ export interface BuildContext {
   images: Map<string, Promise<{ state: ImageState; id: string }>>;
   /** What each image reference names (resolved before any stage runs; see images.ts). */
   resolved: Map<string, Promise<ResolvedImage>>;
+  /** The --cache-from entries, by step key. */
+  imports: CacheImports;
+  /** Every layer step this build used (ran or found cached), for --cache-to. */
+  usedSteps: UsedStep[];
 }

@@ -2,7 +2,9 @@
 // stages the target needs (independent stages in parallel), and record the
 // target's image: config and manifest blobs, the image record with its
 // tags. Its times come from history-times.ts, so the same inputs give the
-// same image ID. (--output and --push are the CLI's, after this.)
+// same image ID. The --cache-from refs are read first and the --cache-to
+// targets written last (src/build/cache). (--output and --push are the
+// CLI's, after this.)
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
@@ -18,6 +20,7 @@ import { makeProgress, type ProgressMode } from './progress.js';
 import { recordingProgress, type StepRecord } from './step-records.js';
 import { buildStage, checkEntitlements } from './stage.js';
 import { resolvePlannedImages } from './images.js';
+import { CacheImports } from '../cache/import.js';
 
 export interface BuildResult {
   imageId: string;
@@ -26,9 +29,13 @@ export interface BuildResult {
   manifestMediaType: string;
   tags: string[];
   steps: StepRecord[];
+  /** Registry repositories the build's cache refs live in: a --push there can mount layers from them. */
+  cacheRepositories: { host: string; repository: string }[];
 }
 
-export async function build(opts: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
+export async function build(given: BuildOptions, progressMode: ProgressMode): Promise<BuildResult> {
+  // --progress json keeps stderr pure JSON: warnings become events too.
+  const opts = progressMode === 'json' ? { ...given, log: jsonWarnings(given.log) } : given;
   const source = opts.containerfileText ?? (await readContainerfile(opts.containerfile, opts.displayFile));
   const cf = parseStages(source, { file: opts.displayFile });
   const plan = planBuild(cf, { buildArgs: opts.buildArgs, ...(opts.target !== undefined ? { target: opts.target } : {}), ...(opts.platform ? { platform: opts.platform } : {}) });
@@ -39,6 +46,10 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
   const store = await openStore(opts.root);
   const steps: StepRecord[] = [];
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1 || opts.stagePrefix !== undefined), steps);
+  // Read while the stages resolve their bases; the first cache lookup waits for it.
+  const imports = opts.cacheFrom?.length && !opts.noCache
+    ? CacheImports.start(opts.cacheFrom, { store, log: opts.log, progress: (name) => progress.transfer('pull', name), ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) })
+    : CacheImports.empty();
   try {
     const ctx: BuildContext = {
       opts,
@@ -53,6 +64,8 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       resolved: new Map(),
       ignore: opts.contextIsTar ? undefined : loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
       fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
+      imports,
+      usedSteps: [],
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
@@ -70,18 +83,47 @@ export async function build(opts: BuildOptions, progressMode: ProgressMode): Pro
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
-      return { ...(await recordImage(ctx, target.state)), steps };
+      const image = await recordImage(ctx, target.state);
+      const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
+      if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
+      return { ...image, steps, cacheRepositories };
     });
     ctx.fileDigests.save();
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
+    await imports.close();
     await progress.close();
     await store.close();
   }
 }
 
-async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps'>> {
+function jsonWarnings(log: BuildOptions['log']): BuildOptions['log'] {
+  const warn = (text: string): void => {
+    if (log.level !== 'error') process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), type: 'warning', text })}\n`);
+  };
+  return { level: log.level, error: (m) => log.error(m), warn, info: (m) => log.info(m), debug: (m) => log.debug(m) };
+}
+
+/** Every --cache-to, one after another (each pushes a blob once; several targets rarely share a registry). */
+async function exportCaches(ctx: BuildContext, cacheRepositories: { host: string; repository: string }[]): Promise<void> {
+  const { exportCache } = await import('../cache/export.js');
+  const { tryParseReference } = await import('../../registry/reference.js');
+  // Layers of base images pulled from the cache's registry can be mounted from their repositories.
+  const mountFrom = [...cacheRepositories];
+  for (const ref of ctx.images.keys()) {
+    const r = tryParseReference(ref.split("\0")[0] as string); // memo keys of a platform carry it after a NUL
+    if (r) mountFrom.push({ host: r.registry, repository: r.repository });
+  }
+  for (const spec of ctx.opts.cacheTo ?? []) {
+    await exportCache(spec, ctx.usedSteps, ctx.plan.target, {
+      store: ctx.store, log: ctx.opts.log, mountFrom, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}),
+      progress: (what) => ctx.progress.transfer('push', what),
+    });
+  }
+}
+
+async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps' | 'cacheRepositories'>> {
   const { store, opts } = ctx;
   const inner = { ...(state.config.config ?? {}) };
   if (opts.labels.size > 0) inner.Labels = { ...(inner.Labels ?? {}), ...Object.fromEntries(opts.labels) };

@@ -65,7 +65,7 @@ export function withHistory(state: ImageState, entry: HistoryEntry, configChange
   return { layers: state.layers, config: { ...state.config, config: inner, history: [...(state.config.history ?? []), entry] } };
 }
 
-export function withLayer(state: ImageState, layer: LayerBlob, dir: string, entry: HistoryEntry): ImageState {
+export function withLayer(state: ImageState, layer: Pick<LayerBlob, 'diffId' | 'digest' | 'size' | 'mediaType'>, dir: string, entry: HistoryEntry): ImageState {
   const ref: LayerRef = { diffId: layer.diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType, dir };
   return {
     layers: [...state.layers, ref],

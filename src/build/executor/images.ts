@@ -77,7 +77,7 @@ export function useImage(ctx: BuildContext, ref: string, line: number, platform?
         const resolved = await resolve(ctx, ref, platform);
         if (resolved.kind === 'local') return { state: await stateFromImage(ctx.store, resolved.record), id: resolved.record.id };
         const { ensureImage } = await import('../../registry/index.js');
-        const record = await ensureImage(ctx.store, ref, { ...registryOptions(ctx, platform), resolved });
+        const record = await ensureImage(ctx.store, ref, { ...registryOptions(ctx, platform), resolved, progress: ctx.progress.transfer('pull', ref) });
         return { state: await stateFromImage(ctx.store, record), id: record.id };
       } catch (err) {
         throw located(ctx, err, line);

@@ -6,6 +6,8 @@
 import { createReadStream } from 'node:fs';
 import { native } from '../../native/index.js';
 import { usageSummary, type StepUsage } from './step-usage.js';
+import type { Progress as TransferProgress } from '../../registry/progress.js';
+import { transferProgress, type Direction } from './transfer-progress.js';
 
 export type ProgressMode = 'plain' | 'tty' | 'json';
 
@@ -19,7 +21,8 @@ export interface StepInfo {
 }
 
 export interface StepTracker {
-  cached(): void;
+  /** The step's result came from a cache: this store's (`from` absent) or a --cache-from ref. */
+  cached(from?: string): void;
   /** `usage`: a RUN step's resource report (step-usage.ts). */
   done(detail: { layer?: string; timings?: Record<string, number>; usage?: StepUsage }): void;
 }
@@ -29,6 +32,8 @@ export interface Progress {
   readonly outputFd: number;
   step(info: StepInfo): StepTracker;
   message(text: string): void;
+  /** Progress of blob transfers for `what` (an image or a cache ref), in this mode. */
+  transfer(direction: Direction, what: string): TransferProgress;
   result(imageId: string, tags: string[]): void;
   close(): Promise<void>;
 }
@@ -49,7 +54,7 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       write(`${prefix}STEP ${info.n}/${info.total}: ${oneLine(info.text)}\n`);
       const start = performance.now();
       return {
-        cached: () => write('--> CACHED\n'),
+        cached: (from) => write(`--> CACHED${from ? ` from ${from}` : ''}\n`),
         done: ({ layer, usage }) => {
           const took = `${((performance.now() - start) / 1000).toFixed(2)}s${usage ? `; ${usageSummary(usage)}` : ''}`;
           if (layer) write(`--> ${layer.slice(7, 19)} (${took})\n`);
@@ -58,7 +63,9 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       };
     },
     message: (text) => write(`${text}\n`),
-    result: (id, tags) => write(`${tags.length > 0 ? `Successfully tagged ${tags.join(', ')}\n` : ''}${id}\n`),
+    transfer: (direction, what) => transferProgress('plain', direction, what, write),
+    // The ID goes to stdout only: a CI log of both streams shows it once.
+    result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
     close: async () => {},
   };
 }
@@ -103,11 +110,12 @@ function ttyProgress(multiStage: boolean): Progress {
         clean = true;
       };
       return {
-        cached: () => finish('CACHED'),
+        cached: (from) => finish(from ? `CACHED from ${from}` : 'CACHED'),
         done: ({ usage }) => finish(`${((performance.now() - start) / 1000).toFixed(2)}s${usage ? ` · ${usageSummary(usage)}` : ''}`),
       };
     },
     message: (text) => { clean = false; write(`${text}\n`); },
+    transfer: (direction, what) => { clean = false; return transferProgress('tty', direction, what); },
     // The ID itself goes to stdout, which is this terminal too: don't print it twice.
     result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
     close: () => pipe.close(),
@@ -125,11 +133,12 @@ function jsonProgress(): Progress {
       emit({ type: 'step', ...info });
       const start = performance.now();
       return {
-        cached: () => emit({ type: 'cached', stage: info.stage, step: info.n }),
+        cached: (from) => emit({ type: 'cached', stage: info.stage, step: info.n, cache: from ?? 'local' }),
         done: ({ layer, timings, usage }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings, usage }),
       };
     },
     message: (text) => emit({ type: 'message', text }),
+    transfer: (direction, what) => transferProgress('json', direction, what),
     result: (id, tags) => emit({ type: 'image', id, tags }),
     close: () => pipe.close(),
   };

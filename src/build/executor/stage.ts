@@ -2,7 +2,9 @@
 // scratch), run the base's ONBUILD triggers first, then apply each step.
 // Every step has a cache key chained from its parent's; RUN, COPY, ADD and
 // a WORKDIR that creates its directory make layers, and are looked up in
-// the cache (under a per-key lock, so concurrent builds share one result).
+// the cache (under a per-key lock, so concurrent builds share one result):
+// this store's first, then the --cache-from refs (imported-step.ts), whose
+// layers download in the background until a step or a reader needs them.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
@@ -23,6 +25,7 @@ import { stepKey, writeStepUsage } from '../../store/step-usage.js';
 import type { ProcessUsage } from '../../run/usage.js';
 import { formatPlatform } from '../../image/platform.js';
 import { ensureRunnable, stagePlatform } from '../platforms.js';
+import { ImportFailed, fromImported, noteUsed, workdirAfter } from './imported-step.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -73,7 +76,35 @@ export function checkEntitlements(instructions: readonly StageInstruction[], opt
   }
 }
 
+/**
+ * Builds the stage. Should an imported layer fail to arrive or verify, the
+ * stage is built again without that entry (one warning): the steps before
+ * it are local hits by then, and that step and the ones after it run.
+ */
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
+  for (;;) {
+    const pending: Promise<void>[] = [];
+    try {
+      const result = await buildStageOnce(ctx, ps, pending);
+      await settle(pending);
+      return result;
+    } catch (err) {
+      await Promise.allSettled(pending); // nothing still writing when the stage ends
+      if (!(err instanceof ImportFailed)) throw err;
+      ctx.opts.log.warn(err.why);
+      ctx.imports.drop(err.entry.key);
+    }
+  }
+}
+
+/** Waits for the imported layers fetched so far; throws the first failure. */
+async function settle(pending: Promise<void>[]): Promise<void> {
+  const settled = await Promise.allSettled(pending.splice(0));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Promise<void>[]): Promise<StageResult> {
   for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
   // One build per platform runs at once (multi-platform.ts): buildx's `[linux/arm64 builder 2/3]`.
   const label = ctx.opts.stagePrefix ? `${ctx.opts.stagePrefix} ${stageLabel(ps)}` : stageLabel(ps);
@@ -121,6 +152,7 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
+      noteUsed(ctx, ps.index, key, state);
       continue;
     }
     const release = await ctx.cache.lock(key);
@@ -129,12 +161,30 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
       if (again) {
         state = again;
         tracker.cached();
+        noteUsed(ctx, ps.index, key, state);
         continue;
       }
+      // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
+      const entry = ctx.opts.noCache ? undefined : await ctx.imports.get(key);
+      if (entry) {
+        const imported = fromImported(ctx, state, ins, entry);
+        const after = imported.state;
+        const stepKey = key;
+        const ready = imported.ready.then(() => ctx.cache.put(stepKey, toStored(after)));
+        ready.catch(() => {}); // observed by settle
+        pending.push(ready);
+        state = after;
+        tracker.cached(entry.from.name);
+        noteUsed(ctx, ps.index, key, state);
+        continue;
+      }
+      // A step that runs reads every layer below it.
+      await settle(pending);
       const timings: Record<string, number> = {};
       const measured: Measured = {};
       state = await execute(ctx, state, ins, step.args, timings, measured);
       ctx.cache.put(key, toStored(state));
+      noteUsed(ctx, ps.index, key, state);
       const top = state.layers.at(-1);
       const usage = recordUsage(ctx, state, measured);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings, ...(usage ? { usage } : {}) });
@@ -175,12 +225,10 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
   const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
-    const config = { ...(state.config.config ?? {}) };
-    applyConfigInstruction(ins, config, new Map(), { cmdFromBase: false });
-    const dir = config.WorkingDir ?? '/';
+    const dir = workdirAfter(ins, state);
     const history = { created, created_by: nopHistory(ins) };
     const layerDir = makeTempDir(join(ctx.opts.root, 'tmp'), 'workdir');
-    const made = makeWorkdir(layerDirs(state), dir, config.User ?? '', layerDir);
+    const made = makeWorkdir(layerDirs(state), dir, state.config.config?.User ?? '', layerDir);
     const next = made ? await commitDir(ctx, state, layerDir, history, timings) : withHistory(state, { ...history, empty_layer: true });
     if (!made) rmSync(layerDir, { recursive: true, force: true });
     return { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: dir } } };

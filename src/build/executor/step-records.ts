@@ -10,7 +10,7 @@ export interface StepRecord {
   instruction: string;
   line: number;
   cached: boolean;
-  /** Which cache a cached step came from: `local` (this store's step cache). */
+  /** Which cache a cached step came from: `local` (this store's step cache) or the --cache-from ref. */
   cache?: string;
   /** The layer the step made, if it ran and made one. */
   layer?: string;
@@ -28,9 +28,9 @@ export function recordingProgress(inner: Progress, records: StepRecord[]): Progr
       records.push(record);
       const took = () => Math.round(performance.now() - start);
       return {
-        cached: () => {
-          Object.assign(record, { cached: true, cache: 'local', durationMs: took() });
-          tracker.cached();
+        cached: (from) => {
+          Object.assign(record, { cached: true, cache: from ?? 'local', durationMs: took() });
+          tracker.cached(from);
         },
         done: (detail) => {
           Object.assign(record, { durationMs: took(), ...(detail.layer ? { layer: detail.layer } : {}) });
@@ -39,6 +39,7 @@ export function recordingProgress(inner: Progress, records: StepRecord[]): Progr
       };
     },
     message: (text) => inner.message(text),
+    transfer: (direction, what) => inner.transfer(direction, what),
     result: (id, tags) => inner.result(id, tags),
     close: () => inner.close(),
   };

@@ -56,6 +56,7 @@ const cases: [string, string[]][] = [
   ['pull-push.mjs', ['pull skopeo-cs', 'pull skopeo-oci', 'push skopeo']],
   ['depth.mjs', ['depth-2 buildah', 'depth-4 buildkit', 'depth-growth tsbuild@2']],
   ['multi-platform.mjs', ['multi-platform buildah']],
+  ['fresh-runner.mjs', ['fresh-runner buildah', 'fresh-runner buildkit']],
 ];
 
 describe('benchmarks in quick mode', () => {

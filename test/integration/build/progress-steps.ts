@@ -12,6 +12,8 @@ export interface StepOutcome {
   text: string;
   /** CACHED, a new layer (`--> <hex> (…s)`), or nothing printed (config-only steps). */
   status: 'cached' | 'built' | 'none';
+  /** For a cached step from a --cache-from ref: that ref (`--> CACHED from REF`). */
+  cacheFrom?: string;
 }
 
 const STEP = /^(?:\[([^\]]+)\] )?STEP (\d+)\/\d+: (.*)$/;
@@ -28,6 +30,7 @@ export function parseSteps(stderr: string): StepOutcome[] {
     const last = steps.at(-1);
     if (!last || last.status !== 'none') continue;
     if (line === '--> CACHED') last.status = 'cached';
+    else if (line.startsWith('--> CACHED from ')) Object.assign(last, { status: 'cached', cacheFrom: line.slice('--> CACHED from '.length) });
     else if (/^--> [0-9a-f]{12} \(/.test(line)) last.status = 'built';
   }
   return steps;
