@@ -23,8 +23,9 @@
 // same rule, so the stack is the one a fresh build would have stacked.
 // Not retimed (exact key only): a step whose text names SOURCE_DATE_EPOCH or
 // that sees it as an ARG (a RUN that reads the epoch makes other content),
-// and every step after it in the stage. The registry cache (--cache-from)
-// carries exact keys only.
+// and every step after it in the stage. The registry cache carries each
+// entry's retime key and epoch too (cache/record.ts), so a runner on a new
+// commit retimes the layers of a --cache-from ref instead of running steps.
 import { lutimesSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../native/index.js';
@@ -37,6 +38,7 @@ import type { BuildContext } from './build-context.js';
 import { stepTime } from './history-times.js';
 import { withHistory, withLayer, type ImageState, type StoredState } from './image-state.js';
 import { workdirAfter } from './imported-step.js';
+import type { ImportedEntry } from '../cache/import.js';
 
 /** A retimed layer's mtime: the old epoch becomes the new one, everything else is clamped to it. */
 export function retimeMtime(m: number, from: number, to: number): number {
@@ -142,4 +144,28 @@ export async function retimeStep(ctx: BuildContext, state: ImageState, ins: Stag
     next = { ...next, config: { ...next.config, config: { ...(next.config.config ?? {}), WorkingDir: workdirAfter(ins, state) } } };
   }
   return next;
+}
+
+/**
+ * retimeStep for a --cache-from entry of another epoch: its layer is fetched
+ * (verified by digest and diffID) and retimed. undefined when it does not
+ * fit or cannot be fetched (one warning): the step runs.
+ */
+export async function retimeImported(ctx: BuildContext, state: ImageState, ins: StageInstruction, entry: ImportedEntry): Promise<ImageState | undefined> {
+  const epoch = entry.retime?.epoch;
+  if (epoch === undefined || epoch === ctx.opts.epoch?.seconds) return undefined;
+  if (entry.layer) {
+    try {
+      await ctx.imports.fetchLayer(ctx.store, entry, ctx.progress.transfer('pull', entry.from.name));
+    } catch (err) {
+      ctx.opts.log.warn(`cache ${entry.from.name}: layer ${entry.layer.digest} not used: ${((err as Error).message ?? '').split('\n')[0]}`);
+      return undefined;
+    }
+  }
+  const history = { ...entry.history, ...(entry.layer ? {} : { empty_layer: true }) };
+  const stored: StoredState = {
+    layers: [...state.layers.map(({ dir: _dir, ...rest }) => rest), ...(entry.layer ? [entry.layer] : [])],
+    config: { ...state.config, history: [...(state.config.history ?? []), history] },
+  };
+  return retimeStep(ctx, state, ins, { epoch, state: stored });
 }

@@ -28,7 +28,7 @@ import type { ProcessUsage } from '../../run/usage.js';
 import { formatPlatform } from '../../image/platform.js';
 import { ensureRunnable, stagePlatform } from '../platforms.js';
 import { ImportFailed, fromImported, noteUsed, workdirAfter } from './imported-step.js';
-import { retimable, retimeStep } from './retime.js';
+import { retimable, retimeImported, retimeStep } from './retime.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -171,7 +171,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
-      noteUsed(ctx, ps.index, key, state);
+      noteUsed(ctx, ps.index, key, state, retimeKey);
       continue;
     }
     const release = await ctx.cache.lock(key);
@@ -180,7 +180,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       if (again) {
         state = again;
         tracker.cached();
-        noteUsed(ctx, ps.index, key, state);
+        noteUsed(ctx, ps.index, key, state, retimeKey);
         continue;
       }
       // The same step under another epoch: retimed, not run.
@@ -191,7 +191,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         ctx.cache.put(key, toStored(state));
         keepRetime(ctx, retimeKey, state);
         tracker.cached(undefined, { retimed: true });
-        noteUsed(ctx, ps.index, key, state);
+        noteUsed(ctx, ps.index, key, state, retimeKey);
         continue;
       }
       // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
@@ -205,7 +205,18 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         pending.push(ready);
         state = after;
         tracker.cached(entry.from.name);
-        noteUsed(ctx, ps.index, key, state);
+        noteUsed(ctx, ps.index, key, state, retimeKey);
+        continue;
+      }
+      // A --cache-from ref's entry for this step under another epoch: fetched, then retimed.
+      const far = ctx.opts.noCache || retimeKey === undefined ? undefined : await ctx.imports.getRetime(retimeKey);
+      const farState = far ? await retimeImported(ctx, state, ins, far) : undefined;
+      if (far && farState) {
+        state = farState;
+        ctx.cache.put(key, toStored(state));
+        keepRetime(ctx, retimeKey, state);
+        tracker.cached(far.from.name, { retimed: true });
+        noteUsed(ctx, ps.index, key, state, retimeKey);
         continue;
       }
       // A step that runs reads every layer below it.
@@ -215,7 +226,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       state = await execute(ctx, state, ins, step.args, timings, measured);
       ctx.cache.put(key, toStored(state));
       keepRetime(ctx, retimeKey, state);
-      noteUsed(ctx, ps.index, key, state);
+      noteUsed(ctx, ps.index, key, state, retimeKey);
       const top = state.layers.at(-1);
       const usage = recordUsage(ctx, state, measured);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings, ...(usage ? { usage } : {}) });

@@ -33,7 +33,11 @@ export function parseSteps(stderr: string): StepOutcome[] {
     if (!last || last.status !== 'none') continue;
     if (line === '--> CACHED') last.status = 'cached';
     else if (line === '--> CACHED (retimed)') Object.assign(last, { status: 'cached', retimed: true });
-    else if (line.startsWith('--> CACHED from ')) Object.assign(last, { status: 'cached', cacheFrom: line.slice('--> CACHED from '.length) });
+    else if (line.startsWith('--> CACHED from ')) {
+      const from = line.slice('--> CACHED from '.length);
+      const retimed = from.endsWith(' (retimed)');
+      Object.assign(last, { status: 'cached', cacheFrom: retimed ? from.slice(0, -' (retimed)'.length) : from, ...(retimed ? { retimed } : {}) });
+    }
     else if (/^--> [0-9a-f]{12} \(/.test(line)) last.status = 'built';
   }
   return steps;
