@@ -23,7 +23,11 @@
 // same rule, so the stack is the one a fresh build would have stacked.
 // Not retimed (exact key only): a step whose text names SOURCE_DATE_EPOCH or
 // that sees it as an ARG (a RUN that reads the epoch makes other content),
-// and every step after it in the stage. The registry cache carries each
+// and every step after it in the stage. What the rule cannot see: a RUN
+// whose output records the times of files below it (a tarball or `ls -l`
+// of a COPY'd tree) keeps E1 inside that content where a --no-cache build
+// records E2; such a step opts out by declaring `ARG SOURCE_DATE_EPOCH`
+// before it. The registry cache carries each
 // entry's retime key and epoch too (cache/record.ts), so a runner on a new
 // commit retimes the layers of a --cache-from ref instead of running steps.
 import { lutimesSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
