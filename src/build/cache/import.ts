@@ -50,6 +50,8 @@ const FETCH_CONCURRENCY = 4;
 export class CacheImports {
   private readonly limit = pLimit(FETCH_CONCURRENCY);
   private readonly entries = new Map<string, ImportedEntry>();
+  /** By retime key (executor/retime.ts): the same entries, for a build under another epoch. */
+  private readonly retimeEntries = new Map<string, ImportedEntry>();
   private readonly found: LayerOrigin[] = [];
   private readonly loaded: Promise<void>;
   /** Layer fetches by diffID: each layer is fetched once, whoever asks first. */
@@ -85,7 +87,10 @@ export class CacheImports {
     for (const l of loaded) {
       if (!l) continue;
       this.found.push(l.origin);
-      for (const e of l.entries) if (!this.entries.has(e.key)) this.entries.set(e.key, { ...e, from: l.origin });
+      for (const e of l.entries) {
+        if (!this.entries.has(e.key)) this.entries.set(e.key, { ...e, from: l.origin });
+        if (e.retime && !this.retimeEntries.has(e.retime.key)) this.retimeEntries.set(e.retime.key, { ...e, from: l.origin });
+      }
     }
     // A fresh runner's cache was written by a build of the same file: its
     // layers are what this build will ask for. Start them now, while the
@@ -110,6 +115,12 @@ export class CacheImports {
     return this.entries.get(key);
   }
 
+  /** The entry for a retime key, from the first ref that has it. */
+  async getRetime(key: string): Promise<ImportedEntry | undefined> {
+    await this.loaded;
+    return this.retimeEntries.get(key);
+  }
+
   /** The refs that were read. */
   async origins(): Promise<LayerOrigin[]> {
     await this.loaded;
@@ -119,6 +130,7 @@ export class CacheImports {
   /** Forget an entry (its layer failed to arrive or to verify): the step runs instead. */
   drop(key: string): void {
     this.entries.delete(key);
+    for (const [k, e] of this.retimeEntries) if (e.key === key) this.retimeEntries.delete(k);
   }
 
   /** The entry's layer in the store, unpacked (its dir); at most FETCH_CONCURRENCY at once. */

@@ -10,6 +10,10 @@
 //   digest, diffID, size, media type) and its history line; nothing else.
 //   The config a step leaves (env, user, entrypoint…) is recomputed here
 //   from the Containerfile, never read from the record;
+// - an entry may also carry its retime key and epoch (executor/retime.ts):
+//   a build under another epoch retimes that layer instead of running the
+//   step. That key chains like the step key (without the epoch), so it too
+//   names one exact step;
 // - keys are sha256 over the parent step's key and the step itself, so an
 //   entry satisfies only the exact step (same parent chain, same
 //   instruction, same COPY content) it names: a record cannot graft a
@@ -41,6 +45,8 @@ export interface CacheEntry {
   /** The layer the step made; absent for a step that changed nothing. */
   layer?: CacheLayer;
   history: HistoryEntry;
+  /** The step's retime key and the SOURCE_DATE_EPOCH the layer was made under (executor/retime.ts). */
+  retime?: { key: string; epoch: number };
 }
 
 export interface CacheRecord {
@@ -104,11 +110,14 @@ export function parseRecord(bytes: Buffer, manifest: ImageManifest, what: string
     }
     // Only these fields: empty_layer follows from the layer, author from MAINTAINER.
     const history: HistoryEntry = { ...(h.created !== undefined ? { created: h.created } : {}), ...(h.created_by !== undefined ? { created_by: h.created_by } : {}), ...(h.comment !== undefined ? { comment: h.comment } : {}) };
-    if (e.layer === undefined) return { key: e.key, history };
+    const rt = e.retime as { key?: unknown; epoch?: unknown } | undefined;
+    if (rt !== undefined && (!rt || typeof rt !== 'object' || !str(rt.key) || !KEY.test(rt.key) || !Number.isSafeInteger(rt.epoch) || (rt.epoch as number) < 0)) throw bad(at, 'bad retime key');
+    const retime = rt ? { retime: { key: rt.key as string, epoch: rt.epoch as number } } : {};
+    if (e.layer === undefined) return { key: e.key, history, ...retime };
     const l = e.layer;
     if (!l || !str(l.digest) || !DIGEST.test(l.digest) || !str(l.diffId) || !DIGEST.test(l.diffId) || !LAYER_TYPES.has(l.mediaType)) throw bad(at, 'bad layer');
     const d = layers.get(l.digest);
     if (!d || d.size !== l.size || d.mediaType !== l.mediaType) throw bad(at, `layer ${l.digest} is not a layer of the cache manifest`);
-    return { key: e.key, layer: { digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType }, history };
+    return { key: e.key, layer: { digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType }, history, ...retime };
   });
 }

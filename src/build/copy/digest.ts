@@ -13,6 +13,10 @@
 // min(mtime, epoch), so that is hashed: a touch (to after the epoch) still
 // hits, and a file whose older mtime changed misses instead of reusing a
 // layer a --no-cache build would not make.
+// Beside it, the retime digest (executor/retime.ts): the same lines with
+// each time as `mtime < epoch ? mtime : "epoch"`, so that it is the same
+// under two epochs exactly when retiming the layer gives what a fresh
+// build would.
 import type { Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { IgnoreMatcher } from '../context/ignore.js';
@@ -23,14 +27,20 @@ import { downloadUrl } from './url.js';
 import { TreeWalker } from './walk.js';
 import { FileDigests } from './file-digests.js';
 
+/** How a source's mtime enters the retime digest: its value before the epoch, else symbolic. */
+export function retimeKeyTime(mtime: number, epoch: number): number | 'epoch' {
+  return mtime < epoch ? mtime : 'epoch';
+}
 
 class EntryHasher {
   private readonly links = new Map<string, string>();
 
-  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined) {}
+  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined, private readonly retime?: Hash) {}
 
-  line(fields: unknown[]): void {
+  /** One line of both digests; `retimeFields` replaces `fields` in the retime one. */
+  line(fields: unknown[], retimeFields: unknown[] = fields): void {
     this.hash.update(`${JSON.stringify(fields)}\n`);
+    this.retime?.update(`${JSON.stringify(retimeFields)}\n`);
   }
 
   entry(rel: string, path: string, st: Stats): void {
@@ -47,20 +57,29 @@ class EntryHasher {
       this.links.set(key, rel);
     }
     const extra = kind === 'symlink' ? this.tree.readlink(path) : kind === 'char' || kind === 'block' ? st.rdev : null;
-    const mtime = this.clamp === undefined ? [] : [Math.min(Math.floor(st.mtimeMs / 1000), this.clamp)];
-    this.line([kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null, ...mtime]);
+    const sec = Math.floor(st.mtimeMs / 1000);
+    const mtime = this.clamp === undefined ? [] : [Math.min(sec, this.clamp)];
+    const retimed = this.clamp === undefined ? [] : [retimeKeyTime(sec, this.clamp)];
+    const fields = [kind, rel, st.mode & 0o7777, ...owner, extra, kind === 'file' ? st.size : null];
+    this.line([...fields, ...mtime], [...fields, ...retimed]);
     if (kind === 'file') this.line(['content', this.files.digest(this.tree.hostPath(path), st)]);
   }
 }
 
 /** sha256 (`sha256:<hex>`) over the step's selected sources and result-changing flags. */
 export async function copySourceDigest(step: CopyStep): Promise<string> {
+  return (await copySourceDigests(step)).exact;
+}
+
+/** The exact digest and, with an epoch, the retime digest (see the header). */
+export async function copySourceDigests(step: CopyStep): Promise<{ exact: string; retime?: string }> {
   try {
     const ins = step.instruction;
     const hash = createHash('sha256');
+    const retime = step.clampMtime === undefined ? undefined : createHash('sha256');
     const tree = sourceTree(step);
     const files = step.fileDigests ?? new FileDigests();
-    const h = new EntryHasher(hash, tree, files, step.clampMtime);
+    const h = new EntryHasher(hash, tree, files, step.clampMtime, retime);
     h.line([
       'tsbuild-copy-v2', ins.kind, ins.dest, ins.dest.startsWith('/') ? '' : step.workdir, ins.chown, ins.chmod, ins.exclude,
       ins.kind === 'copy' ? ins.parents : null, ins.kind === 'add' ? [ins.unpack, ins.checksum] : null, tree.kind,
@@ -92,7 +111,8 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
         }
       }
     }
-    return `sha256:${hash.digest('hex')}`;
+    const exact = `sha256:${hash.digest('hex')}`;
+    return retime ? { exact, retime: `sha256:${retime.digest('hex')}` } : { exact };
   } catch (err) {
     throw atStep(step, err);
   }

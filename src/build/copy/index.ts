@@ -10,6 +10,6 @@
 // form, ready to be stacked as a lowerdir or tarred.
 export type { CopySource, CopyStep } from './types.js';
 export { applyCopy } from './apply.js';
-export { copySourceDigest } from './digest.js';
+export { copySourceDigest, copySourceDigests, retimeKeyTime } from './digest.js';
 export { destinationOf } from './dest.js';
 export { IgnoreMatcher, loadIgnore } from '../context/ignore.js';

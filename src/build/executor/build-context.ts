@@ -76,6 +76,8 @@ export interface StageResult {
   state: ImageState;
   /** The cache key of the stage's last step: what a stage built FROM it chains on. */
   key: string;
+  /** Its retime key (retime.ts); absent when the stage's content may depend on the epoch. */
+  retimeKey?: string;
   /** ARG values in force at the stage's end: a stage built FROM it inherits them (BuildKit). */
   args?: ReadonlyMap<string, string>;
 }

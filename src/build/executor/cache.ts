@@ -3,12 +3,14 @@
 // sees and, for COPY/ADD, the content digest of its sources; never mtimes.
 // Entries are small JSON files written atomically. Concurrent builds of
 // the same step serialise on a per-key lock, so the second one finds the
-// first one's result instead of making a different layer.
+// first one's result instead of making a different layer. Beside the
+// steps, the retime index (retime.ts) keeps entries across epochs.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../native/index.js';
 import type { StoredState } from './image-state.js';
+import { RetimeIndex } from './retime.js';
 
 export function cacheKey(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
@@ -17,12 +19,15 @@ export function cacheKey(parts: readonly unknown[]): string {
 export class BuildCache {
   private readonly dir: string;
   private readonly lockDir: string;
+  /** Retime key → the newest state under it, and its SOURCE_DATE_EPOCH. */
+  readonly retime: RetimeIndex;
 
   constructor(root: string) {
     this.dir = join(root, 'cache', 'steps');
     this.lockDir = join(root, 'locks', 'steps');
     mkdirSync(this.dir, { recursive: true });
     mkdirSync(this.lockDir, { recursive: true });
+    this.retime = new RetimeIndex(root);
   }
 
   get(key: string): StoredState | undefined {

@@ -4,7 +4,7 @@
 // src/build/copy.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyCopy, copySourceDigest, type CopySource, type CopyStep } from '../copy/index.js';
+import { applyCopy, copySourceDigests, type CopySource, type CopyStep } from '../copy/index.js';
 import type { AddInstruction, CopyInstruction } from '../index.js';
 import type { BuildContext } from './build-context.js';
 import { layerDirs, type ImageState } from './image-state.js';
@@ -29,8 +29,9 @@ async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstructio
 }
 
 export const copyStep = {
-  async digest(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {
-    return copySourceDigest(await stepFor(ctx, state, ins));
+  /** The exact digest and, with an epoch, the retime one (executor/retime.ts). */
+  async digests(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<{ exact: string; retime?: string }> {
+    return copySourceDigests(await stepFor(ctx, state, ins));
   },
   /** Returns the filled layer dir (inside the store's tmp, so it can be adopted by rename). */
   async apply(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {

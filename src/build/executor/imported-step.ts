@@ -54,11 +54,12 @@ export function fromImported(ctx: BuildContext, state: ImageState, ins: StageIns
 }
 
 /** Notes the layer step that left `state` (for --cache-to). */
-export function noteUsed(ctx: BuildContext, stage: number, key: string, state: ImageState): void {
+export function noteUsed(ctx: BuildContext, stage: number, key: string, state: ImageState, retimeKey?: string): void {
   if (!ctx.opts.cacheTo?.length) return;
   const h = state.config.history?.at(-1) ?? {};
   const history = { ...(h.created !== undefined ? { created: h.created } : {}), ...(h.created_by !== undefined ? { created_by: h.created_by } : {}), ...(h.comment !== undefined ? { comment: h.comment } : {}) };
   const top = state.layers.at(-1);
   const layer = h.empty_layer || !top ? undefined : { digest: top.digest, diffId: top.diffId, size: top.size, mediaType: top.mediaType };
-  ctx.usedSteps.push({ stage, key, history, ...(layer ? { layer } : {}) });
+  const retime = retimeKey !== undefined && ctx.opts.epoch ? { retime: { key: retimeKey, epoch: ctx.opts.epoch.seconds } } : {};
+  ctx.usedSteps.push({ stage, key, history, ...(layer ? { layer } : {}), ...retime });
 }

@@ -21,8 +21,12 @@ export interface StepInfo {
 }
 
 export interface StepTracker {
-  /** The step's result came from a cache: this store's (`from` absent) or a --cache-from ref. */
-  cached(from?: string): void;
+  /**
+   * The step's result came from a cache: this store's (`from` absent) or a
+   * --cache-from ref; `retimed` when it was remade from an entry built under
+   * another SOURCE_DATE_EPOCH (retime.ts) instead of running.
+   */
+  cached(from?: string, how?: { retimed?: boolean }): void;
   /** `usage`: a RUN step's resource report (step-usage.ts). */
   done(detail: { layer?: string; timings?: Record<string, number>; usage?: StepUsage }): void;
 }
@@ -54,7 +58,7 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
       write(`${prefix}STEP ${info.n}/${info.total}: ${oneLine(info.text)}\n`);
       const start = performance.now();
       return {
-        cached: (from) => write(`--> CACHED${from ? ` from ${from}` : ''}\n`),
+        cached: (from, how) => write(`--> CACHED${from ? ` from ${from}` : ''}${how?.retimed ? ' (retimed)' : ''}\n`),
         done: ({ layer, usage }) => {
           const took = `${((performance.now() - start) / 1000).toFixed(2)}s${usage ? `; ${usageSummary(usage)}` : ''}`;
           if (layer) write(`--> ${layer.slice(7, 19)} (${took})\n`);
@@ -110,7 +114,7 @@ function ttyProgress(multiStage: boolean): Progress {
         clean = true;
       };
       return {
-        cached: (from) => finish(from ? `CACHED from ${from}` : 'CACHED'),
+        cached: (from, how) => finish(`${from ? `CACHED from ${from}` : 'CACHED'}${how?.retimed ? ' (retimed)' : ''}`),
         done: ({ usage }) => finish(`${((performance.now() - start) / 1000).toFixed(2)}s${usage ? ` · ${usageSummary(usage)}` : ''}`),
       };
     },
@@ -133,7 +137,7 @@ function jsonProgress(): Progress {
       emit({ type: 'step', ...info });
       const start = performance.now();
       return {
-        cached: (from) => emit({ type: 'cached', stage: info.stage, step: info.n, cache: from ?? 'local' }),
+        cached: (from, how) => emit({ type: 'cached', stage: info.stage, step: info.n, cache: from ?? 'local', ...(how?.retimed ? { retimed: true } : {}) }),
         done: ({ layer, timings, usage }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings, usage }),
       };
     },

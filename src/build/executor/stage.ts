@@ -5,6 +5,8 @@
 // the cache (under a per-key lock, so concurrent builds share one result):
 // this store's first, then the --cache-from refs (imported-step.ts), whose
 // layers download in the background until a step or a reader needs them.
+// With a SOURCE_DATE_EPOCH each step also has a retime key (retime.ts):
+// on an exact miss, an entry of another epoch is retimed instead of run.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../../errors.js';
@@ -26,6 +28,7 @@ import type { ProcessUsage } from '../../run/usage.js';
 import { formatPlatform } from '../../image/platform.js';
 import { ensureRunnable, stagePlatform } from '../platforms.js';
 import { ImportFailed, fromImported, noteUsed, workdirAfter } from './imported-step.js';
+import { retimable, retimeImported, retimeStep } from './retime.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
 
@@ -44,15 +47,20 @@ async function resolveBase(ctx: BuildContext, ps: PlannedStage): Promise<StageRe
   switch (ps.base.kind) {
     case 'scratch':
       // The key names the default Env, so steps cached before scratch had a PATH are not reused.
-      if (platform) return { state: scratchState(platform), key: cacheKey(['scratch', 'env-path', formatPlatform(platform)]) };
-      return { state: scratchState(), key: cacheKey(['scratch', 'env-path']) };
+      if (platform) return epochFree({ state: scratchState(platform), key: cacheKey(['scratch', 'env-path', formatPlatform(platform)]) });
+      return epochFree({ state: scratchState(), key: cacheKey(['scratch', 'env-path']) });
     case 'stage':
       return ctx.stages.get(ps.base.index) as Promise<StageResult>;
     case 'image': {
       const { state, id } = await useImage(ctx, ps.base.reference, line, platform);
-      return { state, key: cacheKey(['image', id]) };
+      return epochFree({ state, key: cacheKey(['image', id]) });
     }
   }
+}
+
+/** A base whose key has no epoch in it: its retime key is the same. */
+function epochFree(r: StageResult): StageResult {
+  return { ...r, retimeKey: r.key };
 }
 
 /** ONBUILD triggers of the base run first, as if written after FROM. */
@@ -124,21 +132,32 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
   // A child image does not inherit its parent's triggers.
   let state: ImageState = triggers.length > 0 ? withHistory(base.state, { ...newEntryTime(ctx.opts.epoch), created_by: '/bin/sh -c #(nop) ONBUILD triggers ran', empty_layer: true }, (c) => { c.OnBuild = null; }) : base.state;
   let key = base.key;
+  // Once a step may depend on the epoch, so may everything after it: no retime key.
+  let retimeKey = ctx.opts.epoch ? base.retimeKey : undefined;
   const cmdState = { cmdFromBase: true };
   for (const [i, step] of steps.entries()) {
     const ins = step.instruction;
     checkEntitlements([ins], ctx.opts); // ONBUILD triggers too
     const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
     const stepKeyParts: unknown[] = [key, describe(ins)];
-    if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
+    // The retime key: the same chain and parts, without the epoch (retime.ts).
+    let retimeParts: unknown[] | undefined = retimeKey !== undefined && retimable(ins, step.args) ? ['retime', retimeKey, describe(ins)] : undefined;
+    const both = (...parts: unknown[]) => { stepKeyParts.push(...parts); retimeParts?.push(...parts); };
+    if (ins.kind === 'run') both([...step.args].sort(), ctx.opts.network);
     // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
-    if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) stepKeyParts.push(ins.security, ctx.opts.security?.seccomp);
-    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
+    if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) both(ins.security, ctx.opts.security?.seccomp);
+    if (ins.kind === 'copy' || ins.kind === 'add') {
+      const digests = await (await import('./copy-step.js')).copyStep.digests(ctx, state, ins);
+      stepKeyParts.push(digests.exact);
+      if (digests.retime === undefined) retimeParts = undefined;
+      else retimeParts?.push(digests.retime);
+    }
     const makesLayer = ins.kind === 'run' || ins.kind === 'copy' || ins.kind === 'add' || ins.kind === 'workdir';
     // The epoch is in the layer (clamped mtimes, history times): a build
     // with another epoch must not reuse it. Without one, keys stay as they were.
     if (makesLayer && ctx.opts.epoch) stepKeyParts.push({ sourceDateEpoch: ctx.opts.epoch.seconds });
     key = cacheKey(stepKeyParts);
+    retimeKey = retimeParts ? cacheKey(retimeParts) : undefined;
 
     if (!makesLayer) {
       state = withHistory(state, { ...newEntryTime(ctx.opts.epoch), created_by: nopHistory(ins), empty_layer: true }, (c) => {
@@ -152,7 +171,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
-      noteUsed(ctx, ps.index, key, state);
+      noteUsed(ctx, ps.index, key, state, retimeKey);
       continue;
     }
     const release = await ctx.cache.lock(key);
@@ -161,7 +180,18 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       if (again) {
         state = again;
         tracker.cached();
-        noteUsed(ctx, ps.index, key, state);
+        noteUsed(ctx, ps.index, key, state, retimeKey);
+        continue;
+      }
+      // The same step under another epoch: retimed, not run.
+      const other = ctx.opts.noCache || retimeKey === undefined ? undefined : ctx.cache.retime.get(retimeKey);
+      const retimed = other && other.epoch !== ctx.opts.epoch?.seconds ? await retimeStep(ctx, state, ins, other) : undefined;
+      if (retimed) {
+        state = retimed;
+        ctx.cache.put(key, toStored(state));
+        keepRetime(ctx, retimeKey, state);
+        tracker.cached(undefined, { retimed: true });
+        noteUsed(ctx, ps.index, key, state, retimeKey);
         continue;
       }
       // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
@@ -175,7 +205,18 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         pending.push(ready);
         state = after;
         tracker.cached(entry.from.name);
-        noteUsed(ctx, ps.index, key, state);
+        noteUsed(ctx, ps.index, key, state, retimeKey);
+        continue;
+      }
+      // A --cache-from ref's entry for this step under another epoch: fetched, then retimed.
+      const far = ctx.opts.noCache || retimeKey === undefined ? undefined : await ctx.imports.getRetime(retimeKey);
+      const farState = far ? await retimeImported(ctx, state, ins, far) : undefined;
+      if (far && farState) {
+        state = farState;
+        ctx.cache.put(key, toStored(state));
+        keepRetime(ctx, retimeKey, state);
+        tracker.cached(far.from.name, { retimed: true });
+        noteUsed(ctx, ps.index, key, state, retimeKey);
         continue;
       }
       // A step that runs reads every layer below it.
@@ -184,7 +225,8 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       const measured: Measured = {};
       state = await execute(ctx, state, ins, step.args, timings, measured);
       ctx.cache.put(key, toStored(state));
-      noteUsed(ctx, ps.index, key, state);
+      keepRetime(ctx, retimeKey, state);
+      noteUsed(ctx, ps.index, key, state, retimeKey);
       const top = state.layers.at(-1);
       const usage = recordUsage(ctx, state, measured);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings, ...(usage ? { usage } : {}) });
@@ -192,7 +234,12 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       release();
     }
   }
-  return { state, key, args: steps.at(-1)?.args ?? baseArgs };
+  return { state, key, ...(retimeKey !== undefined ? { retimeKey } : {}), args: steps.at(-1)?.args ?? baseArgs };
+}
+
+/** Points the retime index at the state this build made under its epoch. */
+function keepRetime(ctx: BuildContext, retimeKey: string | undefined, state: ImageState): void {
+  if (retimeKey !== undefined && ctx.opts.epoch) ctx.cache.retime.put(retimeKey, { epoch: ctx.opts.epoch.seconds, state: toStored(state) });
 }
 
 /** What a RUN step measured while it ran, filled in by execute and commitDir. */

@@ -12,6 +12,8 @@ export interface StepRecord {
   cached: boolean;
   /** Which cache a cached step came from: `local` (this store's step cache) or the --cache-from ref. */
   cache?: string;
+  /** Remade from an entry of another SOURCE_DATE_EPOCH instead of running (retime.ts). */
+  retimed?: boolean;
   /** The layer the step made, if it ran and made one. */
   layer?: string;
   durationMs: number;
@@ -28,9 +30,9 @@ export function recordingProgress(inner: Progress, records: StepRecord[]): Progr
       records.push(record);
       const took = () => Math.round(performance.now() - start);
       return {
-        cached: (from) => {
-          Object.assign(record, { cached: true, cache: from ?? 'local', durationMs: took() });
-          tracker.cached(from);
+        cached: (from, how) => {
+          Object.assign(record, { cached: true, cache: from ?? 'local', durationMs: took(), ...(how?.retimed ? { retimed: true } : {}) });
+          tracker.cached(from, how);
         },
         done: (detail) => {
           Object.assign(record, { durationMs: took(), ...(detail.layer ? { layer: detail.layer } : {}) });

@@ -14,6 +14,8 @@ export interface StepOutcome {
   status: 'cached' | 'built' | 'none';
   /** For a cached step from a --cache-from ref: that ref (`--> CACHED from REF`). */
   cacheFrom?: string;
+  /** Remade from an entry of another SOURCE_DATE_EPOCH (`--> CACHED (retimed)`). */
+  retimed?: boolean;
 }
 
 const STEP = /^(?:\[([^\]]+)\] )?STEP (\d+)\/\d+: (.*)$/;
@@ -30,7 +32,12 @@ export function parseSteps(stderr: string): StepOutcome[] {
     const last = steps.at(-1);
     if (!last || last.status !== 'none') continue;
     if (line === '--> CACHED') last.status = 'cached';
-    else if (line.startsWith('--> CACHED from ')) Object.assign(last, { status: 'cached', cacheFrom: line.slice('--> CACHED from '.length) });
+    else if (line === '--> CACHED (retimed)') Object.assign(last, { status: 'cached', retimed: true });
+    else if (line.startsWith('--> CACHED from ')) {
+      const from = line.slice('--> CACHED from '.length);
+      const retimed = from.endsWith(' (retimed)');
+      Object.assign(last, { status: 'cached', cacheFrom: retimed ? from.slice(0, -' (retimed)'.length) : from, ...(retimed ? { retimed } : {}) });
+    }
     else if (/^--> [0-9a-f]{12} \(/.test(line)) last.status = 'built';
   }
   return steps;

@@ -185,6 +185,27 @@ describe('registry build cache across runners', () => {
 });
 
 describe('other cache forms', () => {
+  it('a runner under another SOURCE_DATE_EPOCH (a new commit) retimes the cache\'s layers instead of running the steps', () => {
+    const ref = `${reg.host}/cache/app:epoch`;
+    const e1 = 1_650_000_000;
+    const e2 = e1 + 3600;
+    const a = runner('epoch-a');
+    build(a, 'app:epoch', ['--source-date-epoch', String(e1), '--cache-to', `type=registry,ref=${ref},mode=max`]);
+    const b = runner('epoch-b');
+    const { steps, stderr } = build(b, 'app:epoch', ['--source-date-epoch', String(e2), '--cache-from', `type=registry,ref=${ref}`]);
+    const layered = steps.filter((s) => /^(RUN|COPY)/.test(s.text));
+    expect(layered.map((s) => `${s.status} ${s.cacheFrom} ${s.retimed}`)).toEqual(Array(4).fill(`cached ${ref} true`));
+    expect(warnings(stderr)).toEqual([]);
+    // Not run (the RUN's random ID is runner A's), and stamped with the new epoch.
+    const show = (root: string) => {
+      const r = tsbuild(root, ['run', '--rm', 'app:epoch', 'sh', '-c', 'cat /app-id /deps-id; stat -c %Y /app-id /app.txt']);
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n');
+    };
+    const [idA, depsA] = show(a);
+    expect(show(b)).toEqual([idA, depsA, String(e2), String(e2)]);
+  });
+
   it('buildah\'s bare form round-trips', () => {
     const repo = `${reg.host}/cache/bare`;
     build(runner('bare-a'), 'app:bare', ['--cache-to', repo]);

@@ -84,6 +84,15 @@ describe('cache records', () => {
     expect(() => parseRecord(Buffer.from('{"tsbuildCache":2,"entries":[]}'), manifest, 'c')).toThrow(/version/);
   });
 
+  it('carries an entry\'s retime key and epoch, and refuses a malformed one', () => {
+    const retime = { key: K2, epoch: 1_650_000_000 };
+    expect(parseRecord(withEntries([{ key: K1, layer: L, history: {}, retime }]), manifest, 'c')).toEqual([{ key: K1, layer: L, history: {}, retime }]);
+    expect(selectSteps([{ stage: 0, key: K1, history: {}, retime }], 'max', 0)).toEqual([{ key: K1, history: {}, retime }]);
+    for (const bad of [{ key: '../x', epoch: 1 }, { key: K2, epoch: -1 }, { key: K2, epoch: 1.5 }, { key: K2 }, 'x', null]) {
+      expect(() => parseRecord(withEntries([{ key: K1, history: {}, retime: bad }]), manifest, 'c'), JSON.stringify(bad)).toThrow(/bad retime key/);
+    }
+  });
+
   it('keeps only the history fields it trusts', () => {
     const [e] = parseRecord(withEntries([{ key: K2, history: { created_by: 'x', empty_layer: false, author: 'mallory' }, config: { Env: ['PATH=/evil'] } }]), manifest, 'c');
     expect(e).toEqual({ key: K2, history: { created_by: 'x' } });
