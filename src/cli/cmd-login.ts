@@ -7,7 +7,7 @@ import { registryFlags, registryOptions } from '../registry/cli-options.js';
 import { TsbuildError, usageError } from '../errors.js';
 import { saveCredentials } from '../registry/credentials.js';
 import { RegistryClient } from '../registry/http.js';
-import { normaliseRegistry } from '../registry/reference.js';
+import { normaliseRegistry } from '../reference/index.js';
 
 const flags: FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', help: 'user name', value: 'USER' },

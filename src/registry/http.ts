@@ -13,7 +13,7 @@ import { TsbuildError } from '../errors.js';
 import type { Logger } from '../cli/context.js';
 import { BearerTokens, basicHeader, repositoryScope } from './auth.js';
 import { findCredentials, type CredentialEnv, type Credentials } from './credentials.js';
-import { apiHost } from './reference.js';
+import { apiHost } from '../reference/index.js';
 import { resolveTransport, type Transport, type TransportOptions } from './transport.js';
 import { parseWwwAuthenticate, pickChallenge, type Challenge } from './www-authenticate.js';
 

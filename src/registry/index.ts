@@ -12,11 +12,11 @@ import { fetchImageManifest, pull, type FetchedManifest, type PullOptions } from
 import { RegistryClient } from './http.js';
 import { hostPlatform } from './manifest.js';
 import { makeProgress, type Progress } from './progress.js';
-import { parseReference } from './reference.js';
+import { parseReference } from '../reference/index.js';
 
 export { pull, fetchImageManifest, type FetchedManifest, type PullOptions, type PullResult } from './pull.js';
 export { push, pushContent, type PushOptions, type PushResult, type ContentPushOptions } from './push.js';
-export { parseReference, tryParseReference, apiHost, type ImageReference } from './reference.js';
+export { parseReference, tryParseReference, apiHost, type ImageReference } from '../reference/index.js';
 export { parsePlatform, hostPlatform, formatPlatform } from './manifest.js';
 export { makeProgress, silentProgress, type Progress } from './progress.js';
 export { findCredentials, saveCredentials } from './credentials.js';

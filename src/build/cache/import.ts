@@ -142,7 +142,7 @@ function checkedBlob(bytes: Buffer, desc: Descriptor, what: string): Buffer {
 }
 
 async function loadRegistry(refText: string, opts: ImportOptions): Promise<{ origin: LayerOrigin; entries: CacheEntry[] }> {
-  const { parseReference } = await import('../../registry/reference.js');
+  const { parseReference } = await import('../../reference/index.js');
   const { RegistryClient } = await import('../../registry/http.js');
   const ref = parseReference(refText);
   // Fewer retries than a pull: a cache that is down should cost seconds, not a minute.

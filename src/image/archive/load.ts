@@ -10,7 +10,7 @@
 // named only after all their content is in, inside one lease.
 import { TsbuildError } from '../../errors.js';
 import { hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest.js';
-import { parseReference, tryParseReference } from '../../registry/reference.js';
+import { parseReference, tryParseReference } from '../../reference/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import { tempName } from '../../store/blobs.js';
 import { digestHex } from '../../store/digest.js';

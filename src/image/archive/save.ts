@@ -14,7 +14,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
-import { parseReference, tryParseReference } from '../../registry/reference.js';
+import { parseReference, tryParseReference } from '../../reference/index.js';
 import { tempName } from '../../store/blobs.js';
 import { digestHex, HashingTransform, sha256Of } from '../../store/digest.js';
 import type { ImageRecord, Store } from '../../store/index.js';
