@@ -3,7 +3,7 @@
 // them where podman would (REGISTRY_AUTH_FILE, the runtime dir, ~/.config).
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
-import { registryFlags, registryOptions } from '../registry/cli-options.js';
+import { registryFlags, registryOptions } from './registry-flags.js';
 import { TsbuildError, usageError } from '../errors.js';
 import { saveCredentials } from '../registry/credentials.js';
 import { RegistryClient } from '../registry/http.js';

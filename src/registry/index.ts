@@ -7,7 +7,7 @@
 import type { Platform } from '../image/oci.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import { TsbuildError } from '../errors.js';
-import type { Logger } from '../cli/context.js';
+import type { Logger } from '../log.js';
 import { fetchImageManifest, pull, type FetchedManifest, type PullOptions } from './pull.js';
 import { RegistryClient } from './http.js';
 import { hostPlatform } from './manifest.js';

@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import type { Descriptor } from '../image/oci.js';
 import type { ImageRecord, Store } from '../store/index.js';
-import type { Logger } from '../cli/context.js';
+import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from './manifest.js';

@@ -14,7 +14,7 @@ import pLimit from 'p-limit';
 import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
-import type { Logger } from '../../cli/context.js';
+import type { Logger } from '../../log.js';
 import { silentProgress, type Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../registry/manifest.js';
 import type { RegistryClient } from '../../registry/http.js';
