@@ -136,7 +136,6 @@ const show = (e: Edge) => `${e.from} → ${e.to}`;
 
 // Violations still being removed (issue 15). Each entry must still occur, so the list only shrinks.
 const KNOWN = new Set<string>([
-  'cycle build/executor/copy-step.ts → build/executor/stage.ts → build/executor/copy-step.ts',
   'up image/commit.ts → build/index.ts',
   'up image/commit.ts → build/executor/config-steps.ts',
   'up store/layers.ts → image/layer-unpacker.ts',

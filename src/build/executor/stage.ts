@@ -12,13 +12,15 @@ import { INIT_FILES } from '../../run/container-fs.js';
 import { stackView } from '../../image/stack-view.js';
 import { resolveUser } from '../../run/user.js';
 import { LayerOut } from '../copy/layer-out.js';
-import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
+import { expandStage, parseStages, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
 import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
+import { sourceState } from './source-state.js';
+import { copyStep } from './copy-step.js';
 import { makeTempDir } from '../../store/blobs.js';
 import { stepUsage, type StepUsage } from './step-usage.js';
 import { stepKey, writeStepUsage } from '../../store/step-usage.js';
@@ -133,7 +135,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (ins.kind === 'run') stepKeyParts.push([...step.args].sort(), ctx.opts.network);
     // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
     if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) stepKeyParts.push(ins.security, ctx.opts.security?.seccomp);
-    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await (await import('./copy-step.js')).copyStep.digest(ctx, state, ins));
+    if (ins.kind === 'copy' || ins.kind === 'add') stepKeyParts.push(await copyStep.digest(ctx, state, ins));
     const makesLayer = ins.kind === 'run' || ins.kind === 'copy' || ins.kind === 'add' || ins.kind === 'workdir';
     // The epoch is in the layer (clamped mtimes, history times): a build
     // with another epoch must not reuse it. Without one, keys stay as they were.
@@ -266,7 +268,6 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     }
   }
   if (ins.kind === 'copy' || ins.kind === 'add') {
-    const { copyStep } = await import('./copy-step.js');
     const layerDir = await copyStep.apply(ctx, state, ins);
     timings.copy = performance.now() - t0;
     const verb = ins.kind === 'copy' ? 'COPY' : 'ADD';
@@ -306,15 +307,4 @@ async function commitDir(ctx: BuildContext, state: ImageState, dir: string, hist
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The state `--from=X` names: a stage of this build or an image. */
-export async function sourceState(ctx: BuildContext, from: string, line: number): Promise<ImageState> {
-  const ref = resolveSource(from, ctx.allStages);
-  if (ref?.kind === 'stage') {
-    const built = ctx.stages.get(ref.index);
-    if (!built) throw new TsbuildError('E_UNKNOWN_STAGE', `stage ${from} is not part of this build`, { location: { file: ctx.opts.displayFile, line } });
-    return (await built).state;
-  }
-  return (await useImage(ctx, ref?.reference ?? from, line)).state;
 }
