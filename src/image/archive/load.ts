@@ -14,7 +14,7 @@ import { parseReference, tryParseReference } from '../../reference/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import { tempName } from '../../store/blobs.js';
 import { digestHex } from '../../store/digest.js';
-import { detectCompression } from '../compression.js';
+import { detectCompression } from '../../store/codec/compression.js';
 import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci.js';
 import { headOf, openArchive, type ArchiveSource } from './source.js';
 import { join } from 'node:path';

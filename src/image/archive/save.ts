@@ -18,7 +18,7 @@ import { parseReference, tryParseReference } from '../../reference/index.js';
 import { tempName } from '../../store/blobs.js';
 import { digestHex, HashingTransform, sha256Of } from '../../store/digest.js';
 import type { ImageRecord, Store } from '../../store/index.js';
-import { decompressor, detectFileCompression } from '../compression.js';
+import { decompressor, detectFileCompression } from '../../store/codec/compression.js';
 import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci.js';
 import { DirSink, TarSink, type ArchiveSink } from './sink.js';
 import { writeIndexTo } from './index-archive.js';
