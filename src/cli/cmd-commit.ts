@@ -21,7 +21,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
   if (!ref || extra.length > 0) throw usageError('"tsbuild commit" requires a container and at most one image name');
   const c = findContainer(ctx.root, ref);
   const { openStore } = await import('../store/index.js');
-  const { commitContainer } = await import('../image/commit.js');
+  const { commitContainer } = await import('../build/commit.js');
   const store = await openStore(ctx.root);
   try {
     const msg = a.strings.get('message');

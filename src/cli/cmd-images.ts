@@ -5,7 +5,7 @@ import type { CliContext } from './context.js';
 import { humanDuration } from './cmd-ps.js';
 import { usageError } from '../errors.js';
 import { describeImage, formatTable, humanSize } from '../image/describe.js';
-import { parseReference } from '../registry/reference.js';
+import { parseReference } from '../reference/index.js';
 import { usingStore } from '../store/index.js';
 import { loadIndexRecords, parseIndexRecord } from '../store/index-records.js';
 import { digestHex } from '../store/digest.js';

@@ -3,11 +3,11 @@
 // them where podman would (REGISTRY_AUTH_FILE, the runtime dir, ~/.config).
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
-import { registryFlags, registryOptions } from '../registry/cli-options.js';
+import { registryFlags, registryOptions } from './registry-flags.js';
 import { TsbuildError, usageError } from '../errors.js';
 import { saveCredentials } from '../registry/credentials.js';
 import { RegistryClient } from '../registry/http.js';
-import { normaliseRegistry } from '../registry/reference.js';
+import { normaliseRegistry } from '../reference/index.js';
 
 const flags: FlagSpec[] = [
   { name: 'username', short: 'u', type: 'string', help: 'user name', value: 'USER' },

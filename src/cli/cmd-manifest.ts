@@ -13,7 +13,7 @@ import { TsbuildError, usageError } from '../errors.js';
 import { MediaType, type ImageIndex, type Platform } from '../image/oci.js';
 import { makeIndex, withEntry, type IndexEntry } from '../image/index-manifest.js';
 import { configPlatform } from '../image/platform.js';
-import { registryFlags, registryOptions } from '../registry/cli-options.js';
+import { registryFlags, registryOptions } from './registry-flags.js';
 import { usingStore, type Store } from '../store/index.js';
 import { findIndexRecord, parseIndexRecord, putIndexRecord } from '../store/index-records.js';
 

@@ -2,7 +2,7 @@
 // from a registry into the store and print its ID on stdout (progress on stderr).
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
-import { registryFlags, registryOptions } from '../registry/cli-options.js';
+import { registryFlags, registryOptions } from './registry-flags.js';
 import { usageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { makeProgress, parsePlatform, parseReference, pull } from '../registry/index.js';

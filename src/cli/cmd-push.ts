@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
-import { registryFlags, registryOptions } from '../registry/cli-options.js';
+import { registryFlags, registryOptions } from './registry-flags.js';
 import { usageError } from '../errors.js';
 import { openStore } from '../store/index.js';
 import { makeProgress, push } from '../registry/index.js';

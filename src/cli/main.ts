@@ -1,7 +1,8 @@
 // CLI entry: global options, command dispatch, and the one place where
 // errors become `tsbuild: <message> (<location>)` lines and exit codes.
 import { commands } from './commands.js';
-import { defaultRoot, isLogLevel, makeLogger, type CliContext, type LogLevel } from './context.js';
+import { isLogLevel, makeLogger, type LogLevel } from '../log.js';
+import { defaultRoot, type CliContext } from './context.js';
 import { ExitCode, isTsbuildError, usageError } from '../errors.js';
 import { resolve } from 'node:path';
 

@@ -4,7 +4,7 @@
 // unpacked layers (or compressed blobs for layers not unpacked yet).
 import { readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
-import { parseReference } from '../registry/reference.js';
+import { parseReference } from '../reference/index.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import type { ImageConfig, ImageManifest } from './oci.js';
 

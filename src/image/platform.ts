@@ -8,7 +8,7 @@
 import { TsbuildError } from '../errors.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import { formatPlatform, hostPlatform, parsePlatform } from '../registry/manifest.js';
-import { parseReference } from '../registry/reference.js';
+import { parseReference } from '../reference/index.js';
 import type { Platform } from './oci.js';
 
 export { formatPlatform, hostPlatform, parsePlatform };

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
-import type { Logger } from '../cli/context.js';
+import type { Logger } from '../log.js';
 import type { RunnableImage } from './runnable.js';
 import type { Store } from '../store/index.js';
 import type { Platform } from './oci.js';

@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { normaliseRegistry } from './reference.js';
+import { normaliseRegistry } from '../reference/index.js';
 
 export interface Credentials {
   username?: string;

@@ -10,10 +10,10 @@ import fetch, { type Response } from 'node-fetch';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TsbuildError } from '../errors.js';
-import type { Logger } from '../cli/context.js';
+import type { Logger } from '../log.js';
 import { BearerTokens, basicHeader, repositoryScope } from './auth.js';
 import { findCredentials, type CredentialEnv, type Credentials } from './credentials.js';
-import { apiHost } from './reference.js';
+import { apiHost } from '../reference/index.js';
 import { resolveTransport, type Transport, type TransportOptions } from './transport.js';
 import { parseWwwAuthenticate, pickChallenge, type Challenge } from './www-authenticate.js';
 

@@ -15,7 +15,7 @@ import { RegistryClient, type ClientOptions } from './http.js';
 import { MANIFEST_ACCEPT, hostPlatform, parseManifest, selectPlatform, sha256Digest } from './manifest.js';
 import { cleanStalePartials, fetchBlob, type BlobSource } from './partial-blob.js';
 import { silentProgress, type Progress } from './progress.js';
-import { parseReference, type ImageReference } from './reference.js';
+import { parseReference, type ImageReference } from '../reference/index.js';
 
 /** Registries cap manifests at 4 MiB; so do we, before parsing. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

@@ -8,7 +8,7 @@ import type { Store } from '../store/index.js';
 import { RegistryClient } from './http.js';
 import { sha256Digest } from './manifest.js';
 import { push, type PushOptions } from './push.js';
-import { parseReference, type ImageReference } from './reference.js';
+import { parseReference, type ImageReference } from '../reference/index.js';
 
 export interface PushIndexResult {
   reference: ImageReference;

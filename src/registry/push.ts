@@ -13,12 +13,12 @@ import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import type { Descriptor } from '../image/oci.js';
 import type { ImageRecord, Store } from '../store/index.js';
-import type { Logger } from '../cli/context.js';
+import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from './manifest.js';
 import { silentProgress, type Progress } from './progress.js';
-import { parseReference, tryParseReference, type ImageReference } from './reference.js';
+import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 
 /** Blobs up to this size go up in one PUT; larger ones as one streamed PATCH and a closing PUT. */
 export const DEFAULT_MONOLITHIC_LIMIT = 32 * 1024 * 1024;

@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
-import { tryParseReference, parseReference } from '../registry/reference.js';
+import { tryParseReference, parseReference } from '../reference/index.js';
 import { fsyncDir, tempName } from './blobs.js';
 import { digestHex, isDigest } from './digest.js';
 import type { ImageRecord } from './index.js';

@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
+// Static: the codec sits inside the store (issue 15); the tar reader itself
+// (unpack.ts, tar-stream) still loads only when a layer is unpacked.
+import { startLayerUnpack } from './codec/layer-unpacker.js';
 import { fromNative, native } from '../native/index.js';
 import type { LayerSource } from './index.js';
 import type { LockManager } from './lock.js';
@@ -124,8 +127,6 @@ export class LayerStore {
     const diff = join(work, 'diff');
     await mkdir(diff, { recursive: true, mode: 0o755 });
     const privileged = process.getuid?.() === 0;
-    // The unpacker (tar, gzip, zstd) loads only when a layer is unpacked.
-    const { startLayerUnpack } = await import('../image/layer-unpacker.js');
     const unpacker = startLayerUnpack(diff, { privileged, what });
     let res;
     try {

@@ -2,7 +2,7 @@
 // the layer directories, unpacked on demand, bottom first, and the config.
 import { TsbuildError } from '../errors.js';
 import type { RunnableImage } from '../image/runnable.js';
-import { tryParseReference } from '../registry/reference.js';
+import { tryParseReference } from '../reference/index.js';
 import type { Store } from './index.js';
 
 export async function resolveRunnable(store: Store, ref: string): Promise<RunnableImage> {

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
-import type { Logger } from '../../cli/context.js';
+import type { Logger } from '../../log.js';
 import type { Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../registry/manifest.js';
 import { describeLocation, type CacheExportSpec } from './spec.js';

@@ -14,7 +14,7 @@ import pLimit from 'p-limit';
 import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
-import type { Logger } from '../../cli/context.js';
+import type { Logger } from '../../log.js';
 import { silentProgress, type Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../registry/manifest.js';
 import type { RegistryClient } from '../../registry/http.js';
@@ -154,7 +154,7 @@ function checkedBlob(bytes: Buffer, desc: Descriptor, what: string): Buffer {
 }
 
 async function loadRegistry(refText: string, opts: ImportOptions): Promise<{ origin: LayerOrigin; entries: CacheEntry[] }> {
-  const { parseReference } = await import('../../registry/reference.js');
+  const { parseReference } = await import('../../reference/index.js');
   const { RegistryClient } = await import('../../registry/http.js');
   const ref = parseReference(refText);
   // Fewer retries than a pull: a cache that is down should cost seconds, not a minute.

@@ -22,8 +22,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { Decompress } from 'fzstd';
 import type { XzReadableStream as XzStream } from 'xz-decompress';
-import { type Compression, detectCompression } from '../../image/compression.js';
-import { unpackLayer } from '../../image/unpack.js';
+import { type Compression, detectCompression } from '../../store/codec/compression.js';
+import { unpackLayer } from '../../store/codec/unpack.js';
 
 /** What ADD can unpack: the layer compressions plus bzip2 and xz. */
 export type ArchiveCompression = Compression | 'bzip2' | 'xz';

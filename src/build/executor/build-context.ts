@@ -8,7 +8,7 @@ import type { IgnoreMatcher, SourceDateEpoch } from '../context/index.js';
 import type { FileDigests } from '../copy/file-digests.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import type { SecurityConfig } from '../../run/security.js';
-import type { Logger } from '../../cli/context.js';
+import type { Logger } from '../../log.js';
 import type { BuildPlan, Stage } from '../index.js';
 import type { ResolvedImage } from '../../registry/index.js';
 import type { BuildCache } from './cache.js';

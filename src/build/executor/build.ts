@@ -108,7 +108,7 @@ function jsonWarnings(log: BuildOptions['log']): BuildOptions['log'] {
 /** Every --cache-to, one after another (each pushes a blob once; several targets rarely share a registry). */
 async function exportCaches(ctx: BuildContext, cacheRepositories: { host: string; repository: string }[]): Promise<void> {
   const { exportCache } = await import('../cache/export.js');
-  const { tryParseReference } = await import('../../registry/reference.js');
+  const { tryParseReference } = await import('../../reference/index.js');
   // Layers of base images pulled from the cache's registry can be mounted from their repositories.
   const mountFrom = [...cacheRepositories];
   for (const ref of ctx.images.keys()) {

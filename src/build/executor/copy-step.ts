@@ -8,7 +8,7 @@ import { applyCopy, copySourceDigests, type CopySource, type CopyStep } from '..
 import type { AddInstruction, CopyInstruction } from '../index.js';
 import type { BuildContext } from './build-context.js';
 import { layerDirs, type ImageState } from './image-state.js';
-import { sourceState } from './stage.js';
+import { sourceState } from './source-state.js';
 import { makeTempDir } from '../../store/blobs.js';
 
 async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<CopyStep> {

@@ -88,7 +88,7 @@ export async function retimedLayerDir(store: Store, root: string, layer: { diffI
   if (!(await store.hasBlob(layer.digest))) return undefined;
   const dir = makeTempDir(join(root, 'tmp'), 'retime');
   try {
-    const { startLayerUnpack } = await import('../../image/layer-unpacker.js');
+    const { startLayerUnpack } = await import('../../store/codec/layer-unpacker.js');
     const what = `layer ${layer.digest}`;
     const unpacker = startLayerUnpack(dir, { privileged: process.getuid?.() === 0, what });
     for await (const chunk of await store.openBlob(layer.digest)) await unpacker.write(chunk as Buffer);

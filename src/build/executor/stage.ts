@@ -14,13 +14,15 @@ import { INIT_FILES } from '../../run/container-fs.js';
 import { stackView } from '../../image/stack-view.js';
 import { resolveUser } from '../../run/user.js';
 import { LayerOut } from '../copy/layer-out.js';
-import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
+import { expandStage, parseStages, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
 import { newEntryTime, stepTime } from './history-times.js';
 import { applyConfigInstruction, nopHistory } from './config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
+import { sourceState } from './source-state.js';
+import { copyStep } from './copy-step.js';
 import { makeTempDir } from '../../store/blobs.js';
 import { stepUsage, type StepUsage } from './step-usage.js';
 import { stepKey, writeStepUsage } from '../../store/step-usage.js';
@@ -147,7 +149,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
     if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) both(ins.security, ctx.opts.security?.seccomp);
     if (ins.kind === 'copy' || ins.kind === 'add') {
-      const digests = await (await import('./copy-step.js')).copyStep.digests(ctx, state, ins);
+      const digests = await copyStep.digests(ctx, state, ins);
       stepKeyParts.push(digests.exact);
       if (digests.retime === undefined) retimeParts = undefined;
       else retimeParts?.push(digests.retime);
@@ -313,7 +315,6 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     }
   }
   if (ins.kind === 'copy' || ins.kind === 'add') {
-    const { copyStep } = await import('./copy-step.js');
     const layerDir = await copyStep.apply(ctx, state, ins);
     timings.copy = performance.now() - t0;
     const verb = ins.kind === 'copy' ? 'COPY' : 'ADD';
@@ -353,15 +354,4 @@ async function commitDir(ctx: BuildContext, state: ImageState, dir: string, hist
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The state `--from=X` names: a stage of this build or an image. */
-export async function sourceState(ctx: BuildContext, from: string, line: number): Promise<ImageState> {
-  const ref = resolveSource(from, ctx.allStages);
-  if (ref?.kind === 'stage') {
-    const built = ctx.stages.get(ref.index);
-    if (!built) throw new TsbuildError('E_UNKNOWN_STAGE', `stage ${from} is not part of this build`, { location: { file: ctx.opts.displayFile, line } });
-    return (await built).state;
-  }
-  return (await useImage(ctx, ref?.reference ?? from, line)).state;
 }

@@ -4,7 +4,7 @@
 // The engine builds `plan.stages` in dependency order and may build stages
 // whose dependencies are done in parallel.
 import { TsbuildError } from '../../errors.js';
-import { parseReference } from '../../registry/reference.js';
+import { parseReference } from '../../reference/index.js';
 import { atLine, fail, locatedError } from '../parser/located-error.js';
 import { processWord } from '../shell/lex.js';
 import { type Platform, resolveGlobalScope, undeclaredBuildArgs } from './args.js';

@@ -5,7 +5,7 @@
 // layout holds, and is recorded under its names when all of them are there.
 // docker-archive has no place for an index: saving one there is an error.
 import { TsbuildError } from '../../errors.js';
-import { parseReference } from '../../registry/reference.js';
+import { parseReference } from '../../reference/index.js';
 import { digestHex } from '../../store/digest.js';
 import type { Store } from '../../store/index.js';
 import { putIndexRecord, type IndexRecord, parseIndexRecord } from '../../store/index-records.js';

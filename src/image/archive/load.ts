@@ -10,11 +10,11 @@
 // named only after all their content is in, inside one lease.
 import { TsbuildError } from '../../errors.js';
 import { hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest.js';
-import { parseReference, tryParseReference } from '../../registry/reference.js';
+import { parseReference, tryParseReference } from '../../reference/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import { tempName } from '../../store/blobs.js';
 import { digestHex } from '../../store/digest.js';
-import { detectCompression } from '../compression.js';
+import { detectCompression } from '../../store/codec/compression.js';
 import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci.js';
 import { headOf, openArchive, type ArchiveSource } from './source.js';
 import { join } from 'node:path';

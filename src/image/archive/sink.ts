@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { cleanTarPath } from '../unpack.js';
+import { cleanTarPath } from '../../store/codec/unpack.js';
 
 export interface ArchiveSink {
   /** Whether a file is already there (dir sinks skip rewriting blobs). */

@@ -15,8 +15,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TsbuildError } from '../../errors.js';
-import { decompressor, detectFileCompression } from '../compression.js';
-import { cleanTarPath } from '../unpack.js';
+import { decompressor, detectFileCompression } from '../../store/codec/compression.js';
+import { cleanTarPath } from '../../store/codec/unpack.js';
 
 export interface ArchiveSource {
   /** What it is, for messages: the path the user gave. */

@@ -9,7 +9,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import type { Decompress as ZstdDecoder } from 'fzstd';
-import { TsbuildError } from '../errors.js';
+import { TsbuildError } from '../../errors.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 

@@ -11,7 +11,7 @@
 // second core gained, which zlib's pool thread already provides.
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { Gatherer } from '../gather.js';
+import { Gatherer } from '../../gather.js';
 import { detectCompression, type Compression } from './compression.js';
 import type { UnpackOptions, UnpackResult } from './unpack.js';
 

@@ -1,6 +1,6 @@
 // Reference normalisation as docker does it (distribution/reference tests).
 import { describe, expect, it } from 'vitest';
-import { apiHost, normaliseRegistry, parseReference, withTag } from '../../../src/registry/reference.js';
+import { apiHost, normaliseRegistry, parseReference, withTag } from '../../../src/reference/index.js';
 import { TsbuildError } from '../../../src/errors.js';
 
 const D = 'sha256:' + 'a'.repeat(64);

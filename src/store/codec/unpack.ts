@@ -14,10 +14,10 @@ import { writeSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { TsbuildError } from '../errors.js';
-import { native, nativeCall, WritebackPacer } from '../native/index.js';
-import type { EntryMeta, RootedDir } from '../../crates/native/binding.js';
-import { HashingTransform } from '../store/digest.js';
+import { TsbuildError } from '../../errors.js';
+import { native, nativeCall, WritebackPacer } from '../../native/index.js';
+import type { EntryMeta, RootedDir } from '../../../crates/native/binding.js';
+import { HashingTransform } from '../digest.js';
 import { decompressor, type Compression } from './compression.js';
 import { useBinaryXattrs, xattrsOf } from './pax.js';
 

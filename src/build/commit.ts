@@ -1,15 +1,17 @@
 // Turning a container's read-write layer into a new image on top of its
 // base image (`tsbuild commit`): one new layer from the upperdir (the init
 // layer's files left out, whiteouts kept), the base's config with any
-// `-c` changes applied, and a history entry.
+// `-c` changes applied, and a history entry. It lives in build/ because the
+// `-c` changes are Containerfile instructions, parsed and applied by the same
+// code as a build's (image/ importing build/ pointed up, issue 15).
 import { TsbuildError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { INIT_FILES } from '../run/container-fs.js';
 import type { ContainerState } from '../run/state.js';
-import { writeLayer } from './layer-writer.js';
-import { MediaType, type ImageConfig, type ImageManifest } from './oci.js';
-import { expandStage, parseStages } from '../build/index.js';
-import { applyConfigInstruction } from '../build/executor/config-steps.js';
+import { writeLayer } from '../image/layer-writer.js';
+import { MediaType, type ImageConfig, type ImageManifest } from '../image/oci.js';
+import { expandStage, parseStages } from './index.js';
+import { applyConfigInstruction } from './executor/config-steps.js';
 
 export interface CommitOptions {
   /** Instructions such as `CMD ["/app"]` or `ENV A=b`, applied to the config. */

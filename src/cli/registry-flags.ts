@@ -1,8 +1,8 @@
 // The registry flags that pull, push, login (and run/build, when they pull)
 // share, spelled as podman spells them, and their mapping to client options.
 // One definition so that every command documents and parses them alike.
-import type { FlagSpec, ParsedArgs } from '../cli/args.js';
-import type { TransportOptions } from './transport.js';
+import type { FlagSpec, ParsedArgs } from './args.js';
+import type { TransportOptions } from '../registry/transport.js';
 
 export const registryFlags: FlagSpec[] = [
   { name: 'tls-verify', type: 'bool', help: 'require HTTPS and verify certificates (default true; loopback registries use HTTP)' },
