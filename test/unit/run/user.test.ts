@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,6 @@ describe('users from a layer stack', () => {
     expect(new LayerView([l1, l2, l3]).readFile('/etc/passwd')).toBe('middle');
     expect(new LayerView([l1]).readFile('/etc/passwd')).toBe('bottom');
     expect(new LayerView([l1, l2, l3]).readFile('/etc/group')).toBeUndefined();
+    rmSync(base, { recursive: true, force: true });
   });
 });
