@@ -117,6 +117,7 @@ export class RegistryClient {
 
   private async doPing(): Promise<void> {
     let lastErr: unknown;
+    let certificateErr: unknown;
     for (const scheme of this.transport.schemes) {
       const base = `${scheme}://${this.host}`;
       try {
@@ -131,10 +132,14 @@ export class RegistryClient {
         }
         lastErr = new TsbuildError('E_REGISTRY', `${base}/v2/ answered status ${res.status}: not a registry API endpoint`);
       } catch (err) {
+        // A server that showed a certificate speaks TLS: its refusal is the answer, not the
+        // 400 its port gives plain HTTP next.
+        if (isCertificateError(err)) certificateErr ??= err;
         // A scheme that answered (500, 404…) says more than one that could not connect after it.
         if (!(lastErr instanceof TsbuildError)) lastErr = err;
       }
     }
+    if (certificateErr !== undefined) throw this.connectionFailure(certificateErr);
     if (lastErr instanceof TsbuildError) throw lastErr;
     throw this.connectionFailure(lastErr);
   }
@@ -261,4 +266,10 @@ export class RegistryClient {
         return new TsbuildError('E_REGISTRY', `${what}: registry ${this.registry} answered status ${res.status}`);
     }
   }
+}
+
+/** A TLS handshake that failed on the server's certificate (not a plain-HTTP port answering TLS). */
+function isCertificateError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i.test(`${e?.code ?? ''} ${e?.message ?? ''}`);
 }
