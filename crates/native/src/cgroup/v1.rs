@@ -138,4 +138,11 @@ pub mod tempdir {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+
+    /// Writes `body` at `root/rel`, making its parents: one file of a fake cgroupfs or procfs tree.
+    pub fn put(root: &Path, rel: &str, body: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
 }

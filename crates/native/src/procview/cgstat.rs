@@ -165,13 +165,7 @@ pub fn visible_cpus(cpuset: Option<Vec<usize>>, quota: Option<(u64, u64)>, host:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::v1::tempdir::TempDir;
-
-    fn put(root: &Path, rel: &str, body: &str) {
-        let p = root.join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, body).unwrap();
-    }
+    use crate::cgroup::v1::tempdir::{put, TempDir};
 
     #[test]
     fn parses_cpu_lists() {

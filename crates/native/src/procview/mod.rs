@@ -125,13 +125,7 @@ pub fn detach(mountpoint: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::v1::tempdir::TempDir;
-
-    fn put(root: &Path, rel: &str, body: &str) {
-        let p = root.join(rel);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        fs::write(p, body).unwrap();
-    }
+    use crate::cgroup::v1::tempdir::{put, TempDir};
 
     #[test]
     fn a_v2_view_follows_cpuset_and_memory_and_counts_tasks() {
