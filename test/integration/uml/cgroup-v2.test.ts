@@ -56,7 +56,7 @@ tsbuild rm -f lim >/dev/null
 # habit): runtimes there size themselves from it. Also in a user namespace.
 inside='cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; touch /sys/fs/cgroup/x 2>/dev/null || echo read-only'
 echo "inside=$(tsbuild run --rm --memory 32m --cpus 0.5 $IMG sh -c "$inside" | tr '\n' ,)"
-# (Without --memory: its /proc view needs the v1-or-v2 memory cgroup, checked in run/procview.test.ts.)
+# (--uidmap with --memory and its /proc view is covered on the host by run/procview.test.ts.)
 echo "inside.userns=$(tsbuild run --rm --uidmap 0:100000:65536 --cpus 0.5 $IMG sh -c "$inside" 2>&1 | tr '\n' ,)"
 
 # A build's RUN step on this kernel (no limits, so no container cgroup of its own).
