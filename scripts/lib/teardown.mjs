@@ -75,6 +75,9 @@ export function killUnder(dir) {
   }
   const deadline = Date.now() + 5000;
   while ([...pids].some(alive) && Date.now() < deadline) execFileSync('sleep', ['0.1']);
+  // containerd writes its goroutines to $TMPDIR/containerd.PID.stacks.log when dockerd sends it
+  // SIGUSR1 (a slow shutdown): the name carries the pid, so only ours are removed.
+  for (const pid of pids) rmSync(`/tmp/containerd.${pid}.stacks.log`, { force: true });
 }
 
 /** Removes `dir` after killing its processes and unmounting what is under it. */
