@@ -6,10 +6,11 @@
 // first one's result instead of making a different layer. Beside the
 // steps, the retime index (retime.ts) keeps entries across epochs.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../native/index.js';
 import type { StoredState } from './image-state.js';
+import { JsonRecords } from './json-records.js';
 import { RetimeIndex } from './retime.js';
 
 export function cacheKey(parts: readonly unknown[]): string {
@@ -17,31 +18,24 @@ export function cacheKey(parts: readonly unknown[]): string {
 }
 
 export class BuildCache {
-  private readonly dir: string;
+  private readonly steps: JsonRecords<StoredState>;
   private readonly lockDir: string;
   /** Retime key → the newest state under it, and its SOURCE_DATE_EPOCH. */
   readonly retime: RetimeIndex;
 
   constructor(root: string) {
-    this.dir = join(root, 'cache', 'steps');
+    this.steps = new JsonRecords(join(root, 'cache', 'steps'));
     this.lockDir = join(root, 'locks', 'steps');
-    mkdirSync(this.dir, { recursive: true });
     mkdirSync(this.lockDir, { recursive: true });
     this.retime = new RetimeIndex(root);
   }
 
   get(key: string): StoredState | undefined {
-    try {
-      return JSON.parse(readFileSync(join(this.dir, `${key}.json`), 'utf8')) as StoredState;
-    } catch {
-      return undefined;
-    }
+    return this.steps.get(key);
   }
 
   put(key: string, state: StoredState): void {
-    const tmp = join(this.dir, `.${key}.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify(state));
-    renameSync(tmp, join(this.dir, `${key}.json`));
+    this.steps.put(key, state);
   }
 
   /** Exclusive lock on one key across processes; resolves to its release. */

@@ -30,7 +30,7 @@
 // before it. The registry cache carries each
 // entry's retime key and epoch too (cache/record.ts), so a runner on a new
 // commit retimes the layers of a --cache-from ref instead of running steps.
-import { lutimesSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lutimesSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../native/index.js';
 import { makeTempDir } from '../../store/blobs.js';
@@ -42,6 +42,7 @@ import type { BuildContext } from './build-context.js';
 import { stepTime } from './history-times.js';
 import { withHistory, withLayer, type ImageState, type StoredState } from './image-state.js';
 import { workdirAfter } from './imported-step.js';
+import { JsonRecords } from './json-records.js';
 import type { ImportedEntry } from '../cache/import.js';
 
 /** A retimed layer's mtime: the old epoch becomes the new one, everything else is clamped to it. */
@@ -55,27 +56,10 @@ export interface RetimeEntry {
   state: StoredState;
 }
 
-/** retime key → newest entry; small JSON files written atomically, beside the step cache. */
-export class RetimeIndex {
-  private readonly dir: string;
-
+/** retime key → newest entry, beside the step cache (json-records.ts). */
+export class RetimeIndex extends JsonRecords<RetimeEntry> {
   constructor(root: string) {
-    this.dir = join(root, 'cache', 'retime');
-    mkdirSync(this.dir, { recursive: true });
-  }
-
-  get(key: string): RetimeEntry | undefined {
-    try {
-      return JSON.parse(readFileSync(join(this.dir, `${key}.json`), 'utf8')) as RetimeEntry;
-    } catch {
-      return undefined;
-    }
-  }
-
-  put(key: string, entry: RetimeEntry): void {
-    const tmp = join(this.dir, `.${key}.${process.pid}.tmp`);
-    writeFileSync(tmp, JSON.stringify(entry));
-    renameSync(tmp, join(this.dir, `${key}.json`));
+    super(join(root, 'cache', 'retime'));
   }
 }
 
