@@ -189,7 +189,7 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
     if spec.new_cgroup_ns {
         sys.unshare(libc::CLONE_NEWCGROUP).map_err(|e| Failure::new(Stage::CgroupNs, e))?;
     }
-    setup_stdio(spec).map_err(|e| Failure::new(Stage::Stdio, e))?;
+    setup_stdio(sys, spec).map_err(|e| Failure::new(Stage::Stdio, e))?;
     sys.umask(0);
     if let Some(h) = &spec.hostname {
         sys.sethostname(h.as_bytes()).map_err(|e| Failure::new(Stage::Hostname, e))?;
@@ -209,26 +209,21 @@ pub fn prepare(sys: &dyn Syscall, spec: &ChildSpec, sync_fd: i32) -> Result<(), 
     Ok(())
 }
 
-fn setup_stdio(spec: &ChildSpec) -> Result<(), Errno> {
-    if spec.new_session && unsafe { libc::setsid() } < 0 {
-        return Err(Errno::last());
+fn setup_stdio(sys: &dyn Syscall, spec: &ChildSpec) -> Result<(), Errno> {
+    if spec.new_session {
+        sys.setsid()?;
     }
     let fds = match spec.stdio {
         Stdio::Fds(fds) => fds,
         Stdio::Tty(slave) => {
-            if unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) } < 0 {
-                return Err(Errno::last());
-            }
+            sys.set_controlling_tty(slave)?;
             [slave; 3]
         }
     };
     for (target, fd) in fds.iter().enumerate() {
         let target = target as i32;
         // dup2 onto itself keeps FD_CLOEXEC (Node sets it on some stdio fds), so clear it explicitly.
-        let r = if *fd == target { unsafe { libc::fcntl(target, libc::F_SETFD, 0) } } else { unsafe { libc::dup2(*fd, target) } };
-        if r < 0 {
-            return Err(Errno::last());
-        }
+        if *fd == target { sys.clear_cloexec(target)? } else { sys.dup2(*fd, target)? }
     }
     Ok(())
 }
@@ -436,6 +431,37 @@ mod tests {
         let err = prepare(&rec, &spec(0), fds[0]).unwrap_err();
         assert_eq!(err.stage, Stage::Sync);
         assert!(rec.calls().is_empty());
+    }
+
+    #[test]
+    fn a_tty_becomes_the_new_sessions_terminal_and_all_of_stdio() {
+        let rec = Recorder::new();
+        let mut s = spec(0);
+        s.new_session = true;
+        s.stdio = Stdio::Tty(9);
+        prepare(&rec, &s, go_pipe()).unwrap();
+        let calls = rec.calls();
+        let i = calls.iter().position(|c| c == "setsid").unwrap();
+        assert_eq!(&calls[i..i + 5], &["setsid", "set_controlling_tty 9", "dup2 9 0", "dup2 9 1", "dup2 9 2"]);
+        assert!(calls.iter().position(|c| c.starts_with("unshare 0x2000000")).unwrap() < i);
+        assert!(i < calls.iter().position(|c| c.starts_with("sethostname")).unwrap());
+    }
+
+    #[test]
+    fn stdio_already_in_place_keeps_its_fd_but_loses_close_on_exec() {
+        let rec = Recorder::new();
+        let mut s = spec(0);
+        s.stdio = Stdio::Fds([0, 7, 2]);
+        prepare(&rec, &s, go_pipe()).unwrap();
+        let calls = rec.calls();
+        let i = calls.iter().position(|c| c == "clear_cloexec 0").unwrap();
+        assert_eq!(&calls[i..i + 3], &["clear_cloexec 0", "dup2 7 1", "clear_cloexec 2"]);
+        assert!(!calls.contains(&"setsid".to_string()));
+        let rec = Recorder::new();
+        rec.fail_on("dup2 7 1", libc::EBADF);
+        let f = prepare(&rec, &s, go_pipe()).unwrap_err();
+        assert_eq!((f.stage, f.errno), (Stage::Stdio, libc::EBADF));
+        assert_eq!(rec.calls().last().map(String::as_str), Some("dup2 7 1"));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use crate::child::{self, ChildSpec, ExecArgs, Failure, Stage};
 use crate::rawio::{read_full, write_all, write_proc_file, Dec};
-use crate::syscall::{linux::Linux, Errno};
+use crate::syscall::{linux::Linux, Errno, Syscall};
 use std::ffi::CString;
 
 pub struct LaunchSpec {
@@ -97,7 +97,7 @@ pub fn launch_measured(spec: &LaunchSpec) -> Result<Launched, Failure> {
         close(errp[0]);
         child::reset_signals();
         if spec.child.process.pdeathsig != 0 {
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, spec.child.process.pdeathsig as libc::c_ulong, 0, 0, 0) };
+            let _ = Linux.set_pdeathsig(spec.child.process.pdeathsig);
         }
         let failure = match child::prepare(&Linux, &spec.child, sync[0]) {
             Ok(()) => child::exec(&spec.child.process, &spec.exec_args),
@@ -209,7 +209,7 @@ pub struct MonitorSpec {
 /// it, and records the exit status in a file.
 pub fn launch_detached(spec: &LaunchSpec, monitor: &MonitorSpec) -> Result<i32, Failure> {
     in_middle_process(Stage::Monitor, |report| {
-        unsafe { libc::setsid() };
+        let _ = Linux.setsid();
         match raw_clone(0) {
             Ok(0) => {}
             Ok(_) => unsafe { libc::_exit(0) },
@@ -220,7 +220,7 @@ pub fn launch_detached(spec: &LaunchSpec, monitor: &MonitorSpec) -> Result<i32, 
         }
         let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
         for fd in 0..3 {
-            unsafe { libc::dup2(null, fd) };
+            let _ = Linux.dup2(null, fd);
         }
         let r = launch(spec);
         send_result(report, &r);
@@ -248,15 +248,14 @@ fn record_status(m: &MonitorSpec, status: i32) {
 }
 
 /// Starts a process inside a running container: a helper process joins the
-/// container's namespaces (user first, mount last) and clones the process
-/// with CLONE_PARENT, so that it is the caller's child and can be waited on.
+/// container's namespaces (`nsjoin::enter`: in the order `nsjoin::open`
+/// opened them) and clones the process with CLONE_PARENT, so that it is the
+/// caller's child and can be waited on.
 pub fn launch_in_namespaces(spec: &LaunchSpec, ns_fds: &[(i32, i32)]) -> Result<i32, Failure> {
     in_middle_process(Stage::Setns, |report| {
-        for (fd, nstype) in ns_fds {
-            if unsafe { libc::setns(*fd, *nstype) } < 0 {
-                send_result(report, &Err(Failure::new(Stage::Setns, Errno::last())));
-                unsafe { libc::_exit(1) };
-            }
+        if let Err(e) = crate::nsjoin::enter(&Linux, ns_fds) {
+            send_result(report, &Err(Failure::new(Stage::Setns, e)));
+            unsafe { libc::_exit(1) };
         }
         let r = launch(spec);
         send_result(report, &r);

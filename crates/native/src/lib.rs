@@ -8,8 +8,10 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod error;
 pub mod launch;
 pub mod layerscan;
+pub mod nsjoin;
 pub mod overlay;
 pub mod procview;
 pub mod pty;

@@ -6,12 +6,13 @@ use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
 
+use crate::error::{self, Code, NativeError};
 use crate::rootedfs::{lock, writeback, FsError, Metadata, NodeKind, Root};
 
 type Result<T> = napi::Result<T, String>;
 
 fn to_napi(e: FsError) -> napi::Error<String> {
-    napi::Error::new(e.code.to_string(), e.to_string())
+    error::to_napi(e.into())
 }
 
 /// One extended attribute (PAX `SCHILY.xattr.NAME`).
@@ -100,7 +101,7 @@ impl RootedDir {
             "fifo" => NodeKind::Fifo,
             "char" => NodeKind::Char,
             "block" => NodeKind::Block,
-            _ => return Err(napi::Error::new("E_USAGE".to_string(), format!("unknown node kind {kind}"))),
+            _ => return Err(error::to_napi(NativeError::input(format!("unknown node kind {kind}")))),
         };
         self.root.mknod(&path, k, major, minor).map_err(to_napi)
     }
@@ -129,7 +130,7 @@ impl Task for SyncTask {
     fn compute(&mut self) -> napi::Result<()> {
         Root::open(&self.path, false)
             .and_then(|root| root.sync())
-            .map_err(|e| napi::Error::new(napi::Status::GenericFailure, format!("{}: {}", e.code, e)))
+            .map_err(|e| error::to_napi_async(e.into()))
     }
 
     fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
@@ -151,7 +152,7 @@ pub fn sync_filesystem(path: String) -> AsyncTask<SyncTask> {
 pub fn start_writeback(fd: i32) -> Result<()> {
     // SAFETY: JS passes an fd it holds open for the duration of the call.
     let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    writeback::start(fd).map_err(|e| napi::Error::new("E_IO".to_string(), format!("sync_file_range: {e}")))
+    writeback::start(fd).map_err(|e| error::to_napi(NativeError::io(Code::Io, "sync_file_range", &e)))
 }
 
 /// Take a lock without blocking: returns the lock's fd, or -1 when another
@@ -174,7 +175,7 @@ impl Task for LockTask {
         match lock::lock(&self.path, self.exclusive, true) {
             Ok(Some(fd)) => Ok(fd.into_raw_fd()),
             Ok(None) => unreachable!("a waiting lock always returns a holder"),
-            Err(e) => Err(napi::Error::new(napi::Status::GenericFailure, format!("{}: {}", e.code, e))),
+            Err(e) => Err(error::to_napi_async(e.into())),
         }
     }
 

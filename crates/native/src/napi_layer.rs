@@ -1,8 +1,11 @@
 //! napi entry point for scanning a layer directory (see `layerscan`).
+use crate::error::{to_napi, Code, NativeError};
 use crate::layerscan;
 use crate::napi_fs::Xattr;
-use napi::bindgen_prelude::*;
+use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
+
+type Result<T> = napi::Result<T, String>;
 
 /// One entry of a scanned layer directory.
 #[napi(object)]
@@ -29,7 +32,7 @@ pub struct ScanEntry {
 /// Every entry under `dir`, depth-first with sorted names, with xattrs.
 #[napi]
 pub fn scan_layer(dir: String) -> Result<Vec<ScanEntry>> {
-    let entries = layerscan::scan(std::path::Path::new(&dir)).map_err(|e| Error::from_reason(format!("scan {}: {}", dir, e)))?;
+    let entries = layerscan::scan(std::path::Path::new(&dir)).map_err(|e| to_napi(NativeError::io(Code::Io, format_args!("scan {}", dir), &e)))?;
     Ok(entries
         .into_iter()
         .map(|e| ScanEntry {
@@ -57,5 +60,5 @@ pub fn scan_layer(dir: String) -> Result<Vec<ScanEntry>> {
 pub fn read_xattr(path: String, name: String) -> Result<Option<Buffer>> {
     layerscan::xattr(std::path::Path::new(&path), &name)
         .map(|v| v.map(Buffer::from))
-        .map_err(|e| Error::from_reason(format!("read xattr {} of {}: {}", name, path, e)))
+        .map_err(|e| to_napi(NativeError::io(Code::Io, format_args!("read xattr {} of {}", name, path), &e)))
 }

@@ -1,7 +1,7 @@
 //! napi entry points for the container-aware /proc (procview): the thin binding.
 
+use crate::error::{to_napi, Code, NativeError};
 use crate::procview;
-use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::Path;
 
@@ -9,8 +9,8 @@ use std::path::Path;
 /// and serves it from a thread of this process until the last mount of it
 /// (the container's) is gone.
 #[napi]
-pub fn procview_start(mountpoint: String, cgroup_root: String, cgroup_name: String) -> Result<()> {
-    procview::start(&mountpoint, Path::new(&cgroup_root), &cgroup_name).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+pub fn procview_start(mountpoint: String, cgroup_root: String, cgroup_name: String) -> napi::Result<(), String> {
+    procview::start(&mountpoint, Path::new(&cgroup_root), &cgroup_name).map_err(|e| to_napi(NativeError::from_io(Code::Mount, &e)))
 }
 
 /// Lazily unmounts the host's copy of a view; not a mount is fine.

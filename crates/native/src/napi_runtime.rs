@@ -1,15 +1,21 @@
 //! napi entry points for container processes: the thin binding. Each
 //! function converts JS objects into `spec` types and calls one plain Rust
-//! function; no logic lives here.
+//! function; no logic lives here. Errors leave as `error::to_napi` makes
+//! them: a stable code in `err.code`.
 
 use crate::cgroup::{Hierarchy, Limits};
+use crate::error::{self, to_napi, Code, NativeError};
 use crate::launch;
 use crate::overlay::OverlayApi;
 use crate::rootfs::{BindMount, OverlayLayers, RootfsSpec};
 use crate::spec::{self, ContainerConfig, IdMap, Network, ProcessConfig, StdioConfig};
-use napi::bindgen_prelude::*;
+use crate::syscall::linux::Linux;
+use napi::bindgen_prelude::{AsyncTask, Env, Task};
 use napi_derive::napi;
 use std::path::Path;
+
+/// A sync entry point's result: errors carry their code as `err.code`.
+type Result<T> = napi::Result<T, String>;
 
 /// Returns 1; proves the binding loads.
 #[napi]
@@ -159,7 +165,7 @@ fn stdio_config(s: &StdioOptions) -> Result<StdioConfig> {
     match (&s.fds, s.tty_slave) {
         (_, Some(fd)) => Ok(StdioConfig::Tty(fd)),
         (Some(f), None) if f.len() == 3 => Ok(StdioConfig::Fds([f[0], f[1], f[2]])),
-        _ => Err(Error::from_reason("stdio needs three fds or a tty slave")),
+        _ => Err(to_napi(NativeError::input("stdio needs three fds or a tty slave"))),
     }
 }
 
@@ -188,9 +194,9 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
     let network = match opts.network.as_str() {
         "host" => Network::Host,
         "none" => Network::None,
-        other => return Err(Error::from_reason(format!("unknown network mode {}", other))),
+        other => return Err(to_napi(NativeError::input(format!("unknown network mode {}", other)))),
     };
-    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
+    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(to_napi)?;
     let config = ContainerConfig {
         rootfs: RootfsSpec {
             rootfs: opts.rootfs,
@@ -214,12 +220,12 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
         stdio,
         cgroup_procs: procs.0.clone(),
     };
-    let launch_spec = spec::container(&config).map_err(Error::from_reason)?;
+    let launch_spec = spec::container(&config).map_err(to_napi)?;
     let r = match opts.status_path {
         Some(path) => {
             let monitor = launch::MonitorSpec {
-                status_tmp: spec::cstring(&format!("{}.tmp", path), "status path").map_err(Error::from_reason)?,
-                status_path: spec::cstring(&path, "status path").map_err(Error::from_reason)?,
+                status_tmp: spec::cstring(&format!("{}.tmp", path), "status path").map_err(to_napi)?,
+                status_path: spec::cstring(&path, "status path").map_err(to_napi)?,
             };
             launch::launch_detached(&launch_spec, &monitor)
         }
@@ -237,37 +243,10 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
 #[napi]
 pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
     let stdio = stdio_config(&opts.stdio)?;
-    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(Error::from_reason)?;
-    let launch_spec = spec::joining(&process_config(opts.process), &stdio, &procs.0).map_err(Error::from_reason)?;
-    // User first and mount last: joining the mount namespace last keeps the
-    // /proc paths of the others resolvable until then. The time namespace is
-    // the one PID 1 entered at exec; the helper's clone inherits it.
-    let order = [("user", libc::CLONE_NEWUSER), ("ipc", libc::CLONE_NEWIPC), ("uts", libc::CLONE_NEWUTS), ("net", libc::CLONE_NEWNET), ("pid", libc::CLONE_NEWPID), ("cgroup", libc::CLONE_NEWCGROUP), ("time", libc::CLONE_NEWTIME), ("mnt", libc::CLONE_NEWNS)];
-    let mut fds = Vec::new();
-    for (name, flag) in order {
-        let target = std::fs::read_link(format!("/proc/{}/ns/{}", opts.target_pid, name));
-        let own = std::fs::read_link(format!("/proc/self/ns/{}", name));
-        match (target, own) {
-            (Ok(t), Ok(o)) if t == o => continue, // shared with us (e.g. --network host)
-            (Err(_), Err(_)) => continue, // a namespace type this kernel lacks (time before 5.6)
-            (Ok(_), _) => {}
-            (Err(e), _) => {
-                fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
-                return Err(Error::from_reason(format!("container process {} is gone: {}", opts.target_pid, e)));
-            }
-        }
-        let path = spec::cstring(&format!("/proc/{}/ns/{}", opts.target_pid, name), "ns path").map_err(Error::from_reason)?;
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
-            return Err(Error::from_reason(format!("open {}: {}", path.to_string_lossy(), e)));
-        }
-        fds.push((fd, flag));
-    }
-    let r = launch::launch_in_namespaces(&launch_spec, &fds);
-    fds.iter().for_each(|(fd, _)| unsafe { libc::close(*fd); });
-    Ok(result(r, &launch_spec))
+    let procs = spec::OpenFiles::open_write(&opts.cgroup_procs).map_err(to_napi)?;
+    let launch_spec = spec::joining(&process_config(opts.process), &stdio, &procs.0).map_err(to_napi)?;
+    let ns = crate::nsjoin::open(&Linux, opts.target_pid).map_err(to_napi)?;
+    Ok(result(launch::launch_in_namespaces(&launch_spec, ns.as_slice()), &launch_spec))
 }
 
 /// Checks that a docker-format seccomp profile parses and compiles (for
@@ -275,7 +254,7 @@ pub fn spawn_in_container(opts: JoinOptions) -> Result<SpawnResult> {
 /// program stays cached for this process's containers.
 #[napi]
 pub fn check_seccomp_profile(json: String) -> Result<()> {
-    crate::seccomp::compile(&json, crate::caps::default_mask()).map(|_| ()).map_err(Error::from_reason)
+    crate::seccomp::compile(&json, crate::caps::default_mask()).map(|_| ()).map_err(|e| to_napi(NativeError::new(Code::Seccomp, e)))
 }
 
 /// Keeps compiled seccomp programs in `dir` (under the store) so that the
@@ -317,10 +296,10 @@ pub struct WaitTask(i32);
 impl Task for WaitTask {
     type Output = (i32, crate::usage::ProcessUsage);
     type JsValue = ExitStatus;
-    fn compute(&mut self) -> Result<Self::Output> {
-        crate::usage::wait_with_usage(self.0).map_err(|e| Error::from_reason(format!("wait for {}: {}", self.0, std::io::Error::from_raw_os_error(e.0))))
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        crate::usage::wait_with_usage(self.0).map_err(|e| error::to_napi_async(NativeError::errno(Code::Spawn, format_args!("wait for {}", self.0), e)))
     }
-    fn resolve(&mut self, _env: Env, (status, u): Self::Output) -> Result<ExitStatus> {
+    fn resolve(&mut self, _env: Env, (status, u): Self::Output) -> napi::Result<ExitStatus> {
         let usage = ResourceUsage { user_us: u.user_us as f64, sys_us: u.sys_us as f64, peak_bytes: Some(u.max_rss_bytes as f64) };
         Ok(ExitStatus { usage: Some(usage), ..decode_status(status) })
     }
@@ -348,7 +327,7 @@ pub fn signal_pid(pid: i32, signal: i32) -> Result<bool> {
     if e.raw_os_error() == Some(libc::ESRCH) {
         return Ok(false);
     }
-    Err(Error::from_reason(format!("signal {} to {}: {}", signal, pid, e)))
+    Err(to_napi(NativeError::io(Code::Spawn, format_args!("signal {} to {}", signal, pid), &e)))
 }
 
 #[napi(object)]
@@ -361,13 +340,13 @@ pub struct PtyPair {
 /// Opens a pty pair (both fds close-on-exec) with the given window size.
 #[napi]
 pub fn open_pty(cols: u32, rows: u32) -> Result<PtyPair> {
-    let p = crate::pty::open(cols as u16, rows as u16).map_err(|e| Error::from_reason(e.to_string()))?;
+    let p = crate::pty::open(cols as u16, rows as u16).map_err(to_napi)?;
     Ok(PtyPair { master: p.master, slave: p.slave, slave_path: p.slave_path })
 }
 
 #[napi]
 pub fn resize_pty(fd: i32, cols: u32, rows: u32) -> Result<()> {
-    crate::pty::resize(fd, cols as u16, rows as u16).map_err(|e| Error::from_reason(e.to_string()))
+    crate::pty::resize(fd, cols as u16, rows as u16).map_err(to_napi)
 }
 
 #[napi]
@@ -393,10 +372,6 @@ pub struct CgroupInfo {
     pub procs_files: Vec<String>,
 }
 
-fn io_err(e: std::io::Error) -> Error {
-    Error::from_reason(e.to_string())
-}
-
 /// Creates `name` (e.g. `tsbuild/<id>`) under the cgroupfs at `root` with the limits.
 #[napi]
 pub fn cgroup_create(root: String, name: String, limits: CgroupLimits) -> Result<CgroupInfo> {
@@ -409,7 +384,7 @@ pub fn cgroup_create(root: String, name: String, limits: CgroupLimits) -> Result
         cpuset_cpus: limits.cpuset_cpus,
         cpuset_mems: limits.cpuset_mems,
     };
-    let created = h.create(&name, &l).map_err(io_err)?;
+    let created = h.create(&name, &l).map_err(to_napi)?;
     let s = |v: Vec<std::path::PathBuf>| v.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
     Ok(CgroupInfo { version: h.version(), dirs: s(created.dirs), procs_files: s(created.procs_files) })
 }
@@ -417,7 +392,7 @@ pub fn cgroup_create(root: String, name: String, limits: CgroupLimits) -> Result
 /// Kills what is left in the cgroup and removes it; succeeds if already gone.
 #[napi]
 pub fn cgroup_remove(root: String, name: String) -> Result<()> {
-    Hierarchy::detect(Path::new(&root)).remove(&name).map_err(io_err)
+    Hierarchy::detect(Path::new(&root)).remove(&name).map_err(to_napi)
 }
 
 #[napi]
@@ -443,7 +418,7 @@ pub fn cgroup_pids(root: String, name: String) -> Vec<i32> {
 pub fn make_pipe() -> Result<Vec<i32>> {
     let mut fds = [0i32; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(Error::from_reason(format!("pipe: {}", std::io::Error::last_os_error())));
+        return Err(to_napi(NativeError::io(Code::Io, "pipe", &std::io::Error::last_os_error())));
     }
     Ok(fds.to_vec())
 }

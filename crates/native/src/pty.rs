@@ -1,6 +1,7 @@
 //! Pseudo-terminals for `run -t` and `exec -t`. The parent keeps the master
 //! and relays it; the child gets the slave as its controlling terminal.
 
+use crate::error::{Code, NativeError, NativeResult};
 use std::ffi::CStr;
 use std::io;
 
@@ -10,12 +11,11 @@ pub struct Pty {
     pub slave_path: String,
 }
 
-fn os_err(what: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{}: {}", what, e))
+fn os_err(what: &str) -> NativeError {
+    NativeError::io(Code::Io, what, &io::Error::last_os_error())
 }
 
-pub fn open(cols: u16, rows: u16) -> io::Result<Pty> {
+pub fn open(cols: u16, rows: u16) -> NativeResult<Pty> {
     let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
     if master < 0 {
         return Err(os_err("open /dev/ptmx"));
@@ -43,7 +43,7 @@ pub fn open(cols: u16, rows: u16) -> io::Result<Pty> {
     Ok(Pty { master, slave, slave_path })
 }
 
-pub fn resize(fd: i32, cols: u16, rows: u16) -> io::Result<()> {
+pub fn resize(fd: i32, cols: u16, rows: u16) -> NativeResult<()> {
     let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
         return Err(os_err("set window size"));

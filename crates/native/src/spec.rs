@@ -1,9 +1,12 @@
 //! Turns the caller's plain description of a container process into the
 //! pre-built `LaunchSpec` the child consumes (all allocation happens here,
 //! in the parent), and turns a `Failure` back into a readable message.
+//! Bad input is a `NativeError` with code `Input` (a seccomp profile that
+//! does not compile: `Seccomp`).
 
 use crate::caps;
 use crate::child::{ChildSpec, ExecArgs, Failure, ProcessSpec, Stage, Stdio};
+use crate::error::{Code, NativeError, NativeResult};
 use crate::launch::LaunchSpec;
 use crate::rootfs::{self, PlannedStep, RootfsSpec, Step};
 use crate::seccomp::Policy;
@@ -58,26 +61,26 @@ pub struct ContainerConfig {
     pub cgroup_procs: Vec<i32>,
 }
 
-pub fn cstring(s: &str, what: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{} contains a NUL byte: {:?}", what, s))
+pub fn cstring(s: &str, what: &str) -> NativeResult<CString> {
+    CString::new(s).map_err(|_| NativeError::input(format!("{} contains a NUL byte: {:?}", what, s)))
 }
 
-fn cstrings(v: &[String], what: &str) -> Result<Vec<CString>, String> {
+fn cstrings(v: &[String], what: &str) -> NativeResult<Vec<CString>> {
     v.iter().map(|s| cstring(s, what)).collect()
 }
 
-fn process_spec(p: &ProcessConfig) -> Result<ProcessSpec, String> {
+fn process_spec(p: &ProcessConfig) -> NativeResult<ProcessSpec> {
     if p.args.is_empty() {
-        return Err("no command given".into());
+        return Err(NativeError::input("no command given"));
     }
     let caps = match &p.capabilities {
         // ALL is what we hold (a restricted host may lack some); capset refuses more.
-        Some(names) => caps::mask_from_names(names)? & caps::permitted(),
+        Some(names) => caps::mask_from_names(names).map_err(NativeError::input)? & caps::permitted(),
         None => caps::default_mask(),
     };
     let cwd = if p.cwd.is_empty() { "/".to_string() } else { p.cwd.clone() };
     if !cwd.starts_with('/') {
-        return Err(format!("working directory must be absolute: {}", cwd));
+        return Err(NativeError::input(format!("working directory must be absolute: {}", cwd)));
     }
     let mut ancestors = Vec::new();
     let mut acc = String::new();
@@ -99,7 +102,7 @@ fn process_spec(p: &ProcessConfig) -> Result<ProcessSpec, String> {
         last_cap: caps::last_cap(),
         no_new_privs: p.no_new_privs,
         pdeathsig: if p.die_with_parent { libc::SIGKILL } else { 0 },
-        seccomp: p.seccomp.program(caps)?,
+        seccomp: p.seccomp.program(caps).map_err(|e| NativeError::new(Code::Seccomp, e))?,
     })
 }
 
@@ -114,13 +117,13 @@ fn stdio(s: &StdioConfig) -> Stdio {
 pub struct OpenFiles(pub Vec<i32>);
 
 impl OpenFiles {
-    pub fn open_write(paths: &[String]) -> Result<OpenFiles, String> {
+    pub fn open_write(paths: &[String]) -> NativeResult<OpenFiles> {
         let mut files = OpenFiles(Vec::new());
         for p in paths {
             let c = cstring(p, "cgroup path")?;
             let fd = unsafe { libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
             if fd < 0 {
-                return Err(format!("open {}: {}", p, std::io::Error::last_os_error()));
+                return Err(NativeError::io(Code::Cgroup, format_args!("open {}", p), &std::io::Error::last_os_error()));
             }
             files.0.push(fd);
         }
@@ -145,7 +148,7 @@ fn id_map_bytes(maps: &[IdMap]) -> Option<Vec<u8>> {
 
 /// A new container: new pid, mount, uts, ipc and cgroup namespaces, a new
 /// net namespace unless the host's is shared, a user namespace when maps are given.
-pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
+pub fn container(c: &ContainerConfig) -> NativeResult<LaunchSpec> {
     let process = process_spec(&c.process)?;
     let mut flags = libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
     if matches!(c.network, Network::None) {
@@ -181,7 +184,7 @@ pub fn container(c: &ContainerConfig) -> Result<LaunchSpec, String> {
 }
 
 /// A process joining an existing container (`exec`): no new namespaces, no rootfs work.
-pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[i32]) -> Result<LaunchSpec, String> {
+pub fn joining(p: &ProcessConfig, s: &StdioConfig, cgroup_procs: &[i32]) -> NativeResult<LaunchSpec> {
     let process = process_spec(p)?;
     let child = ChildSpec { become_ns_root: false, stdio: stdio(s), new_session: true, hostname: None, new_cgroup_ns: false, new_time_ns: false, loopback_up: false, rootfs: Vec::new(), process };
     let exec_args = ExecArgs::new(&child.process);

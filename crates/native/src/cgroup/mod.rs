@@ -5,6 +5,7 @@
 //! Every container gets `<root>/tsbuild/<id>` (v2) or
 //! `<root>/<controller>/tsbuild/<id>` for each v1 controller.
 
+use crate::error::{Code, NativeError, NativeResult};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -58,7 +59,7 @@ impl Hierarchy {
 
     /// Makes the cgroup and writes the limits; on failure removes what it
     /// made, so a rejected limit leaves no empty cgroup behind.
-    pub fn create(&self, name: &str, limits: &Limits) -> io::Result<Created> {
+    pub fn create(&self, name: &str, limits: &Limits) -> NativeResult<Created> {
         let r = match self {
             Hierarchy::V1(root) => v1::create(root, name, limits),
             Hierarchy::V2(root) => v2::create(root, name, limits),
@@ -131,7 +132,7 @@ impl Hierarchy {
 
     /// Kills whatever is left and removes the directories. Idempotent: a
     /// cgroup already gone is success.
-    pub fn remove(&self, name: &str) -> io::Result<()> {
+    pub fn remove(&self, name: &str) -> NativeResult<()> {
         if let Hierarchy::V2(root) = self {
             // cgroup.kill (5.14+) kills every process in it at once, forks in
             // flight included, where a kill loop over cgroup.procs can race a
@@ -154,12 +155,12 @@ impl Hierarchy {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) => busy = Some((dir, e)),
-                    Err(e) => return Err(io::Error::new(e.kind(), format!("remove {}: {}", dir.display(), e))),
+                    Err(e) => return Err(NativeError::io(Code::Cgroup, format!("remove {}", dir.display()), &e)),
                 }
             }
             match busy {
                 None => return Ok(()),
-                Some((dir, e)) if Instant::now() >= deadline => return Err(io::Error::new(e.kind(), format!("remove {}: {}", dir.display(), e))),
+                Some((dir, e)) if Instant::now() >= deadline => return Err(NativeError::io(Code::Cgroup, format!("remove {}", dir.display()), &e)),
                 Some(_) => std::thread::sleep(Duration::from_millis(10)),
             }
         }
@@ -186,11 +187,11 @@ fn counter(path: &Path, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn write(dir: &Path, file: &str, value: &str) -> io::Result<()> {
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> NativeResult<()> {
     let path = dir.join(file);
-    fs::write(&path, value).map_err(|e| io::Error::new(e.kind(), format!("write {} to {}: {}", value, path.display(), e)))
+    fs::write(&path, value).map_err(|e| NativeError::io(Code::Cgroup, format_args!("write {} to {}", value, path.display()), &e))
 }
 
-pub(crate) fn mkdir_all(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir).map_err(|e| io::Error::new(e.kind(), format!("create {}: {}", dir.display(), e)))
+pub(crate) fn mkdir_all(dir: &Path) -> NativeResult<()> {
+    fs::create_dir_all(dir).map_err(|e| NativeError::io(Code::Cgroup, format_args!("create {}", dir.display()), &e))
 }

@@ -1,15 +1,15 @@
 //! cgroup v1: one directory per controller hierarchy.
 
 use super::{mkdir_all, write, Created, Limits};
+use crate::error::NativeResult;
 use std::fs;
-use std::io;
 use std::path::Path;
 
 /// Controllers a container joins. cpuacct and blkio give accounting; the
 /// freezer lets a whole container be stopped atomically.
 pub const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "pids", "blkio", "freezer", "devices"];
 
-pub fn create(root: &Path, name: &str, limits: &Limits) -> io::Result<Created> {
+pub fn create(root: &Path, name: &str, limits: &Limits) -> NativeResult<Created> {
     let mut created = Created::default();
     for controller in CONTROLLERS {
         let base = root.join(controller);
@@ -52,7 +52,7 @@ pub fn create(root: &Path, name: &str, limits: &Limits) -> io::Result<Created> {
 
 /// A new v1 cpuset starts with no cpus and no mems, and a task cannot join
 /// it until both are set: copy them down from the parent at each level.
-fn create_cpuset(base: &Path, name: &str) -> io::Result<()> {
+fn create_cpuset(base: &Path, name: &str) -> NativeResult<()> {
     let mut parent = base.to_path_buf();
     for part in name.split('/').filter(|p| !p.is_empty()) {
         let dir = parent.join(part);

@@ -2,8 +2,8 @@
 //! ancestor's cgroup.subtree_control before a child can use them.
 
 use super::{mkdir_all, write, Created, Limits};
+use crate::error::{Code, NativeError, NativeResult};
 use std::fs;
-use std::io;
 use std::path::Path;
 
 const WANTED: &[&str] = &["cpu", "cpuset", "memory", "pids", "io"];
@@ -26,14 +26,14 @@ fn needed(limits: &Limits) -> Vec<&'static str> {
     n
 }
 
-pub fn create(root: &Path, name: &str, limits: &Limits) -> io::Result<Created> {
+pub fn create(root: &Path, name: &str, limits: &Limits) -> NativeResult<Created> {
     let available = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
     // A kernel without a controller (UML's 6.1 has no v2 cpuset) has no
     // interface files for it, and writing one fails with a bare EACCES from
     // cgroupfs: name the controller instead, before anything is created.
     if let Some(missing) = needed(limits).into_iter().find(|c| !available.split_whitespace().any(|a| a == *c)) {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
+        return Err(NativeError::new(
+            Code::Cgroup,
             format!("the {} controller is not available in cgroup v2 at {} (it has: {})", missing, root.display(), available.trim()),
         ));
     }
@@ -113,7 +113,7 @@ mod tests {
         fs::write(t.path().join("cgroup.subtree_control"), "").unwrap();
         let h = Hierarchy::detect(t.path());
         let err = h.create("tsbuild/abc", &Limits { cpuset_cpus: Some("0".into()), memory: Some(32 << 20), ..Default::default() }).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        assert_eq!((err.code, err.errno), (Code::Cgroup, None));
         assert!(err.to_string().starts_with("the cpuset controller is not available in cgroup v2 at "), "{}", err);
         assert!(err.to_string().ends_with("(it has: cpu io memory pids)"), "{}", err);
         assert!(!t.path().join("tsbuild").exists());

@@ -1,12 +1,13 @@
 //! One error type for rooted operations: what was attempted, on which path
 //! (as the layer names it, never a host path), and the errno.
+use crate::error::{Code, NativeError};
 use std::fmt;
 use std::io;
 
 #[derive(Debug)]
 pub struct FsError {
-    /// Stable code for JS (`E_LAYER_FS`, `E_UNSAFE_PATH`, `E_LOCK`).
-    pub code: &'static str,
+    /// Stable code for JS: `LayerFs`, `UnsafePath` or `Lock`.
+    pub code: Code,
     pub op: &'static str,
     pub path: String,
     pub source: io::Error,
@@ -14,13 +15,13 @@ pub struct FsError {
 
 impl FsError {
     pub fn io(op: &'static str, path: &str, source: io::Error) -> FsError {
-        FsError { code: "E_LAYER_FS", op, path: path.to_string(), source }
+        FsError { code: Code::LayerFs, op, path: path.to_string(), source }
     }
 
     /// A path the layer may not use (e.g. a whiteout or link naming the root).
     pub fn unsafe_path(op: &'static str, path: &str, why: &str) -> FsError {
         FsError {
-            code: "E_UNSAFE_PATH",
+            code: Code::UnsafePath,
             op,
             path: path.to_string(),
             source: io::Error::new(io::ErrorKind::InvalidInput, why.to_string()),
@@ -39,5 +40,11 @@ impl fmt::Display for FsError {
 }
 
 impl std::error::Error for FsError {}
+
+impl From<FsError> for NativeError {
+    fn from(e: FsError) -> NativeError {
+        NativeError { code: e.code, errno: e.errno(), message: e.to_string() }
+    }
+}
 
 pub type FsResult<T> = Result<T, FsError>;

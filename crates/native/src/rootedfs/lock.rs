@@ -34,6 +34,6 @@ pub fn lock(path: &str, exclusive: bool, wait: bool) -> FsResult<Option<OwnedFd>
 
 fn lock_err(path: &str, e: std::io::Error) -> FsError {
     let mut err = FsError::io("lock", path, e);
-    err.code = "E_LOCK";
+    err.code = crate::error::Code::Lock;
     err
 }

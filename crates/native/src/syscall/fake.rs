@@ -12,6 +12,8 @@ pub struct Recorder {
     pub fail: RefCell<Vec<(String, i32)>>,
     /// The last fd handed out; the first is 100, so recorded fds are easy to spot.
     next_fd: std::cell::Cell<i32>,
+    /// What `ns_inode` answers per path; a path not here is ENOENT.
+    pub ns: RefCell<std::collections::HashMap<String, u64>>,
 }
 
 fn s(c: &CStr) -> String {
@@ -28,6 +30,9 @@ impl Recorder {
     }
     pub fn fail_on(&self, prefix: &str, errno: i32) {
         self.fail.borrow_mut().push((prefix.to_string(), errno));
+    }
+    pub fn set_ns(&self, path: &str, inode: u64) {
+        self.ns.borrow_mut().insert(path.to_string(), inode);
     }
     pub fn calls(&self) -> Vec<String> {
         self.calls.borrow().clone()
@@ -155,5 +160,25 @@ impl Syscall for Recorder {
     }
     fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult {
         self.record(format!("seccomp_load {}", prog.len()))
+    }
+
+    fn ns_inode(&self, path: &CStr) -> SysResult<u64> {
+        self.record(format!("ns_inode {}", s(path)))?;
+        self.ns.borrow().get(&s(path)).copied().ok_or(Errno(libc::ENOENT))
+    }
+    fn open_read(&self, path: &CStr) -> SysResult<i32> {
+        self.record_fd(format!("open_read {}", s(path)))
+    }
+    fn setsid(&self) -> SysResult {
+        self.record("setsid".to_string())
+    }
+    fn set_controlling_tty(&self, fd: i32) -> SysResult {
+        self.record(format!("set_controlling_tty {}", fd))
+    }
+    fn dup2(&self, from: i32, to: i32) -> SysResult {
+        self.record(format!("dup2 {} {}", from, to))
+    }
+    fn clear_cloexec(&self, fd: i32) -> SysResult {
+        self.record(format!("clear_cloexec {}", fd))
     }
 }

@@ -197,4 +197,25 @@ impl Syscall for Linux {
         let fprog = libc::sock_fprog { len: prog.len() as libc::c_ushort, filter: prog.as_ptr() as *mut libc::sock_filter };
         check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0u32, &fprog as *const libc::sock_fprog) })
     }
+
+    fn ns_inode(&self, path: &CStr) -> SysResult<u64> {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        check(unsafe { libc::stat(path.as_ptr(), &mut st) } as libc::c_long)?;
+        Ok(st.st_ino)
+    }
+    fn open_read(&self, path: &CStr) -> SysResult<i32> {
+        check_fd(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) } as libc::c_long)
+    }
+    fn setsid(&self) -> SysResult {
+        check(unsafe { libc::setsid() } as libc::c_long)
+    }
+    fn set_controlling_tty(&self, fd: i32) -> SysResult {
+        check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as libc::c_long)
+    }
+    fn dup2(&self, from: i32, to: i32) -> SysResult {
+        check(unsafe { libc::dup2(from, to) } as libc::c_long)
+    }
+    fn clear_cloexec(&self, fd: i32) -> SysResult {
+        check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } as libc::c_long)
+    }
 }

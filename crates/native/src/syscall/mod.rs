@@ -83,4 +83,19 @@ pub trait Syscall {
     fn cloexec_from(&self, from: u32) -> SysResult;
     /// Install a seccomp filter (needs no_new_privs or CAP_SYS_ADMIN).
     fn seccomp_load(&self, prog: &[libc::sock_filter]) -> SysResult;
+
+    // Joining a running container's namespaces (`nsjoin`) and the child's
+    // session and stdio. Kept together, apart from the blocks above.
+
+    /// The inode of the namespace a /proc/PID/ns/TYPE link names (stat(2)
+    /// follows it): two links name the same namespace when these are equal.
+    fn ns_inode(&self, path: &CStr) -> SysResult<u64>;
+    /// open(2) O_RDONLY|O_CLOEXEC: a namespace file to pass to setns.
+    fn open_read(&self, path: &CStr) -> SysResult<i32>;
+    fn setsid(&self) -> SysResult;
+    /// ioctl(TIOCSCTTY): make the tty `fd` this session's controlling terminal.
+    fn set_controlling_tty(&self, fd: i32) -> SysResult;
+    fn dup2(&self, from: i32, to: i32) -> SysResult;
+    /// Clear FD_CLOEXEC on `fd` (a dup2 onto itself would keep it).
+    fn clear_cloexec(&self, fd: i32) -> SysResult;
 }
