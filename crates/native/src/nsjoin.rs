@@ -165,6 +165,15 @@ mod tests {
     }
 
     #[test]
+    fn the_real_kernel_agrees_our_own_namespaces_need_no_join() {
+        // Needs no root: our own /proc/self/ns links are always readable.
+        let sys = crate::syscall::linux::Linux;
+        assert!(open(&sys, std::process::id() as i32).unwrap().as_slice().is_empty());
+        let gone = open(&sys, i32::MAX).err().unwrap();
+        assert_eq!((gone.code, gone.errno), (Code::Spawn, Some(libc::ENOENT)));
+    }
+
+    #[test]
     fn enter_joins_in_order_and_stops_at_the_first_failure() {
         let rec = Recorder::new();
         let fds = [(100, libc::CLONE_NEWUSER), (101, libc::CLONE_NEWPID), (102, libc::CLONE_NEWNS)];
