@@ -4,6 +4,7 @@
 import type { FileDigests } from './file-digests.js';
 import type { Stats } from 'node:fs';
 import { TsbuildError } from '../../errors.js';
+import { NativeError } from '../../native/index.js';
 import type { AddInstruction, CopyInstruction, HeredocFile } from '../instructions/types.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
 import type { ArchiveCompression } from './archive.js';
@@ -44,12 +45,13 @@ export function stepError(step: CopyStep, code: string, message: string, cause?:
 
 /** Rethrow with the step's location unless the error already has one. */
 export function atStep(step: CopyStep, err: unknown): TsbuildError {
-  if (err instanceof TsbuildError) {
+  if (err instanceof TsbuildError && !(err instanceof NativeError)) {
     if (err.location) return err;
     return new TsbuildError(err.code, err.message, { location: { file: step.containerfile, line: step.instruction.line }, exitCode: err.exitCode, cause: err });
   }
+  // A native failure (a RootedDir mknod) reads like a host one, with the native code.
   const e = err as NodeJS.ErrnoException;
-  return stepError(step, 'E_COPY_FAILED', `${step.instruction.kind.toUpperCase()} failed: ${e?.message ?? String(err)}`, err);
+  return stepError(step, err instanceof NativeError ? err.code : 'E_COPY_FAILED', `${step.instruction.kind.toUpperCase()} failed: ${e?.message ?? String(err)}`, err);
 }
 
 /** The instruction's name as users wrote it, for messages. */
