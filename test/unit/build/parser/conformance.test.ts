@@ -5,11 +5,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dumpAst } from '../../../src/build/parser/dump.js';
-import { parseContainerfile } from '../../../src/build/parser/parser.js';
-import { TsbuildError } from '../../../src/errors.js';
+import { dumpAst } from '../../../../src/build/parser/dump.js';
+import { parseContainerfile } from '../../../../src/build/parser/parser.js';
+import { TsbuildError } from '../../../../src/errors.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../..');
+const repoRoot = resolve(import.meta.dirname, '../../../..');
 const parserDir = resolve(repoRoot, '../shared/conformance/buildkit/parser');
 
 function cases(dir: string): string[] {

@@ -1,12 +1,12 @@
 // ARG scoping, build args, predefined ARGs, expansion per step, and the stage
 // graph: FROM <stage>, COPY --from, RUN --mount from=, cycles and --target.
 import { describe, expect, it } from 'vitest';
-import { parseStages } from '../../../src/build/instructions/stages.js';
-import { planBuild, resolveSource } from '../../../src/build/instructions/graph.js';
-import { expandStage, type ExpandedStep } from '../../../src/build/instructions/expand.js';
-import { resolveGlobalScope, undeclaredBuildArgs, undeclaredWarning } from '../../../src/build/instructions/args.js';
-import type { Containerfile } from '../../../src/build/instructions/stages.js';
-import type { StageInstruction } from '../../../src/build/instructions/types.js';
+import { parseStages } from '../../../../src/build/instructions/stages.js';
+import { planBuild, resolveSource } from '../../../../src/build/instructions/graph.js';
+import { expandStage, type ExpandedStep } from '../../../../src/build/instructions/expand.js';
+import { resolveGlobalScope, undeclaredBuildArgs, undeclaredWarning } from '../../../../src/build/instructions/args.js';
+import type { Containerfile } from '../../../../src/build/instructions/stages.js';
+import type { StageInstruction } from '../../../../src/build/instructions/types.js';
 
 const file = 'Containerfile';
 const lines = (...l: string[]): string => `${l.join('\n')}\n`;

@@ -2,7 +2,7 @@
 // line with bytes and time per blob; plain mode names the image once,
 // before its first blob line.
 import { describe, expect, it } from 'vitest';
-import { transferProgress } from '../../../src/build/executor/transfer-progress.js';
+import { transferProgress } from '../../../../src/build/executor/transfer-progress.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
 

@@ -9,12 +9,12 @@ import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyCopy, copySourceDigest, type CopyStep } from '../../../src/build/copy/index.js';
-import { LayerView } from '../../../src/image/layer-view.js';
-import { native } from '../../../src/native/index.js';
-import { busyboxRootfs } from '../fixtures.js';
-import { makeTar } from '../oci-fixture.js';
-import { addIns, cleanupTemp, contextStep, copyIns, listing, modeOf, tempDir, tree } from '../../unit/copy/helpers.js';
+import { applyCopy, copySourceDigest, type CopyStep } from '../../../../src/build/copy/index.js';
+import { LayerView } from '../../../../src/image/layer-view.js';
+import { native } from '../../../../src/native/index.js';
+import { busyboxRootfs } from '../../fixtures.js';
+import { makeTar } from '../../oci-fixture.js';
+import { addIns, cleanupTemp, contextStep, copyIns, listing, modeOf, tempDir, tree } from '../../../shared/copy-steps.js';
 
 afterEach(cleanupTemp);
 

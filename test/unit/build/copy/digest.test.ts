@@ -1,9 +1,9 @@
 import { chmodSync, linkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { copySourceDigest } from '../../../src/build/copy/index.js';
-import { IgnoreMatcher, parseIgnoreFile } from '../../../src/build/context/index.js';
-import { cleanupTemp, contextStep, copyIns, heredoc, tempDir, tree } from './helpers.js';
+import { copySourceDigest } from '../../../../src/build/copy/index.js';
+import { IgnoreMatcher, parseIgnoreFile } from '../../../../src/build/context/index.js';
+import { cleanupTemp, contextStep, copyIns, heredoc, tempDir, tree } from '../../../shared/copy-steps.js';
 
 afterEach(cleanupTemp);
 

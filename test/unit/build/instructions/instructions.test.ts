@@ -3,8 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseStages } from '../../../src/build/instructions/stages.js';
-import type { StageInstruction } from '../../../src/build/instructions/types.js';
+import { parseStages } from '../../../../src/build/instructions/stages.js';
+import type { StageInstruction } from '../../../../src/build/instructions/types.js';
 
 const file = 'Containerfile';
 const lines = (...l: string[]): string => `${l.join('\n')}\n`;
@@ -28,7 +28,7 @@ function failure(source: string, code: string, line: number, message?: RegExp): 
 }
 
 describe('conformance files through the instruction stage', () => {
-  const dir = resolve(import.meta.dirname, '../../..', '../shared/conformance/buildkit/parser/testfiles');
+  const dir = resolve(import.meta.dirname, '../../../..', '../shared/conformance/buildkit/parser/testfiles');
   const withFrom = readdirSync(dir).filter((n) => /^\s*FROM/im.test(readFileSync(resolve(dir, n, 'Dockerfile'), 'utf8')));
   it.each(withFrom.filter((n) => n !== 'flags' && n !== 'health'))('%s types cleanly', (name) => {
     const cf = parseStages(readFileSync(resolve(dir, name, 'Dockerfile'), 'utf8'), { file });

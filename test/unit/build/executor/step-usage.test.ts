@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chooseUsage } from '../../../src/run/usage.js';
-import { binarySize, memText, stepUsage, usageSummary } from '../../../src/build/executor/step-usage.js';
-import { imageStepUsage, readStepUsage, stepKey, writeStepUsage, type StepUsage } from '../../../src/store/step-usage.js';
-import { historyRows, historyTable } from '../../../src/cli/cmd-history.js';
-import type { ImageConfig } from '../../../src/image/oci.js';
+import { chooseUsage } from '../../../../src/run/usage.js';
+import { binarySize, memText, stepUsage, usageSummary } from '../../../../src/build/executor/step-usage.js';
+import { imageStepUsage, readStepUsage, stepKey, writeStepUsage, type StepUsage } from '../../../../src/store/step-usage.js';
+import { historyRows, historyTable } from '../../../../src/cli/cmd-history.js';
+import type { ImageConfig } from '../../../../src/image/oci.js';
 
 const MiB = 1 << 20;
 const ID = `sha256:0123456789ab${'c'.repeat(52)}`;

@@ -2,7 +2,7 @@
 // operators (#, ##, %, %%, /, //) with shell globs, quoting inside patterns,
 // the backtick escape, lenient (skip-unset) expansion and variable tracking.
 import { describe, expect, it } from 'vitest';
-import { expandWord, processWord, processWords, referencedNames } from '../../../src/build/shell/lex.js';
+import { expandWord, processWord, processWords, referencedNames } from '../../../../src/build/shell/lex.js';
 
 const env = new Map([
   ['v', '/usr/local/bin/app.tar.gz'],

@@ -2,8 +2,8 @@
 // E1 and retimed to E2 holds what a fresh build under E2 holds, for every
 // file whose retime key time (copy/digest.ts) is the same under both.
 import { describe, expect, it } from 'vitest';
-import { retimeMtime } from '../../../src/build/executor/retime.js';
-import { retimeKeyTime } from '../../../src/build/copy/digest.js';
+import { retimeMtime } from '../../../../src/build/executor/retime.js';
+import { retimeKeyTime } from '../../../../src/build/copy/digest.js';
 
 const clamp = (m: number, e: number) => Math.min(m, e);
 

@@ -31,10 +31,10 @@ import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyCopy } from '../../../src/build/copy/index.js';
-import type { AddInstruction, CopyInstruction } from '../../../src/build/index.js';
-import { busyboxRootfs } from '../fixtures.js';
-import { addIns, cleanupTemp, copyIns, tempDir, tree } from '../../unit/copy/helpers.js';
+import { applyCopy } from '../../../../src/build/copy/index.js';
+import type { AddInstruction, CopyInstruction } from '../../../../src/build/index.js';
+import { busyboxRootfs } from '../../fixtures.js';
+import { addIns, cleanupTemp, copyIns, tempDir, tree } from '../../../shared/copy-steps.js';
 
 const tag = `localhost/tsbuild-copy-diff-${process.pid}`;
 

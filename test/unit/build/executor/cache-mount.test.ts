@@ -5,8 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheDir, type CacheRequest } from '../../../src/build/executor/cache-mount.js';
-import { parseMount } from '../../../src/build/instructions/mount.js';
+import { cacheDir, type CacheRequest } from '../../../../src/build/executor/cache-mount.js';
+import { parseMount } from '../../../../src/build/instructions/mount.js';
 
 let root: string;
 beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'tsbuild-unit-cache-')); });

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LayerView } from '../../../src/image/layer-view.js';
-import { cleanupTemp, tempDir, tree } from './helpers.js';
+import { cleanupTemp, tempDir, tree } from '../../shared/copy-steps.js';
 
 afterEach(cleanupTemp);
 

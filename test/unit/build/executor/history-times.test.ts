@@ -1,7 +1,7 @@
 // The times a recorded image carries: BuildKit's fill-in rule for entries
 // that a config-only step left without a time, and the epoch's override.
 import { describe, expect, it } from 'vitest';
-import { fillHistoryTimes, withFinalTimes } from '../../../src/build/executor/history-times.js';
+import { fillHistoryTimes, withFinalTimes } from '../../../../src/build/executor/history-times.js';
 
 const T = (n: number) => `2020-01-0${n}T00:00:00Z`;
 

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyCopy, copySourceDigest } from '../../../src/build/copy/index.js';
-import { contextStep, copyIns } from '../../unit/copy/helpers.js';
+import { applyCopy, copySourceDigest } from '../../../../src/build/copy/index.js';
+import { contextStep, copyIns } from '../../../shared/copy-steps.js';
 
 const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tsb-copy-perf-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));

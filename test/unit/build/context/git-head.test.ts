@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { committerTime, findGitDir, gitHeadTime, readHeadTime, readObject } from '../../../src/build/context/git-head.js';
+import { committerTime, findGitDir, gitHeadTime, readHeadTime, readObject } from '../../../../src/build/context/git-head.js';
 
 let dir = '';
 const T0 = 1_700_000_000;

@@ -2,7 +2,7 @@ import { lstatSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileDigests, sha256File } from '../../../src/build/copy/file-digests.js';
+import { FileDigests, sha256File } from '../../../../src/build/copy/file-digests.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsb-fd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveSourceDateEpoch } from '../../../src/build/context/source-date-epoch.js';
+import { resolveSourceDateEpoch } from '../../../../src/build/context/source-date-epoch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbuild-sde-')); // not in a git work tree
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

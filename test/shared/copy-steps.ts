@@ -1,10 +1,11 @@
 // Builders for COPY/ADD tests: instructions as the front end would hand
 // them over (already expanded), temp trees, and reading a layer back.
+// Shared by unit and integration tests (it needs no root), hence test/shared/.
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { AddInstruction, CopyInstruction, HeredocFile } from '../../../src/build/index.js';
-import type { CopyStep } from '../../../src/build/copy/index.js';
+import type { AddInstruction, CopyInstruction, HeredocFile } from '../../src/build/index.js';
+import type { CopyStep } from '../../src/build/copy/index.js';
 
 const made: string[] = [];
 

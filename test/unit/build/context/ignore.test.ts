@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyCopy } from '../../../src/build/copy/index.js';
-import { findIgnoreFile, IgnoreMatcher, parseIgnoreFile } from '../../../src/build/context/index.js';
-import { compileIgnorePattern } from '../../../src/build/context/ignore-pattern.js';
-import { compileSegment } from '../../../src/build/context/pattern.js';
-import { cleanupTemp, contextStep, copyIns, listing, tempDir, tree } from './helpers.js';
+import { applyCopy } from '../../../../src/build/copy/index.js';
+import { findIgnoreFile, IgnoreMatcher, parseIgnoreFile } from '../../../../src/build/context/index.js';
+import { compileIgnorePattern } from '../../../../src/build/context/ignore-pattern.js';
+import { compileSegment } from '../../../../src/build/context/pattern.js';
+import { cleanupTemp, contextStep, copyIns, listing, tempDir, tree } from '../../../shared/copy-steps.js';
 
 const matcher = (text: string) => new IgnoreMatcher(parseIgnoreFile(text));
 
@@ -123,7 +123,7 @@ describe('filepath.Match segments', () => {
 // (docker 20.10) and buildah 1.28 gave: the walk of each context, as
 // `COPY . /` sees it.
 describe('ignore cases checked against the oracles', () => {
-  const cases = (JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/ignore/cases.json', import.meta.url)), 'utf8')) as {
+  const cases = (JSON.parse(readFileSync(fileURLToPath(new URL('../../../fixtures/ignore/cases.json', import.meta.url)), 'utf8')) as {
     cases: Array<{ name: string; ignore: string; files: string[]; visible: string[] }>;
   }).cases;
   afterEach(cleanupTemp);

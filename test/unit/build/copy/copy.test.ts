@@ -1,10 +1,10 @@
 import { chmodSync, linkSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { applyCopy } from '../../../src/build/copy/index.js';
-import { IgnoreMatcher, parseIgnoreFile } from '../../../src/build/context/index.js';
-import type { TsbuildError } from '../../../src/errors.js';
-import { cleanupTemp, contextStep, copyIns, heredoc, listing, modeOf, tempDir, tree } from './helpers.js';
+import { applyCopy } from '../../../../src/build/copy/index.js';
+import { IgnoreMatcher, parseIgnoreFile } from '../../../../src/build/context/index.js';
+import type { TsbuildError } from '../../../../src/errors.js';
+import { cleanupTemp, contextStep, copyIns, heredoc, listing, modeOf, tempDir, tree } from '../../../shared/copy-steps.js';
 
 afterEach(cleanupTemp);
 

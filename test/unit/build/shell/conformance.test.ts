@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { processWord, processWords } from '../../../src/build/shell/lex.js';
+import { processWord, processWords } from '../../../../src/build/shell/lex.js';
 
-const repoRoot = resolve(import.meta.dirname, '../../..');
+const repoRoot = resolve(import.meta.dirname, '../../../..');
 const shellDir = resolve(repoRoot, '../shared/conformance/buildkit/shell');
 
 interface EnvVarCase { line: number; input: string; expected: string }
