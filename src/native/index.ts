@@ -2,7 +2,8 @@
 // (the generated loader probes the platform at start-up, which costs time on
 // every CLI call) and turns native errors into TsbuildErrors.
 import { createRequire } from 'node:module';
-import { TsbuildError } from '../errors.js';
+import { ERROR_CODES, TsbuildError, type ErrorCode } from '../errors.js';
+import { NATIVE_ERROR_CODES } from './errors.js';
 import type * as Binding from '../../crates/native/binding.js';
 
 const require = createRequire(import.meta.url);
@@ -35,8 +36,13 @@ export function nativeCall<T>(what: string, fn: () => T): T {
 export function fromNative(what: string, err: unknown): TsbuildError {
   if (err instanceof TsbuildError) return err;
   const e = err as { code?: string; message?: string };
-  const code = typeof e.code === 'string' && e.code.startsWith('E') ? e.code : 'E_NATIVE';
+  const code = isErrorCode(e.code) ? e.code : 'E_NATIVE';
   return new TsbuildError(code, `${what}: ${e.message ?? String(err)}`, { cause: err });
+}
+
+/** A code from the crate that is one of ErrorCode (napi's own statuses, e.g. GenericFailure, are not). */
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && (Object.hasOwn(NATIVE_ERROR_CODES, code) || Object.hasOwn(ERROR_CODES, code));
 }
 
 /**

@@ -226,7 +226,7 @@ describe('ADD URLs', () => {
     expect(readFileSync(join(layer, 'f'), 'utf8')).toBe(body);
     const bad = `sha256:${'0'.repeat(64)}`;
     const err = await failure(contextStep(addIns([`${base}/files/f`], '/f', { checksum: bad }), tempDir()));
-    expect(err.code).toBe('E_CHECKSUM_MISMATCH');
+    expect(err.code).toBe('E_DIGEST_MISMATCH');
     expect(err.message).toContain(bad);
     expect(err.location).toEqual({ file: 'Containerfile', line: 9 });
     expect((await failure(contextStep(addIns([`${base}/missing`], '/f'), tempDir()))).code).toBe('E_URL_FETCH');

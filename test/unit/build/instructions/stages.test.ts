@@ -177,7 +177,7 @@ describe('stage graph', () => {
 
   it('reports an unknown target with the stage names', () => {
     expect(() => planBuild(multi, { target: 'prod' })).toThrow(
-      expect.objectContaining({ code: 'E_UNKNOWN_TARGET', message: 'target stage "prod" could not be found (stages: build, assets, test, final)' }),
+      expect.objectContaining({ code: 'E_UNKNOWN_STAGE', message: 'target stage "prod" could not be found (stages: build, assets, test, final)' }),
     );
   });
 

@@ -1,0 +1,74 @@
+// The error codes are one closed set (src/errors.ts ERROR_CODES and
+// src/native/errors.ts NATIVE_ERROR_CODES). The type already refuses a
+// TsbuildError with any other code; this test also holds the set to what
+// the code uses (no stale entries, no literal outside it, e.g. in a
+// comparison or a comment) and to the README's errors table.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../src/errors.js';
+import { NATIVE_ERROR_CODES } from '../../src/native/errors.js';
+// @ts-expect-error: a plain .mjs script
+import { errorsTable } from '../../scripts/errors-table.mjs';
+
+const repo = resolve(import.meta.dirname, '../..');
+const CODE = /\bE_[A-Z0-9]+(?:_[A-Z0-9]+)*\b/g;
+
+function files(dir: string, ext: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return files(p, ext);
+    return e.name.endsWith(ext) ? [p] : [];
+  });
+}
+
+/** Codes a file names, outside the two code tables themselves. */
+function codesIn(file: string): string[] {
+  let text = readFileSync(file, 'utf8');
+  text = text.replace(/export const (?:NATIVE_)?ERROR_CODES = \{[\s\S]*?\n\} as const/, '');
+  return text.match(CODE) ?? [];
+}
+
+const tsCodes = Object.keys(ERROR_CODES);
+const nativeCodes = Object.keys(NATIVE_ERROR_CODES);
+const all = new Set([...tsCodes, ...nativeCodes]);
+
+describe('error codes', () => {
+  it('every code src/ names is in ErrorCode', () => {
+    const unknown = files(join(repo, 'src'), '.ts').flatMap((f) => codesIn(f).filter((c) => !all.has(c)).map((c) => `${c} (${f.slice(repo.length + 1)})`));
+    expect(unknown).toEqual([]);
+  });
+
+  it('every TypeScript code is thrown somewhere in src/', () => {
+    const used = new Set(files(join(repo, 'src'), '.ts').flatMap(codesIn));
+    expect(tsCodes.filter((c) => !used.has(c))).toEqual([]);
+  });
+
+  it('every native code is set by the crate or by src/native', () => {
+    const used = new Set([...files(join(repo, 'crates/native/src'), '.rs'), ...files(join(repo, 'src/native'), '.ts')].flatMap(codesIn));
+    expect(nativeCodes.filter((c) => !used.has(c))).toEqual([]);
+  });
+
+  it('the two sets do not share a code, and each meaning is one line', () => {
+    expect(nativeCodes.filter((c) => tsCodes.includes(c))).toEqual([]);
+    for (const meaning of [...Object.values(ERROR_CODES), ...Object.values(NATIVE_ERROR_CODES)] as string[]) {
+      expect(meaning).toMatch(/^[^\n]+$/);
+    }
+  });
+
+  it('the generated table lists every code once', () => {
+    const rows = (errorsTable(ERROR_CODES, NATIVE_ERROR_CODES) as string).split('\n').slice(2).map((r) => /^\| `(E_[A-Z0-9_]+)` \|/.exec(r)?.[1]);
+    expect(rows).toEqual([...all]);
+  });
+});
+
+// The lead pastes `node scripts/errors-table.mjs` into README.md under "## Errors"; until then
+// there is no table to compare (the test says so as a skip, it does not pass silently).
+const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+const readmeCodes = [...readme.matchAll(/^\| `(E_[A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+
+describe('README errors table', () => {
+  it.skipIf(readmeCodes.length === 0)('lists exactly the codes of ErrorCode, each once', () => {
+    expect([...readmeCodes].sort()).toEqual([...all].sort());
+  });
+});
