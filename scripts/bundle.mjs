@@ -8,8 +8,12 @@
 //
 // Paths computed from import.meta.url (the native module, createRequire)
 // stay right because dist/bundle/ is as deep as dist/<module>/.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+// Chunk names carry content hashes, so every rebuild writes new files:
+// start from an empty dir, or the old chunks pile up (hundreds after a day).
+rmSync('dist/bundle', { recursive: true, force: true });
 await build({
   entryPoints: { main: 'dist/cli/main.js' },
   outdir: 'dist/bundle',

@@ -12,9 +12,13 @@ const bin = join(repoRoot, 'bin/tsbuild.js');
 let dir = '';
 
 beforeAll(() => {
-  // bin/tsbuild.js runs dist/. Emit even if someone else's work in progress
-  // has type errors; only our own modules need to load.
+  // bin/tsbuild.js runs the bundle of dist/ (scripts/bundle.mjs): emit dist/
+  // and bundle it again, so the test runs this checkout's code and not
+  // whatever bundle an earlier npm ci left. Emit even if someone else's work
+  // in progress has type errors; only our own modules need to load.
   spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmitOnError', 'false'], { cwd: repoRoot, encoding: 'utf8' });
+  const bundled = spawnSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs')], { cwd: repoRoot, encoding: 'utf8' });
+  if (bundled.status !== 0) throw new Error(`scripts/bundle.mjs failed: ${bundled.stderr}`);
   dir = mkdtempSync(join(tmpdir(), 'tsbuild-parse-'));
 }, 180_000);
 
