@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, expectOneLineError, finished, hostMountsMentioning, sleep, tempRoot, tsbuild, tsbuildAsync } from '../fixtures.js';
+import { busyboxStore, expectOneLineError, finished, hostMountsMentioning, sleep, tsbuild, tsbuildAsync } from '../fixtures.js';
 import { storeTag } from '../../../src/run/cgroups.js';
 import { readLayout } from './oci-rootfs.js';
 import { buildOk, diffIds, layerSteps, parseSteps } from './progress-steps.js';
@@ -20,10 +20,7 @@ let work: string;
 let canaryDir: string;
 
 beforeAll(() => {
-  ({ root, cleanup } = tempRoot('build-robust'));
-  const loaded = tsbuild(root, ['load', '-i', busyboxLayout]);
-  if (loaded.status !== 0) throw new Error(loaded.stderr);
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-build-robust-work-'));
+  ({ root, work, cleanup } = busyboxStore('build-robust'));
   canaryDir = mkdtempSync(join(tmpdir(), 'tsbuild-canary-'));
 });
 
@@ -31,7 +28,6 @@ afterAll(() => {
   // Containers the commit test made, then the stores.
   tsbuild(root, ['rm', '-f', 'robust-c']);
   for (const pid of sleepersWith(nonceForKill)) process.kill(pid, 'SIGKILL');
-  rmSync(work, { recursive: true, force: true });
   rmSync(canaryDir, { recursive: true, force: true });
   cleanup?.();
 });
