@@ -3,7 +3,7 @@
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
-import { withRunnableImage } from '../image/resolve.js';
+import { withRunnableImage } from '../run/resolve.js';
 import { parsePlatform } from '../image/platform.js';
 import { createContainer, exitStatusCode, oomMessage } from '../run/container.js';
 import { runForeground, startDetached } from '../run/foreground.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCacheFrom, parseCacheTo, withDefaultTag } from '../../../../src/build/cache/spec.js';
 import { CACHE_CONFIG_MEDIA_TYPE, buildRecord, cacheManifest, parseCacheManifest, parseRecord } from '../../../../src/build/cache/record.js';
 import { selectSteps, type UsedStep } from '../../../../src/build/cache/export.js';
-import { sha256Digest } from '../../../../src/registry/manifest.js';
+import { sha256Digest } from '../../../../src/image/manifest.js';
 
 const K1 = 'a'.repeat(64);
 const K2 = 'b'.repeat(64);

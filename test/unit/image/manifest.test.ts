@@ -1,6 +1,6 @@
 // Manifest classification and platform selection.
 import { describe, expect, it } from 'vitest';
-import { parseManifest, parsePlatform, selectPlatform } from '../../../src/registry/manifest.js';
+import { parseManifest, parsePlatform, selectPlatform } from '../../../src/image/manifest.js';
 import { MediaType, type ImageIndex } from '../../../src/image/oci.js';
 
 const d = (c: string): string => `sha256:${c.repeat(64)}`;

@@ -1,5 +1,8 @@
-// Manifests as registries serve them: which kinds we accept, how we tell
-// them apart, and which entry of a multi-platform index we pull.
+// Manifests as registries and image archives hold them: which kinds we
+// accept, how we tell them apart, and which entry of a multi-platform index
+// we use. It sits in image/ (not registry/) because `load` of an archive and
+// the store's platform lookup need the same rules as a pull: registry/
+// imports image/, never the other way (issue 15).
 //
 // Owns: the Accept header for manifest GETs, classifying a manifest body
 // (OCI index / Docker manifest list vs OCI / Docker schema2 image manifest),
@@ -8,7 +11,7 @@
 // (`--platform os/arch[/variant]`, default: this host).
 import { createHash } from 'node:crypto';
 import { TsbuildError } from '../errors.js';
-import { MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from '../image/oci.js';
+import { MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './oci.js';
 
 const SCHEMA1 = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
 

@@ -6,9 +6,9 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RunnableImage } from './runnable.js';
+import type { RunnableImage } from '../image/runnable.js';
 import type { Store } from '../store/index.js';
-import type { Platform } from './oci.js';
+import type { Platform } from '../image/oci.js';
 
 export interface ResolveOptions {
   log?: Logger;
@@ -53,7 +53,7 @@ export async function resolveRunnableImage(root: string, ref: string, opts: Reso
 async function resolveIn(store: Store, ref: string, opts: ResolveOptions): Promise<RunnableImage> {
   const { getRunnableImage } = await import('../store/index.js');
   try {
-    const { imageRefForPlatform, formatPlatform, hostPlatform, samePlatform, runsNatively, configPlatform } = await import('./platform.js');
+    const { imageRefForPlatform, formatPlatform, hostPlatform, samePlatform, runsNatively, configPlatform } = await import('../image/platform.js');
     let use = await imageRefForPlatform(store, ref, opts.platform);
     if (use === undefined) {
       const { ensureImage } = await import('../registry/index.js');
@@ -65,7 +65,7 @@ async function resolveIn(store: Store, ref: string, opts: ResolveOptions): Promi
     const { config } = await store.readImage(await store.resolveImage(use));
     const p = configPlatform(config);
     if (!runsNatively(p)) {
-      const { checkEmulator } = await import('../run/binfmt.js');
+      const { checkEmulator } = await import('./binfmt.js');
       checkEmulator(p, formatPlatform(p));
     }
     return image;
