@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints the README's errors table from the one source of the codes:
-// ERROR_CODES in src/errors.ts and NATIVE_ERROR_CODES in src/native/errors.ts
-// (read from dist/, so run `npm run build:ts` first). The unit test
+// ERROR_CODES and NATIVE_ERROR_MEANINGS in src/errors.ts (read from dist/,
+// so run `npm run build:ts` first). The unit test
 // test/unit/errors.test.ts checks that the README's table lists exactly
 // these codes.
 //   node scripts/errors-table.mjs
@@ -14,7 +14,6 @@ export function errorsTable(tsCodes, nativeCodes) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { ERROR_CODES } = await import('../dist/errors.js');
-  const { NATIVE_ERROR_CODES } = await import('../dist/native/errors.js');
-  process.stdout.write(`${errorsTable(ERROR_CODES, NATIVE_ERROR_CODES)}\n`);
+  const { ERROR_CODES, NATIVE_ERROR_MEANINGS } = await import('../dist/errors.js');
+  process.stdout.write(`${errorsTable(ERROR_CODES, NATIVE_ERROR_MEANINGS)}\n`);
 }

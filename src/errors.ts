@@ -3,10 +3,12 @@
 // applies a location such as `Containerfile:12`. The CLI prints
 // `tsbuild: <message> (<location>)` and never a stack trace.
 //
-// The codes are one closed set: ERROR_CODES below (with what each means,
-// the source of the README's errors table: scripts/errors-table.mjs) plus
-// the codes the native module sets (src/native/errors.ts). TsbuildError
-// takes only an ErrorCode, so a new code is added here, once, or not at all.
+// The codes are one closed set: ERROR_CODES below plus the native module's
+// NativeErrorCode (src/native/errors.ts, which owns that list). What each
+// means is written here for both (the source of the README's errors table:
+// scripts/errors-table.mjs); NATIVE_ERROR_MEANINGS is typed by the native
+// union, so a native code without a meaning does not compile. TsbuildError
+// takes only an ErrorCode, so a new code is added once, or not at all.
 import type { NativeErrorCode } from './native/errors.js';
 
 /**
@@ -121,6 +123,21 @@ export const ERROR_CODES = {
   // Internal
   E_INTERNAL: 'a broken invariant inside tsbuild (a bug)',
 } as const satisfies Record<string, string>;
+
+/** What each native code means (src/native/errors.ts names them and says where they come from). */
+export const NATIVE_ERROR_MEANINGS = {
+  E_NATIVE_INPUT: 'a native call got something unusable (a NUL byte, an empty command, an unknown mode)',
+  E_NATIVE_SPAWN: 'starting, joining, waiting for or signalling a container process failed',
+  E_NATIVE_CGROUP: 'creating, limiting or removing a cgroup failed',
+  E_NATIVE_SECCOMP: 'a seccomp profile does not parse or compile',
+  E_NATIVE_MOUNT: 'a mount of the native module failed (the /proc view)',
+  E_NATIVE_IO: 'other native file and fd work failed (ptys, pipes, layer scans, xattrs, writeback)',
+  E_LAYER_FS: 'a rooted file operation inside a layer failed',
+  E_UNSAFE_PATH: 'a layer entry tried to leave or name its root',
+  E_LOCK: 'a file lock cannot be taken',
+  E_NATIVE_MISSING: 'the native module cannot be loaded (run npm ci)',
+  E_NATIVE: 'a native call failed without a code of its own',
+} as const satisfies Record<NativeErrorCode, string>;
 
 /** The codes TypeScript throws. */
 export type TsErrorCode = keyof typeof ERROR_CODES;

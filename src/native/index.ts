@@ -3,7 +3,7 @@
 // every CLI call) and turns native errors into TsbuildErrors.
 import { createRequire } from 'node:module';
 import { ERROR_CODES, TsbuildError, type ErrorCode } from '../errors.js';
-import { NATIVE_ERROR_CODES } from './errors.js';
+import { isNativeErrorCode } from './errors.js';
 import type * as Binding from '../../crates/native/binding.js';
 
 const require = createRequire(import.meta.url);
@@ -42,7 +42,7 @@ export function fromNative(what: string, err: unknown): TsbuildError {
 
 /** A code from the crate that is one of ErrorCode (napi's own statuses, e.g. GenericFailure, are not). */
 function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && (Object.hasOwn(NATIVE_ERROR_CODES, code) || Object.hasOwn(ERROR_CODES, code));
+  return isNativeErrorCode(code) || (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code));
 }
 
 /**
