@@ -2,27 +2,34 @@
 // one line `tsbuild: <what> (<file>:<line>)` on stderr, a non-zero exit and
 // no stack trace; valid files give exit 0 and silence (or JSON).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
-const bin = join(repoRoot, 'bin/tsbuild.js');
+// A bundle of our own, beside dist/bundle (as deep, so the paths it computes hold), with a copy
+// of bin/tsbuild.js that runs it: rebuilding dist/bundle itself could pull chunks from under an
+// integration test that runs the CLI at the same time.
+const bundleDir = join(repoRoot, 'dist', `bundle-parse-test-${process.pid}`);
+const bin = join(bundleDir, 'tsbuild.js');
 let dir = '';
 
 beforeAll(() => {
-  // bin/tsbuild.js runs the bundle of dist/ (scripts/bundle.mjs): emit dist/
-  // and bundle it again, so the test runs this checkout's code and not
+  // Emit dist/ and bundle it, so the test runs this checkout's code and not
   // whatever bundle an earlier npm ci left. Emit even if someone else's work
   // in progress has type errors; only our own modules need to load.
   spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmitOnError', 'false'], { cwd: repoRoot, encoding: 'utf8' });
-  const bundled = spawnSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs')], { cwd: repoRoot, encoding: 'utf8' });
+  const bundled = spawnSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs'), relative(repoRoot, bundleDir)], { cwd: repoRoot, encoding: 'utf8' });
   if (bundled.status !== 0) throw new Error(`scripts/bundle.mjs failed: ${bundled.stderr}`);
+  const entry = readFileSync(join(repoRoot, 'bin/tsbuild.js'), 'utf8');
+  if (!entry.includes("'../dist/bundle/main.js'")) throw new Error('bin/tsbuild.js no longer imports ../dist/bundle/main.js: update this test');
+  writeFileSync(bin, entry.replace("'../dist/bundle/main.js'", "'./main.js'"));
   dir = mkdtempSync(join(tmpdir(), 'tsbuild-parse-'));
 }, 180_000);
 
 afterAll(() => {
+  rmSync(bundleDir, { recursive: true, force: true });
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
