@@ -8,11 +8,20 @@
 //
 // Paths computed from import.meta.url (the native module, createRequire)
 // stay right because dist/bundle/ is as deep as dist/<module>/.
+//   node scripts/bundle.mjs [dist/NAME]    (default dist/bundle)
+// Another dir one level under dist/ serves a test that must not replace
+// the bundle other tests are running.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+const outdir = process.argv[2] ?? 'dist/bundle';
+if (!/^dist\/[^/]+$/.test(outdir)) throw new Error(`bundle.mjs: the output dir must be dist/NAME, not ${outdir}`);
+// Chunk names carry content hashes, so every rebuild writes new files:
+// start from an empty dir, or the old chunks pile up (hundreds after a day).
+rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { main: 'dist/cli/main.js' },
-  outdir: 'dist/bundle',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',

@@ -4,7 +4,7 @@
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
-import { withRunnableImage } from '../image/resolve.js';
+import { withRunnableImage } from '../run/resolve.js';
 import { createContainer } from '../run/container.js';
 import { containerEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';

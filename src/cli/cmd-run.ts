@@ -1,20 +1,18 @@
 // `tsbuild run`: create a container from an image and run a command in it,
 // in the foreground (exit status passed through) or detached (-d).
-import { openSync } from 'node:fs';
 import { formatFlagHelp, parseArgs, type FlagSpec } from './args.js';
 import type { CliContext } from './context.js';
 import { usageError } from '../errors.js';
-import { withRunnableImage } from '../image/resolve.js';
+import { withRunnableImage } from '../run/resolve.js';
 import { parsePlatform } from '../image/platform.js';
-import { relayPty, forwardSignals, withTimeout } from '../run/attach.js';
-import { createContainer, exitStatusCode, launchContainer, oomMessage, openLog, removeContainerFiles, waitContainer, type LaunchStdio } from '../run/container.js';
+import { createContainer, exitStatusCode, oomMessage } from '../run/container.js';
+import { runForeground, startDetached } from '../run/foreground.js';
 import { parseLimits } from '../run/limits.js';
 import { commandLine, containerEnv, mergeEnv, workingDir } from '../run/process-spec.js';
 import { reapStale } from '../run/reaper.js';
-import { findContainer, newContainerId, writeState, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
+import { findContainer, newContainerId, type BindSpec, type ContainerState, type IdMap } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
 import { parseSecurityOpts } from '../run/security.js';
-import { native } from '../native/index.js';
 
 export const runFlags: FlagSpec[] = [
   { name: 'name', type: 'string', help: 'container name', value: 'NAME' },
@@ -125,7 +123,7 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       // The profile `tsbuild from` recorded, unless this command names one.
       ...(securityOpts.length > 0 ? { security } : {}),
     };
-    return runForeground(ctx, working);
+    return foreground(ctx, working);
   }
   const state = await withRunnableImage(ctx.root, imageRef, { log: ctx.log, tlsVerify: a.bools.get('tls-verify'), ...(a.strings.get('platform') !== undefined ? { platform: parsePlatform(a.strings.get('platform') as string) } : {}) }, (image) => {
     const args = commandLine(image.config, userArgs, a.strings.get('entrypoint'));
@@ -156,76 +154,14 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       },
   });
   });
-  return detached ? runDetached(ctx, state) : runForeground(ctx, state);
-}
-
-function runDetached(ctx: CliContext, state: ContainerState): number {
-  const log = openLog(ctx.root, state.id);
-  const devnull = openSync('/dev/null', 'r');
-  try {
-    if (state.config.tty) {
-      // The monitor inherits the master and holds it, so a `-dit` shell waits on its terminal.
-      const pty = native().openPty(80, 24);
-      try {
-        launchContainer(ctx.root, state, { ttySlave: pty.slave, ttyPath: pty.slavePath });
-      } finally {
-        native().closeFd(pty.slave);
-        native().closeFd(pty.master);
-      }
-    } else {
-      launchContainer(ctx.root, state, { fds: [devnull, log, log] });
-    }
-  } catch (err) {
-    removeContainerFiles(ctx.root, state);
-    throw err;
-  } finally {
-    native().closeFd(log);
-    native().closeFd(devnull);
-  }
+  if (!detached) return foreground(ctx, state);
+  startDetached(ctx.root, state);
   ctx.stdout.write(`${state.id}\n`);
   return 0;
 }
 
-async function runForeground(ctx: CliContext, state: ContainerState): Promise<number> {
-  const { tty, interactive } = state.config;
-  let pty: { master: number; slave: number; slavePath: string } | undefined;
-  let stdio: LaunchStdio;
-  let devnull: number | undefined;
-  if (tty) {
-    pty = native().openPty(process.stdout.columns ?? 80, process.stdout.rows ?? 24);
-    stdio = { ttySlave: pty.slave, ttyPath: pty.slavePath };
-  } else {
-    if (!interactive) devnull = openSync('/dev/null', 'r');
-    stdio = { fds: [devnull ?? 0, 1, 2] };
-  }
-  const forwarding = forwardSignals();
-  let pid: number;
-  try {
-    pid = launchContainer(ctx.root, state, stdio);
-  } catch (err) {
-    forwarding.stop();
-    if (pty) { native().closeFd(pty.master); }
-    removeContainerFiles(ctx.root, state);
-    throw err;
-  } finally {
-    if (pty) native().closeFd(pty.slave);
-    if (devnull !== undefined) native().closeFd(devnull);
-  }
-  forwarding.setPid(pid);
-  const relay = pty ? relayPty(pty.master, interactive) : undefined;
-  const info = await waitContainer(ctx.root, state, pid);
-  if (relay && pty) {
-    await withTimeout(relay.drained, 2000);
-    relay.stop();
-    native().closeFd(pty.master);
-  }
-  forwarding.stop();
+async function foreground(ctx: CliContext, state: ContainerState): Promise<number> {
+  const info = await runForeground(ctx.root, state);
   if (info.oomKilled) process.stderr.write(`tsbuild: ${oomMessage(state)}\n`);
-  if (state.autoRemove) removeContainerFiles(ctx.root, state);
-  else if (state.kind === 'working') {
-    // A working container goes back to waiting for its next command or a commit.
-    state.status = 'created';
-    writeState(ctx.root, state);
-  }
   return exitStatusCode(info);
 }

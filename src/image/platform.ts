@@ -7,7 +7,7 @@
 // need the same rules, and none of them should reach into another for it.
 import { TsbuildError } from '../errors.js';
 import type { ImageRecord, Store } from '../store/index.js';
-import { formatPlatform, hostPlatform, parsePlatform } from '../registry/manifest.js';
+import { formatPlatform, hostPlatform, parsePlatform } from './manifest.js';
 import { parseReference } from '../reference/index.js';
 import type { Platform } from './oci.js';
 
@@ -105,7 +105,7 @@ export async function imageRefForPlatform(store: Store, ref: string, platform: P
   const want = platform ?? hostPlatform();
   const rec = findIndexRecord(store.root, ref);
   if (rec) {
-    const { selectPlatform } = await import('../registry/manifest.js');
+    const { selectPlatform } = await import('./manifest.js');
     return selectPlatform(parseIndexRecord(rec), want, ref).digest;
   }
   if (!platform) return (await store.findImage(ref)) ? ref : undefined;

@@ -80,13 +80,13 @@ function suffix(tag: string | undefined, digest: string | undefined): string {
 }
 
 function invalid(input: string, why: string): TsbuildError {
-  return new TsbuildError('E_INVALID_REFERENCE', `invalid reference "${input}": ${why}`);
+  return new TsbuildError('E_BAD_REFERENCE', `invalid reference "${input}": ${why}`);
 }
 
 /**
  * Parse and normalise a docker-style reference. A reference without tag or
  * digest gets `:latest`; one with only a digest keeps no tag (as docker does).
- * Throws TsbuildError E_INVALID_REFERENCE naming the bad part.
+ * Throws TsbuildError E_BAD_REFERENCE naming the bad part.
  */
 export function parseReference(input: string): ImageReference {
   const s = input.trim();

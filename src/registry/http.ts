@@ -45,7 +45,7 @@ export interface RequestOptions {
   body?: Buffer | string | (() => Promise<Readable> | Readable);
   /** Statuses handed back to the caller; others become errors. Default: any 2xx. */
   expect?: readonly number[];
-  /** What a 404 means, for the E_NOT_FOUND message (`manifest for host/a:1`). */
+  /** What a 404 means, for the E_IMAGE_NOT_FOUND/E_BLOB_NOT_FOUND message (`manifest for host/a:1`). */
   what?: string;
 }
 
@@ -257,7 +257,8 @@ export class RegistryClient {
       case 403:
         return new TsbuildError('E_DENIED', `denied: access to ${what} is forbidden`);
       case 404:
-        return new TsbuildError('E_NOT_FOUND', `${what}: not found`);
+        // The registry API's MANIFEST_UNKNOWN / BLOB_UNKNOWN: the same codes the store uses.
+        return new TsbuildError(o.path.includes('/blobs/') ? 'E_BLOB_NOT_FOUND' : 'E_IMAGE_NOT_FOUND', `${what}: not found`);
       case 429: {
         const after = res.headers.get('retry-after');
         return new TsbuildError('E_TOO_MANY_REQUESTS', `too many requests to ${this.registry}${after ? ` (retry after ${after}s)` : ''}`);

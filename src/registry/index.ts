@@ -10,14 +10,14 @@ import { TsbuildError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fetchImageManifest, pull, type FetchedManifest, type PullOptions } from './pull.js';
 import { RegistryClient } from './http.js';
-import { hostPlatform } from './manifest.js';
+import { hostPlatform } from '../image/manifest.js';
 import { makeProgress, type Progress } from './progress.js';
 import { parseReference } from '../reference/index.js';
 
 export { pull, fetchImageManifest, type FetchedManifest, type PullOptions, type PullResult } from './pull.js';
 export { push, pushContent, type PushOptions, type PushResult, type ContentPushOptions } from './push.js';
 export { parseReference, tryParseReference, apiHost, type ImageReference } from '../reference/index.js';
-export { parsePlatform, hostPlatform, formatPlatform } from './manifest.js';
+export { parsePlatform, hostPlatform, formatPlatform } from '../image/manifest.js';
 export { makeProgress, silentProgress, type Progress } from './progress.js';
 export { findCredentials, saveCredentials } from './credentials.js';
 

@@ -12,7 +12,7 @@ import { TsbuildError } from '../errors.js';
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../image/oci.js';
 import type { ImageRecord, Store } from '../store/index.js';
 import { RegistryClient, type ClientOptions } from './http.js';
-import { MANIFEST_ACCEPT, hostPlatform, parseManifest, selectPlatform, sha256Digest } from './manifest.js';
+import { MANIFEST_ACCEPT, hostPlatform, parseManifest, selectPlatform, sha256Digest } from '../image/manifest.js';
 import { cleanStalePartials, fetchBlob, type BlobSource } from './partial-blob.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, type ImageReference } from '../reference/index.js';

@@ -6,7 +6,7 @@ import { TsbuildError } from '../errors.js';
 import type { ImageIndex } from '../image/oci.js';
 import type { Store } from '../store/index.js';
 import { RegistryClient } from './http.js';
-import { sha256Digest } from './manifest.js';
+import { sha256Digest } from '../image/manifest.js';
 import { push, type PushOptions } from './push.js';
 import { parseReference, type ImageReference } from '../reference/index.js';
 

@@ -16,7 +16,7 @@ import type { ImageRecord, Store } from '../store/index.js';
 import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
-import { parseManifest, sha256Digest } from './manifest.js';
+import { parseManifest, sha256Digest } from '../image/manifest.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 

@@ -4,7 +4,6 @@
 // uses the same launch path for RUN steps.
 import { chownSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
 import type { RunnableImage } from '../image/runnable.js';
@@ -13,6 +12,7 @@ import { containerPaths, INIT_FILES, prepareContainerDirs } from './container-fs
 import { detachLeftoverView, prepareProcView } from './procview.js';
 import { formatBytes } from './limits.js';
 import { execCandidates } from './process-spec.js';
+import { launchError } from './launch-error.js';
 import { isAlive, startTime } from './proc.js';
 import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
@@ -68,17 +68,6 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
 }
 
 export type LaunchStdio = { fds: [number, number, number] } | { ttySlave: number; ttyPath: string };
-
-/** Why a process could not start, as `run` reports it: 127 not found, 126 not executable, 125 ours. */
-function launchError(r: { stage?: string | null; errno?: number | null; message?: string | null }, argv0: string): TsbuildError {
-  if (r.stage === 'exec' && r.errno === osConstants.errno.ENOENT) {
-    return new TsbuildError('E_EXEC_NOT_FOUND', `executable file not found: "${argv0}" is not in $PATH or does not exist in the image`, { exitCode: ExitCode.notFound });
-  }
-  if (r.stage === 'exec' && (r.errno === osConstants.errno.EACCES || r.errno === osConstants.errno.ENOEXEC)) {
-    return new TsbuildError('E_EXEC_DENIED', `cannot execute "${argv0}": ${r.message ?? 'permission denied'}`, { exitCode: ExitCode.cannotInvoke });
-  }
-  return new TsbuildError(`E_START_${(r.stage ?? 'unknown').toUpperCase()}`, `cannot start container: ${r.message ?? 'unknown failure'}`, { exitCode: ExitCode.internal });
-}
 
 /**
  * Starts the container's process. Foreground processes die with this
@@ -145,7 +134,7 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
   }
   if (r.pid === undefined || r.pid === null) {
     if (cgroup !== undefined) removeCgroup(cgroup);
-    throw launchError(r, cfg.args[0] as string);
+    throw launchError(r, cfg.args[0] as string, 'the image', 'cannot start container');
   }
   state.status = 'running';
   state.pid = r.pid;

@@ -142,6 +142,6 @@ export function findContainer(root: string, ref: string): ContainerState {
   if (byName) return byName;
   const byId = all.filter((c) => c.id.startsWith(ref));
   if (byId.length === 1 && ref.length >= 1) return byId[0] as ContainerState;
-  if (byId.length > 1) throw new TsbuildError('E_AMBIGUOUS_CONTAINER', `container ID prefix "${ref}" matches ${byId.length} containers`);
+  if (byId.length > 1) throw new TsbuildError('E_AMBIGUOUS_ID', `container ID prefix "${ref}" matches ${byId.length} containers`);
   throw new TsbuildError('E_CONTAINER_NOT_FOUND', `no such container: ${ref}`);
 }

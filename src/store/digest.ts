@@ -9,10 +9,10 @@ import { TsbuildError } from '../errors.js';
 
 const SHA256_RE = /^sha256:([a-f0-9]{64})$/;
 
-/** The hex part of a sha256 digest; throws E_INVALID_DIGEST for anything else. */
+/** The hex part of a sha256 digest; throws E_BAD_DIGEST for anything else. */
 export function digestHex(digest: string): string {
   const m = SHA256_RE.exec(digest);
-  if (!m) throw new TsbuildError('E_INVALID_DIGEST', `invalid digest "${digest}": expected sha256:<64 lowercase hex>`);
+  if (!m) throw new TsbuildError('E_BAD_DIGEST', `invalid digest "${digest}": expected sha256:<64 lowercase hex>`);
   return m[1] as string;
 }
 

@@ -20,7 +20,7 @@ interface IndexFile {
 /** The canonical form of a name a user gave (`foo:1` → docker.io/library/foo:1). */
 export function normaliseName(name: string): string {
   const ref = parseReference(name);
-  if (ref.digest) throw new TsbuildError('E_INVALID_REFERENCE', `invalid tag "${name}": a tag cannot contain a digest`);
+  if (ref.digest) throw new TsbuildError('E_BAD_REFERENCE', `invalid tag "${name}": a tag cannot contain a digest`);
   return ref.toString();
 }
 

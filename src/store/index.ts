@@ -128,7 +128,7 @@ export interface Store {
   openBlob(digest: string, size?: number): Promise<Readable>;
   /** The whole verified blob in memory (for manifests and configs). */
   readBlob(digest: string, size?: number): Promise<Buffer>;
-  /** readBlob + JSON.parse; throws E_CORRUPT_JSON for bad JSON. */
+  /** readBlob + JSON.parse; throws E_STORE_CORRUPT for bad JSON. */
   readJson<T>(digest: string, size?: number): Promise<T>;
   /** Remove a blob. Idempotent. Does not check references: prune does that. */
   deleteBlob(digest: string): Promise<void>;

@@ -129,7 +129,7 @@ export class StoreImpl implements Store {
     try {
       return JSON.parse(data.toString('utf8')) as T;
     } catch {
-      throw new TsbuildError('E_CORRUPT_JSON', `blob ${digest} is not valid JSON`);
+      throw new TsbuildError('E_STORE_CORRUPT', `blob ${digest} is not valid JSON`);
     }
   }
 

@@ -49,6 +49,26 @@ export function tempRoot(prefix: string): { root: string; cleanup: () => void } 
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
+/**
+ * The set-up most integration files share: a fresh store with busybox:stable
+ * loaded (from the fixtures' OCI layout) and a work dir for contexts, both
+ * under /tmp; `cleanup` removes both. A failed load fails the file.
+ */
+export function busyboxStore(prefix: string): { root: string; work: string; cleanup: () => void } {
+  const store = tempRoot(prefix);
+  const work = mkdtempSync(join(tmpdir(), `tsbuild-${prefix}-work-`));
+  const cleanup = () => {
+    store.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  };
+  const loaded = tsbuild(store.root, ['load', '-i', busyboxLayout]);
+  if (loaded.status !== 0) {
+    cleanup();
+    throw new Error(`tsbuild load -i ${busyboxLayout}: ${loaded.stderr}`);
+  }
+  return { root: store.root, work, cleanup };
+}
+
 /** Lines of /proc/mounts that mention `needle`. */
 export function hostMountsMentioning(needle: string): string[] {
   return readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(needle));

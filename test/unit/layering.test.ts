@@ -1,4 +1,4 @@
-// Issue 15: dependencies inside src/ point one way, cli → build → image/run/registry → store → native,
+// Issue 15: dependencies inside src/ point one way, cli → build → run → registry → image → store → native,
 // with the shared leaves (errors, log, gather, reference) at the bottom. This test reads every
 // src/**/*.ts with the TypeScript parser, keeps the imports that survive compilation (static
 // `import … from`, `export … from`, side-effect `import '…'`, dynamic `import()`; type-only imports
@@ -11,12 +11,15 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(import.meta.dirname, '../../src');
 
-// Higher imports lower; equal ranks are siblings and may import each other (file cycles are still
-// caught below). registry sits beside image and run: build and cli may use it, it may use image/store.
+// Higher imports lower; equal ranks would be siblings that may import each other (file cycles are
+// still caught below), but none are left: run resolves and pulls the image it runs (registry), the
+// registry client reads manifests and configs (image), and image/ uses neither.
 const RANK: Record<string, number> = {
-  cli: 5,
-  build: 4,
-  image: 3, run: 3, registry: 3,
+  cli: 7,
+  build: 6,
+  run: 5,
+  registry: 4,
+  image: 3,
   store: 2,
   native: 1,
   errors: 0, log: 0, gather: 0, reference: 0,

@@ -15,7 +15,7 @@ import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
 import type { Logger } from '../../log.js';
 import type { Progress as TransferProgress } from '../../registry/progress.js';
-import { sha256Digest } from '../../registry/manifest.js';
+import { sha256Digest } from '../../image/manifest.js';
 import { describeLocation, type CacheExportSpec } from './spec.js';
 import { CACHE_CONFIG_MEDIA_TYPE, buildRecord, cacheManifest, type CacheEntry } from './record.js';
 

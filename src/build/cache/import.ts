@@ -16,7 +16,7 @@ import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
 import type { Logger } from '../../log.js';
 import { silentProgress, type Progress as TransferProgress } from '../../registry/progress.js';
-import { sha256Digest } from '../../registry/manifest.js';
+import { sha256Digest } from '../../image/manifest.js';
 import type { RegistryClient } from '../../registry/http.js';
 import { describeLocation, type CacheLocation } from './spec.js';
 import { MAX_RECORD_BYTES, parseCacheManifest, parseRecord, type CacheEntry, type CacheLayer } from './record.js';

@@ -3,7 +3,7 @@
 // line in the Containerfile.
 import type { FileDigests } from './file-digests.js';
 import type { Stats } from 'node:fs';
-import { TsbuildError } from '../../errors.js';
+import { TsbuildError, type ErrorCode } from '../../errors.js';
 import { NativeError } from '../../native/index.js';
 import type { AddInstruction, CopyInstruction, HeredocFile } from '../instructions/types.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
@@ -36,7 +36,7 @@ export interface CopyStep {
 }
 
 /** A TsbuildError at the step's instruction. */
-export function stepError(step: CopyStep, code: string, message: string, cause?: unknown): TsbuildError {
+export function stepError(step: CopyStep, code: ErrorCode, message: string, cause?: unknown): TsbuildError {
   return new TsbuildError(code, message, {
     location: { file: step.containerfile, line: step.instruction.line },
     ...(cause === undefined ? {} : { cause }),

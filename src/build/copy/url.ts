@@ -102,7 +102,7 @@ async function fetchTo(step: CopyStep, url: string, dir: string): Promise<Downlo
     const got = `${parsed[1] as string}:${hasher.extra ? hasher.extra.digest('hex') : sha256.slice(7)}`;
     if (got !== want) {
       rmSync(path, { force: true });
-      throw stepError(step, 'E_CHECKSUM_MISMATCH', `ADD ${url}: checksum mismatch: expected ${want as string}, got ${got}`);
+      throw stepError(step, 'E_DIGEST_MISMATCH', `ADD ${url}: checksum mismatch: expected ${want as string}, got ${got}`);
     }
   }
   const lastModified = Date.parse(res.headers.get('last-modified') ?? '');

@@ -49,7 +49,7 @@ export function layerDirs(state: ImageState): string[] {
 export async function stateFromImage(store: Store, record: ImageRecord): Promise<ImageState> {
   const { manifest, config } = await store.readImage(record);
   if (manifest.layers.length !== config.rootfs.diff_ids.length) {
-    throw new TsbuildError('E_BAD_IMAGE', `image ${record.names[0] ?? record.id} has ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
+    throw new TsbuildError('E_CORRUPT_IMAGE', `image ${record.names[0] ?? record.id} has ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
   }
   const layers = await Promise.all(manifest.layers.map(async (d, i) => {
     const diffId = config.rootfs.diff_ids[i] as string;

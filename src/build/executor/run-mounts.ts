@@ -7,7 +7,7 @@
 // reaches the layer.
 import { mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix, resolve, sep } from 'node:path';
-import { TsbuildError } from '../../errors.js';
+import { TsbuildError, type ErrorCode } from '../../errors.js';
 import { native } from '../../native/index.js';
 import { stackView } from '../../image/stack-view.js';
 import { checkStackDepth } from '../../run/overlay-depth.js';
@@ -46,7 +46,7 @@ export interface PreparedMounts {
   release(): void;
 }
 
-function fail(ctx: MountContext, code: string, message: string): never {
+function fail(ctx: MountContext, code: ErrorCode, message: string): never {
   throw new TsbuildError(code, message, { location: { file: ctx.file, line: ctx.line } });
 }
 

@@ -1,7 +1,7 @@
 // COPY and ADD: sources, a destination, and their flags. Heredoc sources
 // (`COPY <<EOF /etc/app.conf`) become inline files; everything else stays a
 // path (or URL for ADD) as written, expanded later. Whether `--from` names a
-// stage or an image is decided when stages are resolved (./stages-graph.ts).
+// stage or an image is decided when stages are resolved (./graph.ts).
 import { fail } from '../parser/located-error.js';
 import { parseHeredocWord } from '../parser/heredoc.js';
 import { parseFlags, type ParsedFlags } from './flags.js';

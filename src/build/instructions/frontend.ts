@@ -1,7 +1,7 @@
 // The Containerfile front end as one call: find and read the file, parse it,
 // type it, resolve ARGs and stages, and expand what can be expanded without
-// pulling anything. `tsbuild parse` uses it, and so will `build --check`;
-// `build` itself calls the same pieces and then executes the plan.
+// pulling anything. `tsbuild parse` and `build --check` use it; `build`
+// itself calls the same pieces and then executes the plan.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeErrno, TsbuildError } from '../../errors.js';

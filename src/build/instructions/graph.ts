@@ -179,7 +179,7 @@ function targetIndex(cf: Containerfile, target: string | undefined): number {
   if (stage) return stage.index;
   const names = cf.stages.flatMap((s) => (s.name === null ? [] : [s.name]));
   throw new TsbuildError(
-    'E_UNKNOWN_TARGET',
+    'E_UNKNOWN_STAGE',
     `target stage "${target}" could not be found (${names.length ? `stages: ${names.join(', ')}` : 'no stage has a name'})`,
     { location: { file: cf.file } },
   );

@@ -2,9 +2,9 @@
 // TsbuildErrors (code + message); whoever knows the file and the line wraps
 // them once, so every error that leaves src/build names `file:line` and no
 // message repeats its location.
-import { TsbuildError } from '../../errors.js';
+import { TsbuildError, type ErrorCode } from '../../errors.js';
 
-export function locatedError(code: string, message: string, file: string, line: number): TsbuildError {
+export function locatedError(code: ErrorCode, message: string, file: string, line: number): TsbuildError {
   return new TsbuildError(code, message, { location: { file, line } });
 }
 
@@ -26,7 +26,7 @@ export function atLine<T>(file: string, line: number, fn: () => T): T {
 }
 
 /** A location-less error for code that doesn't know where it is; see atLine. */
-export function fail(code: string, message: string): never {
+export function fail(code: ErrorCode, message: string): never {
   throw new TsbuildError(code, message);
 }
 

@@ -9,7 +9,7 @@
 // computed, and uncompressed layers must equal their diffID). Images are
 // named only after all their content is in, inside one lease.
 import { TsbuildError } from '../../errors.js';
-import { hostPlatform, parseManifest, selectPlatform } from '../../registry/manifest.js';
+import { hostPlatform, parseManifest, selectPlatform } from '../manifest.js';
 import { parseReference, tryParseReference } from '../../reference/index.js';
 import type { ImageRecord, Store } from '../../store/index.js';
 import { tempName } from '../../store/blobs.js';

@@ -2,11 +2,10 @@
 // image or an unreachable registry named by a later stage fails the build
 // with one line at that stage's line, and the earlier stages' RUN steps
 // never start. Images only a stage outside --target names do not count.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxStore, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
 import { freePort, startRegistry, type RegistryServer } from '../registry-server.js';
 
 let root: string;
@@ -15,15 +14,12 @@ let work: string;
 let registry: RegistryServer;
 
 beforeAll(async () => {
-  ({ root, cleanup } = tempRoot('resolve'));
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-resolve-ctx-'));
-  expect(tsbuild(root, ['load', '-i', busyboxLayout]).status).toBe(0);
+  ({ root, work, cleanup } = busyboxStore('resolve'));
   registry = await startRegistry();
 });
 afterAll(async () => {
   await registry?.stop();
-  cleanup();
-  rmSync(work, { recursive: true, force: true });
+  cleanup?.();
 });
 
 function build(name: string, containerfile: string, ...args: string[]) {

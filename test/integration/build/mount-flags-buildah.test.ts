@@ -4,11 +4,10 @@
 // of the context chowns the user's files on the host; tsbuild gives the
 // step a chowned copy and leaves the context alone. Another: buildah drops
 // what the image had under a tmpfs target from the step's layer.
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxStore, tsbuild } from '../fixtures.js';
 import { bud, buildahStore, loadBusybox, type Buildah } from './buildah.js';
 import { writeContext } from './context-dirs.js';
 
@@ -18,16 +17,13 @@ let work: string;
 let buildah: Buildah;
 
 beforeAll(() => {
-  ({ root, cleanup } = tempRoot('flags-buildah'));
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-flags-buildah-'));
-  expect(tsbuild(root, ['load', '-i', busyboxLayout]).status).toBe(0);
+  ({ root, work, cleanup } = busyboxStore('flags-buildah'));
   buildah = buildahStore('flags');
   loadBusybox(buildah);
 });
 afterAll(() => {
   buildah?.cleanup();
-  cleanup();
-  rmSync(work, { recursive: true, force: true });
+  cleanup?.();
 });
 
 const TAGS = /^(copied|now|root|absent|sticky|after|cache|tmpfs):/;

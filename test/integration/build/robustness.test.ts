@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, expectOneLineError, finished, hostMountsMentioning, sleep, tempRoot, tsbuild, tsbuildAsync } from '../fixtures.js';
+import { busyboxStore, expectOneLineError, finished, hostMountsMentioning, sleep, tsbuild, tsbuildAsync } from '../fixtures.js';
 import { storeTag } from '../../../src/run/cgroups.js';
 import { readLayout } from './oci-rootfs.js';
 import { buildOk, diffIds, layerSteps, parseSteps } from './progress-steps.js';
@@ -20,10 +20,7 @@ let work: string;
 let canaryDir: string;
 
 beforeAll(() => {
-  ({ root, cleanup } = tempRoot('build-robust'));
-  const loaded = tsbuild(root, ['load', '-i', busyboxLayout]);
-  if (loaded.status !== 0) throw new Error(loaded.stderr);
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-build-robust-work-'));
+  ({ root, work, cleanup } = busyboxStore('build-robust'));
   canaryDir = mkdtempSync(join(tmpdir(), 'tsbuild-canary-'));
 });
 
@@ -31,7 +28,6 @@ afterAll(() => {
   // Containers the commit test made, then the stores.
   tsbuild(root, ['rm', '-f', 'robust-c']);
   for (const pid of sleepersWith(nonceForKill)) process.kill(pid, 'SIGKILL');
-  rmSync(work, { recursive: true, force: true });
   rmSync(canaryDir, { recursive: true, force: true });
   cleanup?.();
 });
@@ -84,18 +80,19 @@ describe('host files never reach the image', () => {
     expect(files.get('/ctx/ok.txt')).toBe(createHash('sha256').update('fine\n').digest('hex'));
   });
 
-  for (const [n, instruction] of [[1, 'COPY abs-link /copied-abs'], [2, 'COPY rel-link /copied-rel'], [3, 'ADD abs-link /added-abs'], [4, 'COPY ./abs-link ./rel-link /both/']] as const) {
-    it(`${instruction}: a one-line error or an image without the host file`, async () => {
+  // A link named as a source is followed, and where it leads outside the context the step fails
+  // (README: "a source outside the context is an error"). BuildKit fails these too, resolving the
+  // link inside the context (not found); the wording differs, the outcome is the same.
+  for (const [n, instruction, culprit] of [[1, 'COPY abs-link /copied-abs', 'abs-link'], [2, 'COPY rel-link /copied-rel', 'rel-link'], [3, 'ADD abs-link /added-abs', 'abs-link'], [4, 'COPY ./abs-link ./rel-link /both/', 'abs-link']] as const) {
+    it(`${instruction}: one line naming the source and the line, and no image`, () => {
       const file = join(ctx, `Containerfile.${n}`);
       writeFileSync(file, `FROM busybox:stable\n${instruction}\n`);
       const r = tsbuild(root, ['build', '-f', file, '-t', `links:${n}`, ctx]);
-      if (r.status !== 0) {
-        expectOneLineError(r.stderr.split('\n').filter((l) => !/^(STEP |--> )/.test(l)).join('\n'));
-        expect(r.stderr).toMatch(new RegExp(`\\(${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2\\)\\s*$`));
-        return;
-      }
-      const files = await imageFileHashes(`links:${n}`);
-      expect([...files].filter(([, h]) => h === canaryHash)).toEqual([]);
+      expect(r.status).not.toBe(0);
+      const errors = r.stderr.split('\n').filter((l) => !/^(STEP |--> )/.test(l) && l.trim() !== '');
+      expectOneLineError(errors.join('\n'));
+      expect(errors[0]).toBe(`tsbuild: forbidden path outside the build context: ${culprit} (${file}:2)`);
+      expect(tsbuild(root, ['inspect', `links:${n}`]).status).not.toBe(0);
     });
   }
 

@@ -2,26 +2,20 @@
 // from= a stage or image (once per id and source content, as BuildKit
 // does), buildah's U / z / Z / tmpcopyup flags, and the error a heredoc
 // with a missing #! interpreter gives.
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerPaths as imageLayerPaths, writeContext } from './context-dirs.js';
-import { busyboxLayout, hostMountsMentioning, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxStore, hostMountsMentioning, tsbuild } from '../fixtures.js';
 
 let root: string;
 let cleanup: () => void;
 let work: string;
 
 beforeAll(() => {
-  ({ root, cleanup } = tempRoot('mountopts'));
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-mountopts-ctx-'));
-  expect(tsbuild(root, ['load', '-i', busyboxLayout]).status).toBe(0);
+  ({ root, work, cleanup } = busyboxStore('mountopts'));
 });
-afterAll(() => {
-  cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => cleanup?.());
 
 function context(name: string, containerfile: string, files: Record<string, string> = {}): string {
   return writeContext(work, name, containerfile, files);

@@ -246,6 +246,40 @@ describe('tsbuild run', () => {
     expect(tsbuild(root, ['rm', 'demo']).status).toBe(0);
   });
 
+  it('exec -it drives a shell in a running container through a real terminal', async () => {
+    expect(tsbuild(root, ['run', '-d', '--name', 'ptyhost', IMG, 'sleep', '300']).status).toBe(0);
+    const session = `tsbx${process.pid}`;
+    // The shell around it prints exec's exit status where capture-pane can read it.
+    const cmd = `${process.execPath} ${tsbuildBin} --root ${root} exec -it ptyhost /bin/sh; echo "exec-exit=$?"; sleep 60`;
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '90', '-y', '25', 'sh', '-c', cmd]);
+    try {
+      const capture = () => execFileSync('tmux', ['capture-pane', '-t', session, '-p'], { encoding: 'utf8' });
+      let screen = '';
+      for (let i = 0; i < 50 && !screen.includes('/ #'); i++) {
+        await sleep(100);
+        screen = capture();
+      }
+      execFileSync('tmux', ['send-keys', '-t', session, 'echo "term=$TERM"; stty size; ps -o pid,comm', 'Enter']);
+      for (let i = 0; i < 50 && !/^25 90$/m.test(screen); i++) {
+        await sleep(100);
+        screen = capture();
+      }
+      expect(screen).toMatch(/^term=xterm$/m);
+      expect(screen).toMatch(/^25 90$/m);
+      expect(screen).toMatch(/^\s*1\s+sleep\s*$/m);
+      execFileSync('tmux', ['send-keys', '-t', session, 'exit 6', 'Enter']);
+      for (let i = 0; i < 50 && !screen.includes('exec-exit='); i++) {
+        await sleep(100);
+        screen = capture();
+      }
+      expect(screen).toMatch(/^exec-exit=6$/m);
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', session]);
+    }
+    expect(stateOf('ptyhost').status).toBe('running');
+    expect(tsbuild(root, ['rm', '-f', 'ptyhost']).status).toBe(0);
+  });
+
   it('leaves nothing behind after rm', () => {
     tsbuild(root, ['rm', '-f', ...containerNames()]);
     expect(hostMountsMentioning(root)).toEqual([]);

@@ -4,11 +4,10 @@
 // from and build, BuildKit's `RUN --security=insecure` entitlement, and
 // clocks that count from the container's start while the host's time stays
 // out of reach.
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, expectOneLineError, tempRoot, tsbuild } from '../fixtures.js';
+import { busyboxStore, expectOneLineError, tsbuild } from '../fixtures.js';
 
 const IMG = 'docker.io/library/busybox:stable';
 let root: string;
@@ -17,12 +16,9 @@ let work: string;
 let denyMkdir: string;
 
 beforeAll(() => {
-  ({ root, cleanup } = tempRoot('security'));
-  work = mkdtempSync(join(tmpdir(), 'tsbuild-security-'));
+  ({ root, work, cleanup } = busyboxStore('security'));
   denyMkdir = join(work, 'deny-mkdir.json');
   writeFileSync(denyMkdir, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] }));
-  const r = tsbuild(root, ['load', '-i', busyboxLayout]);
-  expect(r.status, r.stderr).toBe(0);
 });
 
 afterAll(() => {
@@ -30,7 +26,6 @@ afterAll(() => {
   const names = (JSON.parse(ps.stdout || '[]') as { name: string }[]).map((c) => c.name);
   if (names.length > 0) tsbuild(root, ['rm', '-f', ...names]);
   cleanup?.();
-  rmSync(work, { recursive: true, force: true });
 });
 
 function run(args: string[], script: string) {

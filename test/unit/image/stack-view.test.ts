@@ -9,7 +9,7 @@ import { LayerView } from '../../../src/image/layer-view.js';
 import { stackView } from '../../../src/image/stack-view.js';
 // @ts-expect-error: a plain .mjs module shared with the benchmarks
 import { prng as rng } from '../../../scripts/lib/prng.mjs';
-import { cleanupTemp, tempDir, tree } from '../copy/helpers.js';
+import { cleanupTemp, tempDir, tree } from '../../shared/copy-steps.js';
 
 afterEach(cleanupTemp);
 

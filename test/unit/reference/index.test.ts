@@ -56,7 +56,7 @@ describe('parseReference', () => {
     let err: unknown;
     try { parseReference(input); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(TsbuildError);
-    expect((err as TsbuildError).code).toBe('E_INVALID_REFERENCE');
+    expect((err as TsbuildError).code).toBe('E_BAD_REFERENCE');
     expect((err as TsbuildError).message).toContain(why);
   });
 

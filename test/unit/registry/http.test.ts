@@ -110,7 +110,7 @@ describe('RegistryClient status mapping', () => {
       res.end('{"errors":[{"code":"WHATEVER"}]}');
     });
     const c = new RegistryClient(host, fast);
-    await expect(c.request({ path: '/v2/a/manifests/404', what: `manifest for ${host}/a:1` })).rejects.toMatchObject({ code: 'E_NOT_FOUND', message: `manifest for ${host}/a:1: not found` });
+    await expect(c.request({ path: '/v2/a/manifests/404', what: `manifest for ${host}/a:1` })).rejects.toMatchObject({ code: 'E_IMAGE_NOT_FOUND', message: `manifest for ${host}/a:1: not found` });
     await expect(c.request({ path: '/v2/a/manifests/403' })).rejects.toMatchObject({ code: 'E_DENIED' });
     await expect(c.request({ path: '/v2/a/manifests/401' })).rejects.toMatchObject({ code: 'E_UNAUTHORIZED' });
     expect((await c.request({ method: 'HEAD', path: '/v2/a/blobs/404', expect: [200, 404] })).status).toBe(404);

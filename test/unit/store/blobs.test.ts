@@ -79,13 +79,13 @@ describe('blob store', () => {
     expect(await store.statBlob(d)).toBeUndefined();
     await expect(store.openBlob(d)).rejects.toMatchObject({ code: 'E_BLOB_NOT_FOUND' });
     await expect(store.readBlob(d)).rejects.toMatchObject({ code: 'E_BLOB_NOT_FOUND' });
-    await expect(store.hasBlob('sha256:../../etc/passwd')).rejects.toMatchObject({ code: 'E_INVALID_DIGEST' });
+    await expect(store.hasBlob('sha256:../../etc/passwd')).rejects.toMatchObject({ code: 'E_BAD_DIGEST' });
     await store.deleteBlob(d); // idempotent
   });
 
   it('readJson refuses content that is not JSON', async () => {
     const { digest } = await store.putBlobBytes(Buffer.from('not json'));
-    await expect(store.readJson(digest)).rejects.toMatchObject({ code: 'E_CORRUPT_JSON' });
+    await expect(store.readJson(digest)).rejects.toMatchObject({ code: 'E_STORE_CORRUPT' });
   });
 
   it('cleans temp files of dead writers on open, and keeps those of live ones', async () => {
