@@ -5,9 +5,10 @@
 // names a missing blob. For each blob: HEAD to skip what the registry has, a
 // cross-repository mount when the image came from another repository of the
 // same registry, else an upload — one PUT for small blobs, one streamed
-// PATCH and a closing PUT for large ones. The manifest goes up byte for byte
-// as stored, so its digest (and the image's identity) is the same on both
-// sides.
+// PATCH and a closing PUT for large ones. A pulled image's manifest goes up
+// byte for byte as stored, so its digest is the same on both sides; a built
+// image's names its layers' gzip blobs, made on demand
+// (store/distributable.ts), the same on every store.
 import pLimit from 'p-limit';
 import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
@@ -17,6 +18,7 @@ import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from './manifest.js';
+import { distributableManifest } from '../store/distributable.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 
@@ -174,11 +176,17 @@ export async function push(store: Store, image: string, destination?: string, op
   const bytes = await store.readBlob(record.manifestDigest);
   const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
   if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
-  if (dest.digest && dest.digest !== record.manifestDigest) {
-    throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${record.manifestDigest}`);
-  }
   const sources = [...new Set([...mountSources(record, dest), ...(opts.mountFrom ?? []).filter((r) => r !== dest.repository)])];
-  return pushContent(store, dest, { bytes, mediaType: parsed.mediaType }, [parsed.manifest.config, ...parsed.manifest.layers], { ...opts, mountFrom: sources });
+  // Built layers leave as gzip blobs made now (or remembered); the lease
+  // keeps prune off them until the manifest that names them is up.
+  return store.withLease(async () => {
+    const out = await distributableManifest(store, bytes, parsed.manifest);
+    if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== out.digest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${out.digest}`);
+    }
+    const target = dest.digest && out.converted ? parseReference(`${dest.name}@${out.digest}`) : dest;
+    return pushContent(store, target, { bytes: out.bytes, mediaType: parsed.mediaType }, [out.manifest.config, ...out.manifest.layers], { ...opts, mountFrom: sources });
+  });
 }
 
 /**
