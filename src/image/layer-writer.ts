@@ -41,10 +41,11 @@ export interface WriteLayerOptions {
 }
 
 /**
- * Writes the layer blob for `dir`. Returns undefined for an empty diff
- * (no layer, as buildah does). With `adopt`, the dir becomes the layer's
- * lowerdir in the store; excluded paths are removed from it first so the
- * dir and the blob hold the same files.
+ * Makes the layer of `dir`. Returns undefined for an empty diff (no layer,
+ * as buildah does). With `adopt`, the dir becomes the layer's lowerdir in
+ * the store and nothing else is written (excluded paths are removed from it
+ * first so the dir and the tar hold the same files); the result names the
+ * layer by its diffID, uncompressed. Without, a gzip blob is written.
  */
 export async function writeLayer(store: Store, dir: string, opts: WriteLayerOptions = {}): Promise<LayerBlob | undefined> {
   const { all, entries } = scanLayerEntries(dir, opts.exclude);
