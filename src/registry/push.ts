@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from './manifest.js';
-import { distributableManifest } from '../store/distributable.js';
+import { startDistributable } from '../store/distributable.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 
@@ -177,31 +177,40 @@ export async function push(store: Store, image: string, destination?: string, op
   const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
   if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
   const sources = [...new Set([...mountSources(record, dest), ...(opts.mountFrom ?? []).filter((r) => r !== dest.repository)])];
-  // Built layers leave as gzip blobs made now (or remembered); the lease
-  // keeps prune off them until the manifest that names them is up.
+  // Built layers leave as gzip blobs made now (or remembered), each uploaded
+  // as soon as it is made while the next compresses; the lease keeps prune
+  // off them until the manifest that names them is up.
   return store.withLease(async () => {
-    const out = await distributableManifest(store, bytes, parsed.manifest);
-    if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== out.digest) {
-      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${out.digest}`);
+    const parts = startDistributable(store, bytes, parsed.manifest);
+    if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== (await parts.result).digest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${(await parts.result).digest}`);
     }
-    const target = dest.digest && out.converted ? parseReference(`${dest.name}@${out.digest}`) : dest;
-    return pushContent(store, target, { bytes: out.bytes, mediaType: parsed.mediaType }, [out.manifest.config, ...out.manifest.layers], { ...opts, mountFrom: sources });
+    const manifest = parts.result.then((out) => ({ bytes: out.bytes, mediaType: parsed.mediaType }));
+    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.layers], { ...opts, mountFrom: sources });
   });
 }
 
 /**
- * Push `blobs` (all in the store) and then `manifest` (which names them) as
- * `dest`. The image push above and the build cache export share it.
+ * Push `blobs` (all in the store, or promised: each goes up once it is
+ * there) and then `manifest` (which names them) as `dest`; pushed by digest,
+ * the manifest goes under its own digest. The image push above and the
+ * build cache export share it.
  */
-export async function pushContent(store: Store, dest: ImageReference, manifest: { bytes: Buffer; mediaType: string }, blobs: readonly Descriptor[], opts: ContentPushOptions = {}): Promise<PushResult> {
+export async function pushContent(store: Store, dest: ImageReference, manifestIn: { bytes: Buffer; mediaType: string } | Promise<{ bytes: Buffer; mediaType: string }>, blobs: readonly (Descriptor | Promise<Descriptor>)[], opts: ContentPushOptions = {}): Promise<PushResult> {
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
   const t: Target = { client, dest, progress: opts.progress ?? silentProgress, monolithicLimit: opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
     const limit = pLimit(opts.concurrency ?? 4);
-    const unique = [...new Map(blobs.map((d) => [d.digest, d])).values()];
-    await Promise.all(unique.map((d) => limit(() => pushBlob(store, t, d, opts.mountFrom ?? []))));
+    const started = new Set<string>();
+    await Promise.all(blobs.map(async (p) => {
+      const d = await p;
+      if (started.has(d.digest)) return;
+      started.add(d.digest);
+      await limit(() => pushBlob(store, t, d, opts.mountFrom ?? []));
+    }));
+    const manifest = await manifestIn;
     const digest = sha256Digest(manifest.bytes);
-    const tagOrDigest = dest.digest ?? dest.tag ?? 'latest';
+    const tagOrDigest = dest.digest ? digest : (dest.tag ?? 'latest');
     t.progress.note('Writing manifest to image destination');
     const res = await client.request({
       method: 'PUT', path: `/v2/${dest.repository}/manifests/${tagOrDigest}`, repository: dest.repository, actions: ['pull', 'push'],
@@ -213,7 +222,8 @@ export async function pushContent(store: Store, dest: ImageReference, manifest: 
     if (echoed && echoed !== digest) {
       throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${digest}`);
     }
-    return { reference: dest, digest, size: manifest.bytes.length, blobs: t.counts };
+    const reference = dest.digest && dest.digest !== digest ? parseReference(`${dest.name}@${digest}`) : dest;
+    return { reference, digest, size: manifest.bytes.length, blobs: t.counts };
   } finally {
     t.progress.close();
     if (!opts.client) client.close();

@@ -30,27 +30,50 @@ export async function distributableLayer(store: Store, layer: Descriptor, choice
   return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(annotations ? { annotations } : {}) };
 }
 
+/** A conversion under way: each layer's descriptor as soon as its blob is made, and the manifest once all are. */
+export interface DistributableParts {
+  layers: Promise<Descriptor>[];
+  result: Promise<DistributableManifest>;
+}
+
 /**
- * The manifest to push or export for the stored manifest `bytes`: built
- * layers replaced by their gzip blobs (made now unless made before, two
- * layers at a time, each on every core). Hold a lease until the blobs are
- * copied.
+ * Start making the manifest to push or export for the stored manifest
+ * `bytes`: built layers replaced by their gzip blobs (made now unless made
+ * before), bottom first, two at a time (the compressor already uses every
+ * core; a second layer fills its gaps: reading files, hashing). A caller
+ * can upload each layer as it is ready, while later ones compress. Hold a
+ * lease until the blobs are copied.
  */
-export async function distributableManifest(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): Promise<DistributableManifest> {
-  const built = await Promise.all(manifest.layers.map((l) => store.isBuiltLayer(l.digest)));
-  if (!built.some(Boolean)) return { bytes, digest: sha256Of(bytes), manifest, converted: false };
-  const layers: Descriptor[] = [];
-  // Bottom first, two at a time: the compressor already uses every core, a
-  // second layer only fills its gaps (reading files, hashing).
-  let next = 0;
-  const slots = manifest.layers.map(() => undefined as Descriptor | undefined);
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < manifest.layers.length; i = next++) slots[i] = await distributableLayer(store, manifest.layers[i] as Descriptor, choice);
+export function startDistributable(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): DistributableParts {
+  const waiting: (() => void)[] = [];
+  let running = 0;
+  const slot = async (): Promise<() => void> => {
+    while (running >= 2) await new Promise<void>((r) => waiting.push(r));
+    running++;
+    return () => { running--; waiting.shift()?.(); };
   };
-  await Promise.all([worker(), worker()]);
-  for (const d of slots) layers.push(d as Descriptor);
-  // Same key order as the stored manifest (a parsed object keeps it).
-  const out: ImageManifest = { ...manifest, layers };
-  const outBytes = Buffer.from(JSON.stringify(out));
-  return { bytes: outBytes, digest: sha256Of(outBytes), manifest: out, converted: true };
+  const layers = manifest.layers.map(async (l) => {
+    if (!(await store.isBuiltLayer(l.digest))) return l;
+    const release = await slot();
+    try {
+      return await distributableLayer(store, l, choice);
+    } finally {
+      release();
+    }
+  });
+  const result = Promise.all(layers).then((out): DistributableManifest => {
+    if (out.every((d, i) => d === manifest.layers[i])) return { bytes, digest: sha256Of(bytes), manifest, converted: false };
+    // Same key order as the stored manifest (a parsed object keeps it).
+    const m: ImageManifest = { ...manifest, layers: out };
+    const outBytes = Buffer.from(JSON.stringify(m));
+    return { bytes: outBytes, digest: sha256Of(outBytes), manifest: m, converted: true };
+  });
+  // Whoever awaits `result` sees a failure; the per-layer promises must not also be unhandled.
+  for (const l of layers) l.catch(() => undefined);
+  return { layers, result };
+}
+
+/** startDistributable, awaited whole. A manifest with no built layer comes back byte for byte. */
+export function distributableManifest(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): Promise<DistributableManifest> {
+  return startDistributable(store, bytes, manifest, choice).result;
 }
