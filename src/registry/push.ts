@@ -127,12 +127,14 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
 }
 
 /** Make sure the registry has blob `desc` in the destination repository. */
-async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[]): Promise<void> {
+async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<void>): Promise<void> {
   const repo = t.dest.repository;
   const scope = { repository: repo, actions: ['pull', 'push'] as const };
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
+  // A built layer known only by its record is made now: the registry lacks it.
+  await ensureBlob?.(desc.digest);
   if (!(await store.hasBlob(desc.digest))) {
     throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
   }
@@ -164,6 +166,8 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
 export interface ContentPushOptions extends PushOptions {
   /** More repositories of the destination registry to mount blobs from (a build's cache refs). */
   mountFrom?: readonly string[];
+  /** Called for a blob the registry lacks, before it is read: makes a remembered blob the store dropped. */
+  ensureBlob?: (digest: string) => Promise<void>;
 }
 
 /**
@@ -181,12 +185,14 @@ export async function push(store: Store, image: string, destination?: string, op
   // as soon as it is made while the next compresses; the lease keeps prune
   // off them until the manifest that names them is up.
   return store.withLease(async () => {
-    const parts = startDistributable(store, bytes, parsed.manifest);
+    // Layers compressed before are named by their record at once; a blob is
+    // made again only if the registry lacks it (ensureBlob).
+    const parts = startDistributable(store, bytes, parsed.manifest, { deferRecorded: true });
     if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== (await parts.result).digest) {
       throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${(await parts.result).digest}`);
     }
     const manifest = parts.result.then((out) => ({ bytes: out.bytes, mediaType: parsed.mediaType }));
-    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.layers], { ...opts, mountFrom: sources });
+    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.layers], { ...opts, mountFrom: sources, ensureBlob: parts.ensure });
   });
 }
 
@@ -206,7 +212,7 @@ export async function pushContent(store: Store, dest: ImageReference, manifestIn
       const d = await p;
       if (started.has(d.digest)) return;
       started.add(d.digest);
-      await limit(() => pushBlob(store, t, d, opts.mountFrom ?? []));
+      await limit(() => pushBlob(store, t, d, opts.mountFrom ?? [], opts.ensureBlob));
     }));
     const manifest = await manifestIn;
     const digest = sha256Digest(manifest.bytes);

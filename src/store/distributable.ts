@@ -34,6 +34,22 @@ export async function distributableLayer(store: Store, layer: Descriptor, choice
 export interface DistributableParts {
   layers: Promise<Descriptor>[];
   result: Promise<DistributableManifest>;
+  /**
+   * With `deferRecorded`: make the blob of a layer that was named by its
+   * record without being made (a no-op for any other digest).
+   */
+  ensure: (digest: string) => Promise<void>;
+}
+
+export interface DistributableOptions {
+  choice?: GzipChoice;
+  /**
+   * Name a layer compressed before by its record, without making sure its
+   * blob is still in the CAS (prune frees it): a push that finds the blob in
+   * the registry then compresses nothing. The caller calls ensure() for a
+   * blob it has to read.
+   */
+  deferRecorded?: boolean;
 }
 
 /**
@@ -44,7 +60,9 @@ export interface DistributableParts {
  * can upload each layer as it is ready, while later ones compress. Hold a
  * lease until the blobs are copied.
  */
-export function startDistributable(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): DistributableParts {
+export function startDistributable(store: Store, bytes: Buffer, manifest: ImageManifest, opts: DistributableOptions = {}): DistributableParts {
+  const { choice } = opts;
+  const deferred = new Map<string, string>(); // gzip digest → diffID
   const waiting: (() => void)[] = [];
   let running = 0;
   const slot = async (): Promise<() => void> => {
@@ -54,6 +72,11 @@ export function startDistributable(store: Store, bytes: Buffer, manifest: ImageM
   };
   const layers = manifest.layers.map(async (l) => {
     if (!(await store.isBuiltLayer(l.digest))) return l;
+    const rec = opts.deferRecorded ? await store.recordedLayerBlob(l.digest, choice) : undefined;
+    if (rec) {
+      deferred.set(rec.digest, l.digest);
+      return { mediaType: rec.mediaType, digest: rec.digest, size: rec.size, ...(l.annotations ? { annotations: l.annotations } : {}) };
+    }
     const release = await slot();
     try {
       return await distributableLayer(store, l, choice);
@@ -70,10 +93,14 @@ export function startDistributable(store: Store, bytes: Buffer, manifest: ImageM
   });
   // Whoever awaits `result` sees a failure; the per-layer promises must not also be unhandled.
   for (const l of layers) l.catch(() => undefined);
-  return { layers, result };
+  const ensure = async (digest: string): Promise<void> => {
+    const diffId = deferred.get(digest);
+    if (diffId && !(await store.hasBlob(digest))) await store.compressedLayerBlob(diffId, choice);
+  };
+  return { layers, result, ensure };
 }
 
 /** startDistributable, awaited whole. A manifest with no built layer comes back byte for byte. */
 export function distributableManifest(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): Promise<DistributableManifest> {
-  return startDistributable(store, bytes, manifest, choice).result;
+  return startDistributable(store, bytes, manifest, { choice }).result;
 }
