@@ -5,9 +5,10 @@
 // names a missing blob. For each blob: HEAD to skip what the registry has, a
 // cross-repository mount when the image came from another repository of the
 // same registry, else an upload — one PUT for small blobs, one streamed
-// PATCH and a closing PUT for large ones. The manifest goes up byte for byte
-// as stored, so its digest (and the image's identity) is the same on both
-// sides.
+// PATCH and a closing PUT for large ones. A pulled image's manifest goes up
+// byte for byte as stored, so its digest is the same on both sides; a built
+// image's names its layers' gzip blobs, made on demand
+// (store/distributable.ts), the same on every store.
 import pLimit from 'p-limit';
 import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
@@ -17,6 +18,7 @@ import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from '../image/manifest.js';
+import { startDistributable } from '../store/distributable.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 
@@ -125,12 +127,14 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
 }
 
 /** Make sure the registry has blob `desc` in the destination repository. */
-async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[]): Promise<void> {
+async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<void>): Promise<void> {
   const repo = t.dest.repository;
   const scope = { repository: repo, actions: ['pull', 'push'] as const };
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
+  // A built layer known only by its record is made now: the registry lacks it.
+  await ensureBlob?.(desc.digest);
   if (!(await store.hasBlob(desc.digest))) {
     throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
   }
@@ -162,6 +166,8 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
 export interface ContentPushOptions extends PushOptions {
   /** More repositories of the destination registry to mount blobs from (a build's cache refs). */
   mountFrom?: readonly string[];
+  /** Called for a blob the registry lacks, before it is read: makes a remembered blob the store dropped. */
+  ensureBlob?: (digest: string) => Promise<void>;
 }
 
 /**
@@ -174,26 +180,43 @@ export async function push(store: Store, image: string, destination?: string, op
   const bytes = await store.readBlob(record.manifestDigest);
   const parsed = parseManifest(bytes, record.manifestMediaType, record.manifestDigest);
   if (parsed.kind !== 'image') throw new TsbuildError('E_UNSUPPORTED_MANIFEST', `image ${image} has an index, not an image manifest`);
-  if (dest.digest && dest.digest !== record.manifestDigest) {
-    throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${record.manifestDigest}`);
-  }
   const sources = [...new Set([...mountSources(record, dest), ...(opts.mountFrom ?? []).filter((r) => r !== dest.repository)])];
-  return pushContent(store, dest, { bytes, mediaType: parsed.mediaType }, [parsed.manifest.config, ...parsed.manifest.layers], { ...opts, mountFrom: sources });
+  // Built layers leave as gzip blobs made now (or remembered), each uploaded
+  // as soon as it is made while the next compresses; the lease keeps prune
+  // off them until the manifest that names them is up.
+  return store.withLease(async () => {
+    // Layers compressed before are named by their record at once; a blob is
+    // made again only if the registry lacks it (ensureBlob).
+    const parts = startDistributable(store, bytes, parsed.manifest, { deferRecorded: true });
+    if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== (await parts.result).digest) {
+      throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${(await parts.result).digest}`);
+    }
+    const manifest = parts.result.then((out) => ({ bytes: out.bytes, mediaType: parsed.mediaType }));
+    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.layers], { ...opts, mountFrom: sources, ensureBlob: parts.ensure });
+  });
 }
 
 /**
- * Push `blobs` (all in the store) and then `manifest` (which names them) as
- * `dest`. The image push above and the build cache export share it.
+ * Push `blobs` (all in the store, or promised: each goes up once it is
+ * there) and then `manifest` (which names them) as `dest`; pushed by digest,
+ * the manifest goes under its own digest. The image push above and the
+ * build cache export share it.
  */
-export async function pushContent(store: Store, dest: ImageReference, manifest: { bytes: Buffer; mediaType: string }, blobs: readonly Descriptor[], opts: ContentPushOptions = {}): Promise<PushResult> {
+export async function pushContent(store: Store, dest: ImageReference, manifestIn: { bytes: Buffer; mediaType: string } | Promise<{ bytes: Buffer; mediaType: string }>, blobs: readonly (Descriptor | Promise<Descriptor>)[], opts: ContentPushOptions = {}): Promise<PushResult> {
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
   const t: Target = { client, dest, progress: opts.progress ?? silentProgress, monolithicLimit: opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
     const limit = pLimit(opts.concurrency ?? 4);
-    const unique = [...new Map(blobs.map((d) => [d.digest, d])).values()];
-    await Promise.all(unique.map((d) => limit(() => pushBlob(store, t, d, opts.mountFrom ?? []))));
+    const started = new Set<string>();
+    await Promise.all(blobs.map(async (p) => {
+      const d = await p;
+      if (started.has(d.digest)) return;
+      started.add(d.digest);
+      await limit(() => pushBlob(store, t, d, opts.mountFrom ?? [], opts.ensureBlob));
+    }));
+    const manifest = await manifestIn;
     const digest = sha256Digest(manifest.bytes);
-    const tagOrDigest = dest.digest ?? dest.tag ?? 'latest';
+    const tagOrDigest = dest.digest ? digest : (dest.tag ?? 'latest');
     t.progress.note('Writing manifest to image destination');
     const res = await client.request({
       method: 'PUT', path: `/v2/${dest.repository}/manifests/${tagOrDigest}`, repository: dest.repository, actions: ['pull', 'push'],
@@ -205,7 +228,8 @@ export async function pushContent(store: Store, dest: ImageReference, manifest: 
     if (echoed && echoed !== digest) {
       throw new TsbuildError('E_DIGEST_MISMATCH', `registry ${dest.registry} stored manifest ${dest.toString()} as ${echoed}, expected ${digest}`);
     }
-    return { reference: dest, digest, size: manifest.bytes.length, blobs: t.counts };
+    const reference = dest.digest && dest.digest !== digest ? parseReference(`${dest.name}@${digest}`) : dest;
+    return { reference, digest, size: manifest.bytes.length, blobs: t.counts };
   } finally {
     t.progress.close();
     if (!opts.client) client.close();

@@ -24,6 +24,11 @@ import type { RunnableImage } from '../image/runnable.js';
 import type { ImageConfig, ImageManifest } from '../image/oci.js';
 import { StoreImpl } from './store.js';
 import { resolveRunnable } from './runnable.js';
+import type { DerivedBlob } from './blob-on-demand.js';
+import type { GzipChoice } from './codec/layer-gzip.js';
+
+export type { DerivedBlob } from './blob-on-demand.js';
+export { DEFAULT_GZIP, type GzipChoice } from './codec/layer-gzip.js';
 
 export type { ImageConfig, ImageManifest, Descriptor } from '../image/oci.js';
 
@@ -126,6 +131,21 @@ export interface Store {
    * given). Throws E_BLOB_NOT_FOUND if absent.
    */
   openBlob(digest: string, size?: number): Promise<Readable>;
+  /**
+   * True if `digest` is the tar of a layer this store built: it is kept only
+   * unpacked, and its tar and compressed blobs are made from the directory
+   * on demand (blob-on-demand.ts). hasBlob/statBlob/openBlob serve its tar.
+   */
+  isBuiltLayer(digest: string): Promise<boolean>;
+  /**
+   * The gzip blob of built layer `diffId`, made now unless the CAS has it
+   * (deterministic: the same bytes on every store), and remembered with the
+   * layer. Nothing references it locally, so hold a lease (withLease) until
+   * it is pushed or copied: prune frees it again.
+   */
+  compressedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob>;
+  /** What compressedLayerBlob gave for `diffId` before, without making anything. */
+  recordedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob | undefined>;
   /** The whole verified blob in memory (for manifests and configs). */
   readBlob(digest: string, size?: number): Promise<Buffer>;
   /** readBlob + JSON.parse; throws E_STORE_CORRUPT for bad JSON. */
@@ -185,12 +205,14 @@ export interface Store {
   layerDir(diffId: string): Promise<string | undefined>;
   /**
    * Publish a directory the caller built (a build step's overlay upperdir)
-   * as the unpacked form of a layer whose blob is already in the store, by
+   * as the unpacked form of a layer whose blob is already in the store (or,
+   * with `built`, whose tar is the deterministic tar of the directory and is
+   * kept nowhere else: blobDigest is then the diffID), by
    * renaming it into place: no second copy of the files. `dir` must be on
    * the store's filesystem and already in overlay form. Idempotent: if the
    * layer is already present, `dir` is removed and the existing one returned.
    */
-  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string>;
+  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number, opts?: { built?: boolean }): Promise<string>;
 
   // ---- lifecycle ----
 

@@ -26,6 +26,12 @@ export interface LayerMeta {
   compression: string;
   /** Bytes of the uncompressed tar. */
   size: number;
+  /**
+   * Built here from a directory (a build step's layer): the store keeps no
+   * blob of it, and its tar is made again from the directory on demand
+   * (blob-on-demand.ts). Absent for pulled and loaded layers.
+   */
+  built?: boolean;
 }
 
 export class LayerStore {
@@ -102,7 +108,7 @@ export class LayerStore {
   }
 
   /** See Store.adoptLayerDir. The caller holds a lease. */
-  async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
+  async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number, built = false): Promise<string> {
     const result = await this.once(diffId, async () => {
       const work = join(this.tmpDir, tempName('layer'));
       await mkdir(work, { recursive: true, mode: 0o755 });
@@ -112,7 +118,7 @@ export class LayerStore {
         await rm(work, { recursive: true, force: true });
         throw err;
       }
-      return this.publish(work, { diffId, blobDigest, mediaType, compression: 'gzip', size });
+      return this.publish(work, { diffId, blobDigest, mediaType, compression: built ? 'none' : 'gzip', size, ...(built ? { built } : {}) });
     });
     // Already present (made by someone else): the caller's copy is not needed.
     await rm(dir, { recursive: true, force: true });

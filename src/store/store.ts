@@ -17,6 +17,8 @@ import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './im
 import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
+import { BlobOnDemand, type DerivedBlob } from './blob-on-demand.js';
+import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
 
 function isAlive(pid: number): boolean {
@@ -34,6 +36,7 @@ export class StoreImpl implements Store {
   private readonly blobs: BlobStore;
   private readonly index: ImageIndex;
   private readonly layers: LayerStore;
+  private readonly onDemand: BlobOnDemand;
   private readonly locks: LockManager;
   private readonly lease = new AsyncLocalStorage<true>();
 
@@ -43,6 +46,7 @@ export class StoreImpl implements Store {
     this.blobs = new BlobStore(root, this.tmpDir);
     this.index = new ImageIndex(root, this.tmpDir);
     this.layers = new LayerStore(root, this.tmpDir, this.blobs, this.locks);
+    this.onDemand = new BlobOnDemand(this.layers.dir, this.tmpDir, this.blobs);
   }
 
   static async open(root: string): Promise<Store> {
@@ -108,16 +112,35 @@ export class StoreImpl implements Store {
     return this.withLease(() => this.blobs.putBytes(data, expected));
   }
 
+  // A built layer's tar (digest = diffID) is not a file in the CAS: it is
+  // made again from the unpacked layer when read (blob-on-demand.ts), so
+  // these three answer for it as for a stored blob.
   async hasBlob(digest: string): Promise<boolean> {
-    return (await this.blobs.stat(digest)) !== undefined;
+    return (await this.statBlob(digest)) !== undefined;
   }
 
-  statBlob(digest: string): Promise<BlobInfo | undefined> {
-    return this.blobs.stat(digest);
+  async statBlob(digest: string): Promise<BlobInfo | undefined> {
+    const have = await this.blobs.stat(digest);
+    if (have) return have;
+    const built = await this.onDemand.built(digest);
+    return built ? { digest, size: built.size } : undefined;
   }
 
-  openBlob(digest: string, size?: number): Promise<Readable> {
+  async openBlob(digest: string, size?: number): Promise<Readable> {
+    if (!(await this.blobs.stat(digest)) && (await this.onDemand.built(digest))) return this.onDemand.openTar(digest, size);
     return this.blobs.open(digest, size);
+  }
+
+  isBuiltLayer(digest: string): Promise<boolean> {
+    return this.onDemand.built(digest).then((m) => m !== undefined);
+  }
+
+  compressedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob> {
+    return this.withLease(() => this.onDemand.compressed(diffId, choice));
+  }
+
+  recordedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob | undefined> {
+    return this.onDemand.recorded(diffId, choice);
   }
 
   readBlob(digest: string, size?: number): Promise<Buffer> {
@@ -265,8 +288,8 @@ export class StoreImpl implements Store {
     return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
   }
 
-  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
-    return this.withLease(() => this.layers.adopt(diffId, blobDigest, mediaType, dir, size));
+  adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number, opts: { built?: boolean } = {}): Promise<string> {
+    return this.withLease(() => this.layers.adopt(diffId, blobDigest, mediaType, dir, size, opts.built ?? false));
   }
 
   layerDir(diffId: string): Promise<string | undefined> {

@@ -18,6 +18,7 @@ import type { Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../image/manifest.js';
 import { describeLocation, type CacheExportSpec } from './spec.js';
 import { CACHE_CONFIG_MEDIA_TYPE, buildRecord, cacheManifest, type CacheEntry } from './record.js';
+import { distributableLayer } from '../../store/distributable.js';
 
 /** A step of this build, as an export sees it. */
 export interface UsedStep extends CacheEntry {
@@ -45,10 +46,30 @@ export function selectSteps(steps: readonly UsedStep[], mode: 'min' | 'max', tar
   return [...out.values()];
 }
 
+/**
+ * `entries` with each layer this store built (kept unpacked only) named by
+ * its gzip blob, made now unless made before (store/blob-on-demand.ts): a
+ * cache is a set of layers to pull, and pulls want them small.
+ */
+async function withCompressedLayers(store: Store, entries: CacheEntry[]): Promise<CacheEntry[]> {
+  const out: CacheEntry[] = [];
+  for (const e of entries) {
+    if (!e.layer || e.layer.digest !== e.layer.diffId) { out.push(e); continue; }
+    const d = await distributableLayer(store, { mediaType: e.layer.mediaType, digest: e.layer.digest, size: e.layer.size });
+    out.push({ ...e, layer: { ...e.layer, digest: d.digest, size: d.size, mediaType: d.mediaType } });
+  }
+  return out;
+}
+
 export async function exportCache(spec: CacheExportSpec, steps: readonly UsedStep[], target: number, opts: ExportOptions): Promise<void> {
-  const entries = selectSteps(steps, spec.mode, target);
-  const { record, layers } = buildRecord(entries);
+  // The lease keeps prune off the gzip blobs made here until they are written out.
+  await opts.store.withLease(() => exportLeased(spec, steps, target, opts));
+}
+
+async function exportLeased(spec: CacheExportSpec, steps: readonly UsedStep[], target: number, opts: ExportOptions): Promise<void> {
   try {
+    const entries = await withCompressedLayers(opts.store, selectSteps(steps, spec.mode, target));
+    const { record, layers } = buildRecord(entries);
     const config = await opts.store.putBlobBytes(record);
     const configDesc: Descriptor = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: config.digest, size: config.size };
     const manifest = cacheManifest(configDesc, layers);

@@ -1,7 +1,8 @@
 // `tsbuild save`: images from the store as an OCI layout directory, an
 // oci-archive tar, or a docker-archive tar (docker load / podman load).
 //
-// OCI outputs hold the store's blobs unchanged; a Docker schema2 image gets
+// OCI outputs hold the store's blobs unchanged, and a built layer's gzip
+// blob (made on demand, store/distributable.ts); a Docker schema2 image gets
 // an equivalent OCI manifest (same config and layer blobs, OCI media types),
 // since umoci and the OCI spec accept only OCI types in a layout. The index
 // names each manifest by tag (org.opencontainers.image.ref.name, what
@@ -23,6 +24,7 @@ import { IMAGE_NAME_ANNOTATION, MediaType, REF_NAME_ANNOTATION, type Descriptor,
 import { DirSink, TarSink, type ArchiveSink } from './sink.js';
 import { writeIndexTo } from './index-archive.js';
 import { findIndexRecord, type IndexRecord } from '../../store/index-records.js';
+import { distributableManifest } from '../../store/distributable.js';
 
 export type SaveFormat = 'oci-dir' | 'oci-archive' | 'docker-archive';
 export const SAVE_FORMATS: readonly SaveFormat[] = ['oci-dir', 'oci-archive', 'docker-archive'];
@@ -58,6 +60,11 @@ export async function saveImages(store: Store, refs: string[], format: SaveForma
     throw new TsbuildError('E_USAGE', `${indexes[0]?.name} is a multi-platform image; docker-archive holds single images: use oci-dir or oci-archive`, { exitCode: 125 });
   }
   const sink: ArchiveSink = format === 'oci-dir' ? new DirSink(dest) : new TarSink(dest);
+  // The lease keeps prune off the gzip blobs made for built layers until they are copied.
+  await store.withLease(() => writeAll(store, images, indexes, format, dest, sink));
+}
+
+async function writeAll(store: Store, images: Resolved[], indexes: IndexRecord[], format: SaveFormat, dest: string, sink: ArchiveSink): Promise<void> {
   try {
     if (format === 'docker-archive') await writeDocker(store, images, sink);
     else {
@@ -80,18 +87,22 @@ const TO_OCI: Record<string, string> = {
   [MediaType.dockerConfig]: MediaType.ociConfig,
 };
 
-/** The manifest to put in an OCI layout: the stored one if it is OCI, else an OCI rewrite. */
-async function ociManifest(store: Store, img: Resolved): Promise<{ bytes: Buffer; desc: Descriptor }> {
+/**
+ * The manifest to put in an OCI layout: the stored one if it is OCI (with
+ * built layers as their gzip blobs, made on demand: store/distributable.ts,
+ * as BuildKit's oci exporter compresses), else an OCI rewrite.
+ */
+async function ociManifest(store: Store, img: Resolved): Promise<{ bytes: Buffer; desc: Descriptor; manifest: ImageManifest }> {
   if (img.record.manifestMediaType === MediaType.ociManifest) {
-    const bytes = await store.readBlob(img.record.manifestDigest);
-    return { bytes, desc: { mediaType: MediaType.ociManifest, digest: img.record.manifestDigest, size: bytes.length } };
+    const out = await distributableManifest(store, await store.readBlob(img.record.manifestDigest), img.manifest);
+    return { bytes: out.bytes, desc: { mediaType: MediaType.ociManifest, digest: out.digest, size: out.bytes.length }, manifest: out.manifest };
   }
   const m = img.manifest;
   const conv = (d: Descriptor): Descriptor => ({ ...d, mediaType: TO_OCI[d.mediaType] ?? d.mediaType });
   const oci: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: conv(m.config), layers: m.layers.map(conv) };
   if (m.annotations) oci.annotations = m.annotations;
   const bytes = Buffer.from(JSON.stringify(oci));
-  return { bytes, desc: { mediaType: MediaType.ociManifest, digest: sha256Of(bytes), size: bytes.length } };
+  return { bytes, desc: { mediaType: MediaType.ociManifest, digest: sha256Of(bytes), size: bytes.length }, manifest: oci };
 }
 
 async function copyBlobTo(store: Store, sink: ArchiveSink, d: Descriptor): Promise<void> {
@@ -115,9 +126,9 @@ async function writeOci(store: Store, images: Resolved[], sink: ArchiveSink, dir
   const prior = await existingIndex(dir);
   const entries: Descriptor[] = [...extra];
   for (const img of images) {
-    const { bytes, desc } = await ociManifest(store, img);
-    await copyBlobTo(store, sink, img.manifest.config);
-    for (const l of img.manifest.layers) await copyBlobTo(store, sink, l);
+    const { bytes, desc, manifest } = await ociManifest(store, img);
+    await copyBlobTo(store, sink, manifest.config);
+    for (const l of manifest.layers) await copyBlobTo(store, sink, l);
     const mname = `blobs/sha256/${digestHex(desc.digest)}`;
     if (!(await sink.has(mname, desc.size))) await sink.addBuffer(mname, bytes);
     const names = img.names.length ? img.names : [undefined];

@@ -1,8 +1,9 @@
 // Reproducible images through the real CLI: with one SOURCE_DATE_EPOCH, two
 // stores building at different times, after a touch of every context file,
-// with --no-cache and under another umask, give one manifest digest, and the
-// pushed manifest (read back by skopeo from Debian's docker-registry) has it
-// too. `created`, the new history entries and every mtime of the new layers
+// with --no-cache and under another umask, give one manifest digest, and
+// both stores push one manifest digest (read back by skopeo from Debian's
+// docker-registry; the local manifest names the layers uncompressed, the
+// pushed one names their gzip blobs, made on demand the same way in both). `created`, the new history entries and every mtime of the new layers
 // (files, dirs, symlinks, whiteouts, opaque markers) equal the epoch; another
 // epoch retimes the cached layers (no step runs) into the image a --no-cache
 // build of that epoch makes. A git work tree as context gives its HEAD commit
@@ -124,6 +125,7 @@ afterAll(async () => {
 
 describe('SOURCE_DATE_EPOCH', () => {
   let first: { root: string; id: string; digest: string };
+  let secondRoot: string;
 
   it('sets created, the new history entries and every new-layer mtime to the epoch', async () => {
     const root = newRoot();
@@ -168,6 +170,7 @@ describe('SOURCE_DATE_EPOCH', () => {
     touchAll(ctx);
     const root = newRoot();
     const { id } = build(root, ['--no-cache', '--source-date-epoch', String(EPOCH), '-t', 'repro:2', ctx], { umask: '077' });
+    secondRoot = root;
     expect(id).toBe(first.id);
     expect(inspect(root, 'repro:2').digest).toBe(first.digest);
 
@@ -177,15 +180,29 @@ describe('SOURCE_DATE_EPOCH', () => {
     expect(parseSteps(again.stderr).filter((s) => /^(RUN|COPY)/.test(s.text)).map((s) => s.status)).toEqual(['cached', 'cached', 'cached', 'cached']);
   });
 
-  it('pushes that digest: the registry serves the manifest built in both stores', async () => {
+  it('pushes one digest from both stores: the registry serves the manifest built in each', async () => {
     const dest = `${registry.host}/repro/app:1`;
     const meta = join(first.root, 'push-meta.json');
     const { id } = build(first.root, ['--push', '-t', dest, '--metadata-file', meta, ctx], { env: env({ SOURCE_DATE_EPOCH: String(EPOCH) }) });
     expect(id).toBe(first.id);
-    expect(await skopeoDigest(dest)).toBe(first.digest);
+    const pushed = await skopeoDigest(dest);
     const m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, unknown>;
-    expect(m['tsbuild.pushed']).toEqual([{ reference: dest, digest: first.digest }]);
+    expect(m['tsbuild.pushed']).toEqual([{ reference: dest, digest: pushed }]);
     expect((m['tsbuild.steps'] as { cached: boolean; cache?: string; instruction: string }[]).filter((s) => s.cached).map((s) => s.cache)).toEqual(['local', 'local', 'local', 'local', 'local']);
+    // The other store, which never compressed anything, pushes the same bytes.
+    const dest2 = `${registry.host}/repro/app:2`;
+    const r = tsbuild(secondRoot, ['push', '-q', 'repro:2', dest2]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(pushed);
+    expect(await skopeoDigest(dest2)).toBe(pushed);
+    // Pulled into a third store, the image is the one built: same ID and manifest digest as pushed.
+    const third = tempRoot('repro-pull');
+    roots.push(third);
+    const pulled = tsbuild(third.root, ['pull', '-q', dest2]);
+    expect(pulled.status, pulled.stderr).toBe(0);
+    const img = inspect(third.root, dest2);
+    expect(img.digest).toBe(pushed);
+    expect(img.config.rootfs.diff_ids).toEqual(inspect(first.root, 'repro:1').config.rootfs.diff_ids);
   });
 
   it('is part of the cache keys: another epoch retimes the layer steps to its own times, as a --no-cache build makes them', async () => {

@@ -1,6 +1,7 @@
 // The layer writer against real overlay-form directories (root needed for
 // whiteout devices and trusted.* xattrs): OCI whiteouts, opaque markers,
 // hard links, exclusions, determinism, adopting the dir into the store, and
+// a built layer's tar made again from its adopted dir (issue 12), and
 // SOURCE_DATE_EPOCH's clamp (the same blob whatever the times were, gzip
 // headers without a timestamp).
 import { execFileSync } from 'node:child_process';
@@ -76,6 +77,21 @@ describe('writeLayer', () => {
     expect(entries.find((e) => e.name === 'conf')).toMatchObject({ type: 'symlink', linkname: '/etc/app.conf' });
   });
 
+  it('an adopted layer (whiteouts, opaque dir, hard link, an excluded file) gives its tar again from the store, byte for byte', async () => {
+    const before = readdirSync(join(root, 'blobs', 'sha256'));
+    const layer = await writeLayer(store, makeUpper('lazy'), { adopt: true, exclude: new Set(['etc/hosts']) });
+    expect(layer?.digest).toBe(layer?.diffId);
+    expect(readdirSync(join(root, 'blobs', 'sha256'))).toEqual(before);
+    const hash = createHash('sha256');
+    for await (const c of await store.openBlob(layer!.diffId, layer!.size)) hash.update(c as Buffer);
+    expect(`sha256:${hash.digest('hex')}`).toBe(layer!.diffId);
+    const gz = await store.compressedLayerBlob(layer!.diffId);
+    const names = (await entriesOf(gz.digest)).map((e) => e.name.replace(/\/$/, ''));
+    expect(names).toContain('etc/.wh.removed');
+    expect(names).toContain('var/cache/.wh..wh..opq');
+    expect(names).not.toContain('etc/hosts');
+  });
+
   it('gives the same diffID for the same content and adopts the dir as the unpacked layer', async () => {
     const first = await writeLayer(store, makeUpper('b'));
     const dir = makeUpper('c');
@@ -104,15 +120,19 @@ describe('writeLayer', () => {
     const a = await writeLayer(store, make('clamp-a', epoch + 10), { clampMtime: epoch });
     const dir = make('clamp-b', epoch + 86_400);
     const b = await writeLayer(store, dir, { clampMtime: epoch, adopt: true });
-    expect(b?.digest).toBe(a?.digest);
-    const entries = await entriesOf(b!.digest);
+    expect(b?.diffId).toBe(a?.diffId);
+    // The adopted layer has no blob until asked; then it is the one written at once for `a`.
+    expect(b?.digest).toBe(b?.diffId);
+    const gz = await store.compressedLayerBlob(b!.diffId);
+    expect(gz.digest).toBe(a?.digest);
+    const entries = await entriesOf(gz.digest);
     expect(entries.filter((e) => e.mtime !== epoch).map((e) => [e.name, e.mtime])).toEqual([['old', epoch - 1000]]);
     expect(new Set(entries.map((e) => e.type))).toEqual(new Set(['directory', 'file', 'symlink', 'link']));
     // The unpacked layer holds the clamped times too.
     const lower = (await store.layerDir(b!.diffId)) as string;
     for (const p of ['etc', 'etc/app.conf', 'etc/removed', 'conf', 'var/cache', 'big']) expect(lstatSync(join(lower, p)).mtimeMs, p).toBe(epoch * 1000);
     // gzip's header: deflate, no flags, mtime 0, OS 3 (unix) on any machine.
-    const head = readFileSync(join(root, 'blobs', 'sha256', b!.digest.slice(7))).subarray(0, 10);
+    const head = readFileSync(join(root, 'blobs', 'sha256', gz.digest.slice(7))).subarray(0, 10);
     expect([...head.subarray(0, 8)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
     expect(head[9]).toBe(3);
   });

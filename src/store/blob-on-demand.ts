@@ -1,0 +1,139 @@
+// Blobs on demand: the compressed blob of a layer this store built is made
+// only when someone needs it (a push, a save, a cache export), not when the
+// step ends. A built layer is kept once, unpacked in ROOT/layers/<hex>/diff;
+// its tar is a function of that directory (codec/layer-tar.ts), so
+//   - its uncompressed tar (the blob the local manifest names: digest =
+//     diffID, media type ...tar) is made again from the directory whenever
+//     it is read, checked against the diffID while it streams;
+//   - its gzip blob is made from that tar (codec/layer-gzip.ts), put in the
+//     CAS and remembered in ROOT/layers/<hex>/blobs.json (choice → digest,
+//     size, media type), so a later push knows the digest without
+//     compressing (a HEAD finds it) and a pruned blob is made again with the
+//     same bytes, which the CAS checks against the recorded digest.
+// The compressed blob is referenced by no local manifest, so prune frees it
+// again (one copy kept where the other can be derived); a push or save
+// holds a lease while it uses it.
+//
+// Pulled and loaded layers are not derivable (their blob's bytes are
+// someone else's tar and compression): they keep their blob, and their
+// layer.json has no `built` mark.
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { TsbuildError } from '../errors.js';
+import { tempName, type BlobStore } from './blobs.js';
+import { DEFAULT_GZIP, gzipRecordKey, ParallelGzip, type GzipChoice } from './codec/layer-gzip.js';
+import { layerTar, scanLayerEntries } from './codec/layer-tar.js';
+import { digestHex, isDigest, VerifyingTransform } from './digest.js';
+import type { LayerMeta } from './layers.js';
+
+export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
+export const GZIP_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+/** A compressed blob made from a built layer. */
+export interface DerivedBlob {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+/** ROOT/layers/<hex>/blobs.json: what each compression choice gave for this layer. */
+type BlobRecords = Record<string, DerivedBlob>;
+
+function validRecord(r: unknown): r is DerivedBlob {
+  const d = r as DerivedBlob;
+  return typeof d === 'object' && d !== null && typeof d.digest === 'string' && isDigest(d.digest) && Number.isSafeInteger(d.size) && typeof d.mediaType === 'string';
+}
+
+export class BlobOnDemand {
+  /** Compressions under way in this process, by diffID and choice: concurrent pushes share one. */
+  private readonly inflight = new Map<string, Promise<DerivedBlob>>();
+
+  constructor(private readonly layersDir: string, private readonly tmpDir: string, private readonly blobs: BlobStore) {}
+
+  private hexDir(diffId: string): string {
+    return join(this.layersDir, digestHex(diffId));
+  }
+
+  /** The layer's layer.json if this store built it (its tar can be made again), else undefined. */
+  async built(diffId: string): Promise<LayerMeta | undefined> {
+    if (!isDigest(diffId)) return undefined;
+    try {
+      const meta = JSON.parse(await readFile(join(this.hexDir(diffId), 'layer.json'), 'utf8')) as LayerMeta;
+      return meta.built === true && meta.diffId === diffId ? meta : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The layer's uncompressed tar, made from its directory. Errors at EOF
+   * with E_DIGEST_MISMATCH if the directory no longer gives the tar it was
+   * built as (someone changed files under ROOT/layers).
+   */
+  async openTar(diffId: string, size?: number): Promise<Readable> {
+    const meta = await this.built(diffId);
+    if (!meta) throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${diffId} is not in the store`);
+    const dir = join(this.hexDir(diffId), 'diff');
+    const { entries } = scanLayerEntries(dir);
+    // The directory already holds the clamped times (writeLayer set them), so no clamp here.
+    const { stream } = layerTar(dir, entries, undefined);
+    const verify = new VerifyingTransform(`layer ${diffId} made again from ${dir}`, { digest: diffId, size: size ?? meta.size });
+    stream.on('error', (err) => verify.destroy(err));
+    return stream.pipe(verify);
+  }
+
+  async records(diffId: string): Promise<BlobRecords> {
+    try {
+      const parsed = JSON.parse(await readFile(join(this.hexDir(diffId), 'blobs.json'), 'utf8')) as unknown;
+      if (typeof parsed !== 'object' || parsed === null) return {};
+      return Object.fromEntries(Object.entries(parsed).filter(([, v]) => validRecord(v))) as BlobRecords;
+    } catch {
+      return {};
+    }
+  }
+
+  /** What `choice` gave for this layer before, if it was ever made. */
+  async recorded(diffId: string, choice: GzipChoice = DEFAULT_GZIP): Promise<DerivedBlob | undefined> {
+    return (await this.records(diffId))[gzipRecordKey(choice)];
+  }
+
+  /**
+   * The gzip blob of built layer `diffId`, in the CAS: made (on every core)
+   * unless it is there, and recorded. The caller holds a lease until it has
+   * used the blob.
+   */
+  compressed(diffId: string, choice: GzipChoice = DEFAULT_GZIP): Promise<DerivedBlob> {
+    const key = `${diffId} ${gzipRecordKey(choice)}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.make(diffId, choice).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private async make(diffId: string, choice: GzipChoice): Promise<DerivedBlob> {
+    const before = await this.recorded(diffId, choice);
+    if (before) {
+      const have = await this.blobs.stat(before.digest);
+      if (have && have.size === before.size) return before;
+    }
+    const tar = await this.openTar(diffId);
+    const gzip = new ParallelGzip(choice);
+    tar.on('error', (err) => gzip.destroy(err));
+    // With a record, the bytes must come out as they did before: the CAS checks it.
+    const got = await this.blobs.put(tar.pipe(gzip), before ? { digest: before.digest, size: before.size } : {});
+    const blob: DerivedBlob = { digest: got.digest, size: got.size, mediaType: GZIP_MEDIA_TYPE };
+    if (!before) await this.remember(diffId, gzipRecordKey(choice), blob);
+    return blob;
+  }
+
+  /** Add one record, atomically (temp file, rename). Two writers racing lose at most a record, which is made again. */
+  private async remember(diffId: string, key: string, blob: DerivedBlob): Promise<void> {
+    const all = { ...(await this.records(diffId)), [key]: blob };
+    const tmp = join(this.tmpDir, tempName('blobs-record'));
+    await writeFile(tmp, `${JSON.stringify(all)}\n`, { mode: 0o644 });
+    await rename(tmp, join(this.hexDir(diffId), 'blobs.json'));
+  }
+}

@@ -1,0 +1,106 @@
+// The manifest an image leaves the store with. A built layer is named in
+// the local manifest by its diffID with the uncompressed media type (the
+// store keeps it unpacked only, blob-on-demand.ts); what goes to a registry
+// or an OCI archive names its gzip blob instead, made here on demand. The
+// local image ID (the config digest, over diffIDs) is the same either way,
+// so the image exists before anything is compressed, as in BuildKit, which
+// also compresses at export.
+//
+// The result is a function of the local manifest and the layers' tars: the
+// same on every store and every time (the reproducibility tests push from
+// two stores). A manifest with no built layer (pulled, loaded) is returned
+// byte for byte, so its digest stays the registry's.
+import type { Descriptor, ImageManifest } from '../image/oci.js';
+import { sha256Of } from './digest.js';
+import type { GzipChoice, Store } from './index.js';
+
+export interface DistributableManifest {
+  bytes: Buffer;
+  digest: string;
+  manifest: ImageManifest;
+  /** True if some layer was swapped for its compressed blob. */
+  converted: boolean;
+}
+
+/** The descriptor of `layer` as it leaves the store: its gzip blob if the store built it, else itself. */
+export async function distributableLayer(store: Store, layer: Descriptor, choice?: GzipChoice): Promise<Descriptor> {
+  if (!(await store.isBuiltLayer(layer.digest))) return layer;
+  const blob = await store.compressedLayerBlob(layer.digest, choice);
+  const { annotations } = layer;
+  return { mediaType: blob.mediaType, digest: blob.digest, size: blob.size, ...(annotations ? { annotations } : {}) };
+}
+
+/** A conversion under way: each layer's descriptor as soon as its blob is made, and the manifest once all are. */
+export interface DistributableParts {
+  layers: Promise<Descriptor>[];
+  result: Promise<DistributableManifest>;
+  /**
+   * With `deferRecorded`: make the blob of a layer that was named by its
+   * record without being made (a no-op for any other digest).
+   */
+  ensure: (digest: string) => Promise<void>;
+}
+
+export interface DistributableOptions {
+  choice?: GzipChoice;
+  /**
+   * Name a layer compressed before by its record, without making sure its
+   * blob is still in the CAS (prune frees it): a push that finds the blob in
+   * the registry then compresses nothing. The caller calls ensure() for a
+   * blob it has to read.
+   */
+  deferRecorded?: boolean;
+}
+
+/**
+ * Start making the manifest to push or export for the stored manifest
+ * `bytes`: built layers replaced by their gzip blobs (made now unless made
+ * before), bottom first, two at a time (the compressor already uses every
+ * core; a second layer fills its gaps: reading files, hashing). A caller
+ * can upload each layer as it is ready, while later ones compress. Hold a
+ * lease until the blobs are copied.
+ */
+export function startDistributable(store: Store, bytes: Buffer, manifest: ImageManifest, opts: DistributableOptions = {}): DistributableParts {
+  const { choice } = opts;
+  const deferred = new Map<string, string>(); // gzip digest → diffID
+  const waiting: (() => void)[] = [];
+  let running = 0;
+  const slot = async (): Promise<() => void> => {
+    while (running >= 2) await new Promise<void>((r) => waiting.push(r));
+    running++;
+    return () => { running--; waiting.shift()?.(); };
+  };
+  const layers = manifest.layers.map(async (l) => {
+    if (!(await store.isBuiltLayer(l.digest))) return l;
+    const rec = opts.deferRecorded ? await store.recordedLayerBlob(l.digest, choice) : undefined;
+    if (rec) {
+      deferred.set(rec.digest, l.digest);
+      return { mediaType: rec.mediaType, digest: rec.digest, size: rec.size, ...(l.annotations ? { annotations: l.annotations } : {}) };
+    }
+    const release = await slot();
+    try {
+      return await distributableLayer(store, l, choice);
+    } finally {
+      release();
+    }
+  });
+  const result = Promise.all(layers).then((out): DistributableManifest => {
+    if (out.every((d, i) => d === manifest.layers[i])) return { bytes, digest: sha256Of(bytes), manifest, converted: false };
+    // Same key order as the stored manifest (a parsed object keeps it).
+    const m: ImageManifest = { ...manifest, layers: out };
+    const outBytes = Buffer.from(JSON.stringify(m));
+    return { bytes: outBytes, digest: sha256Of(outBytes), manifest: m, converted: true };
+  });
+  // Whoever awaits `result` sees a failure; the per-layer promises must not also be unhandled.
+  for (const l of layers) l.catch(() => undefined);
+  const ensure = async (digest: string): Promise<void> => {
+    const diffId = deferred.get(digest);
+    if (diffId && !(await store.hasBlob(digest))) await store.compressedLayerBlob(diffId, choice);
+  };
+  return { layers, result, ensure };
+}
+
+/** startDistributable, awaited whole. A manifest with no built layer comes back byte for byte. */
+export function distributableManifest(store: Store, bytes: Buffer, manifest: ImageManifest, choice?: GzipChoice): Promise<DistributableManifest> {
+  return startDistributable(store, bytes, manifest, { choice }).result;
+}
