@@ -18,6 +18,7 @@ import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
 import { LockManager } from './lock.js';
+import { fromNative, native } from '../native/index.js';
 
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -144,6 +145,9 @@ export class StoreImpl implements Store {
       for (const d of [input.manifestDigest, input.configDigest]) {
         if (!(await this.hasBlob(d))) throw blobNotFound(d);
       }
+      // Crash rule 1: nothing unproven under a name, whoever wrote it.
+      const manifest = await this.readJson<ImageManifest>(input.manifestDigest);
+      await this.flush({ blobs: [input.manifestDigest, input.configDigest, ...(manifest.layers ?? []).map((l) => l.digest)] });
       const names = (input.names ?? []).map(normaliseName);
       const repoDigests = input.repoDigests ?? [];
       return this.editImages((images) => {
@@ -294,6 +298,7 @@ export class StoreImpl implements Store {
   }
 
   async clean(): Promise<void> {
+    this.blobs.cleanPending();
     let entries: string[];
     try {
       entries = await readdir(this.tmpDir);
@@ -309,7 +314,24 @@ export class StoreImpl implements Store {
     }
   }
 
+  deferDurability(): void {
+    this.blobs.deferred = true;
+    this.layers.deferred = true;
+  }
+
+  async flush(also: { blobs?: readonly string[]; diffIds?: readonly string[] } = {}): Promise<void> {
+    const blobs = this.blobs.unsyncedOf(also.blobs ?? []);
+    const layers = this.layers.pendingOf(also.diffIds ?? []);
+    if (!this.blobs.hasUnsynced && !this.layers.hasPending && blobs.length === 0 && layers.length === 0) return;
+    // One syncfs covers every file and rename of the batch, on the store's
+    // file system (tmp/, blobs/ and layers/ share it: renames are atomic).
+    await native().syncFilesystem(this.root).catch((err: unknown) => { throw fromNative(`sync ${this.root}`, err); });
+    this.blobs.promote(blobs);
+    this.layers.promote(layers);
+  }
+
   async close(): Promise<void> {
     // Locks are scoped to calls and released by them; nothing is held between calls.
+    await this.flush();
   }
 }
