@@ -208,6 +208,10 @@ export function markExited(root: string, state: ContainerState, e: ExitInfo): vo
   state.oomKilled = e.oomKilled;
   state.finishedAt = new Date().toISOString();
   if (state.cgroupName) removeCgroup(state.cgroupName);
+  // A build step's record is removed right after this (its owner is alive
+  // and says so to any reaper meanwhile): writing "exited" first is a file
+  // write and a rename per step for nobody.
+  if (state.kind === 'build' && state.autoRemove) return;
   // `rm -f` may have removed the container while we waited: don't resurrect it.
   if (existsSync(containerPaths(root, state.id).dir)) writeState(root, state);
 }

@@ -87,8 +87,11 @@ export class StoreImpl implements Store {
   private async editImages<T>(fn: (images: ImageRecord[]) => Promise<{ images?: ImageRecord[]; result: T }> | { images?: ImageRecord[]; result: T }): Promise<T> {
     const release = await this.locks.acquire('images', true);
     try {
-      const out = await fn(await this.index.load());
-      if (out.images) await this.index.save(out.images);
+      const images = await this.index.load();
+      const before = JSON.stringify(images);
+      const out = await fn(images);
+      // Unchanged (a cached rebuild naming its image again): no write, no fsyncs.
+      if (out.images && JSON.stringify(out.images) !== before) await this.index.save(out.images);
       return out.result;
     } finally {
       release();
