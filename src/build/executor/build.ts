@@ -14,6 +14,7 @@ import { loadIgnore } from '../context/index.js';
 import { FileDigests } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
 import { BuildCache } from './cache.js';
+import { drain } from './background.js';
 import type { ImageState } from './image-state.js';
 import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
@@ -96,6 +97,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
+    await drain(); // the step containers' files, removed in the background
     await imports.close();
     await progress.close();
     await store.close();
