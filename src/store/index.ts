@@ -93,6 +93,8 @@ export interface PutImageInput {
   /** Names to give it; each is normalised and moved off any other image that had it. */
   names?: string[];
   repoDigests?: string[];
+  /** The manifest's layer digests, when the caller has them: putImage then need not read the manifest back. */
+  layerDigests?: string[];
 }
 
 export interface RemoveImageResult {

@@ -149,8 +149,8 @@ export class StoreImpl implements Store {
         if (!(await this.hasBlob(d))) throw blobNotFound(d);
       }
       // Crash rule 1: nothing unproven under a name, whoever wrote it.
-      const manifest = await this.readJson<ImageManifest>(input.manifestDigest);
-      await this.flush({ blobs: [input.manifestDigest, input.configDigest, ...(manifest.layers ?? []).map((l) => l.digest)] });
+      const layers = input.layerDigests ?? ((await this.readJson<ImageManifest>(input.manifestDigest)).layers ?? []).map((l) => l.digest);
+      await this.flush({ blobs: [input.manifestDigest, input.configDigest, ...layers] });
       const names = (input.names ?? []).map(normaliseName);
       const repoDigests = input.repoDigests ?? [];
       return this.editImages((images) => {

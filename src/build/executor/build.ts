@@ -146,7 +146,7 @@ async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<B
   // The build's one sync; it also proves layers of the image that another
   // (killed) build of this boot left pending, so the name covers them.
   await store.flush({ diffIds: state.layers.map((l) => l.diffId), blobs: state.layers.map((l) => l.digest) });
-  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags });
+  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags, layerDigests: manifest.layers.map((l) => l.digest) });
   if (record.id !== configBlob.digest) throw new TsbuildError('E_INTERNAL', 'image record does not match its config');
   return { imageId: record.id, manifestDigest: manifestBlob.digest, manifestSize: manifestBytes.length, manifestMediaType: MediaType.ociManifest, tags: record.names };
 }
