@@ -2,10 +2,9 @@
 // place so the table, `--format json` and `inspect` agree: names in docker's
 // short spelling, creation time from the config, and size as the sum of the
 // unpacked layers (or compressed blobs for layers not unpacked yet).
-import { readFile } from 'node:fs/promises';
-import { join, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { parseReference } from '../reference/index.js';
-import type { ImageRecord, Store } from '../store/index.js';
+import { readLayerMeta, type ImageRecord, type Store } from '../store/index.js';
 import type { ImageConfig, ImageManifest } from './oci.js';
 
 export interface ImageDescription {
@@ -26,12 +25,8 @@ export interface ImageDescription {
 export async function layerSize(store: Store, diffId: string, blobSize: number): Promise<number> {
   const dir = await store.layerDir(diffId);
   if (!dir) return blobSize;
-  try {
-    const meta = JSON.parse(await readFile(join(dirname(dir), 'layer.json'), 'utf8')) as { size?: number };
-    return typeof meta.size === 'number' ? meta.size : blobSize;
-  } catch {
-    return blobSize;
-  }
+  const size = readLayerMeta(dirname(dir))?.size;
+  return typeof size === 'number' ? size : blobSize;
 }
 
 export async function describeImage(store: Store, rec: ImageRecord): Promise<ImageDescription> {

@@ -2,7 +2,8 @@
 // spawn), observe (wait, refresh), and end (stop, kill, remove). The CLI
 // commands are thin layers over these functions, and the build engine
 // uses the same launch path for RUN steps.
-import { chownSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
@@ -61,6 +62,11 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     // cgroup costs a quarter of a short RUN step.
     cgroupName: opts.kind === 'build' && Object.keys(opts.config.limits).length === 0 ? undefined : cgroupName(root, id),
   };
+  // A build step is reaped with its build even if that dies before the launch (kill -9).
+  if (opts.kind === 'build') {
+    state.ownerPid = process.pid;
+    state.ownerStartTime = startTime(process.pid);
+  }
   // The record goes first: whatever a crash leaves after this, the reaper can find.
   writeState(root, state);
   prepareContainerDirs(containerPaths(root, id), hostname);
@@ -197,6 +203,10 @@ export function markExited(root: string, state: ContainerState, e: ExitInfo): vo
   state.oomKilled = e.oomKilled;
   state.finishedAt = new Date().toISOString();
   if (state.cgroupName) removeCgroup(state.cgroupName);
+  // A build step's record is removed right after this (its owner is alive
+  // and says so to any reaper meanwhile): writing "exited" first is a file
+  // write and a rename per step for nobody.
+  if (state.kind === 'build' && state.autoRemove) return;
   // `rm -f` may have removed the container while we waited: don't resurrect it.
   if (existsSync(containerPaths(root, state.id).dir)) writeState(root, state);
 }
@@ -228,6 +238,11 @@ export function oomMessage(state: ContainerState): string {
  * Returns undefined when the record was removed.
  */
 export function refreshContainer(root: string, state: ContainerState): ContainerState | undefined {
+  // A build step created but never launched: its build was killed in between.
+  if (state.status === 'created' && state.kind === 'build' && state.ownerPid !== undefined && !isAlive(state.ownerPid, state.ownerStartTime)) {
+    removeContainerFiles(root, state);
+    return undefined;
+  }
   if (state.status !== 'running' || isAlive(state.pid, state.pidStartTime)) return state;
   if (!state.detached && isAlive(state.ownerPid, state.ownerStartTime)) return state; // its owner is recording the exit now
   const paths = containerPaths(root, state.id);
@@ -251,10 +266,35 @@ export function signalContainer(state: ContainerState, signal: number): boolean 
 }
 
 export function removeContainerFiles(root: string, state: ContainerState): void {
+  const dir = releaseContainer(root, state);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * As removeContainerFiles, but the files go on the thread pool: a build step
+ * need not wait for a dozen unlinks and rmdirs (slow when the disk's journal
+ * is busy) before the next step starts. The cgroup and the /proc view go
+ * now, and the dir is renamed into the store's tmp/ under this process's
+ * pid first, so a kill mid-removal leaves garbage the next store open
+ * removes, never a container dir without its record.
+ */
+export function removeContainerFilesLater(root: string, state: ContainerState): Promise<void> {
+  const dir = releaseContainer(root, state);
+  const doomed = join(root, 'tmp', `container-${process.pid}-${state.id.slice(0, 12)}`);
+  try {
+    renameSync(dir, doomed);
+  } catch {
+    return rm(dir, { recursive: true, force: true }); // gone already, or tmp/ elsewhere: remove in place
+  }
+  return rm(doomed, { recursive: true, force: true });
+}
+
+/** Frees what a container holds besides its files; returns its dir. */
+function releaseContainer(root: string, state: ContainerState): string {
   if (state.cgroupName) removeCgroup(state.cgroupName);
   const dir = containerPaths(root, state.id).dir;
   if (existsSync(dir)) detachLeftoverView(dir);
-  rmSync(dir, { recursive: true, force: true });
+  return dir;
 }
 
 /** Opens the detached container's log for appending; the caller closes it after launch. */

@@ -7,8 +7,15 @@
 // holds, and writing continues after it. Nothing is named until commit()
 // has checked the digest and size and flushed the file; a mismatch deletes
 // the file, so wrong bytes are never resumed from.
+//
+// Deferred durability (a build's batch, see the crash rule in index.ts):
+// the file is not flushed before it is named; instead it carries the
+// sticky bit (S_ISVTX, meaningless on a regular file) until the batch's
+// syncfs has returned and BlobStore.promote() clears it. A sticky blob
+// may be torn after a crash, so nobody but its writer trusts it, and a
+// deferred writer never replaces a durable blob of the same digest.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, fchmodSync, fstatSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { WritebackPacer } from '../native/index.js';
 import { digestHex, digestMismatch } from './digest.js';
@@ -19,7 +26,14 @@ export interface BlobTarget {
   path(digest: string): string;
   readonly dir: string;
   syncDir(dir: string): Promise<void>;
+  /** Name blobs without flushing them (sticky until promoted). */
+  readonly deferred?: boolean;
+  /** Called before a blob is named without a flush (so a reader in this boot can trust it). */
+  markUnsynced?(digest: string): void;
 }
+
+/** The mark of a blob not yet proven durable. */
+export const UNSYNCED_BIT = 0o1000;
 
 export class BlobWriter {
   private readonly hash: Hash = createHash('sha256');
@@ -116,6 +130,12 @@ export class BlobWriter {
       throw digestMismatch('blob', this.expected, got);
     }
     try {
+      if (this.target.deferred) {
+        await this.commitUnsynced(got.digest);
+        return got;
+      }
+      const mode = fstatSync(this.fh.fd).mode;
+      if (mode & UNSYNCED_BIT) fchmodSync(this.fh.fd, mode & 0o777); // a partial file begun in a batch
       await this.fh.sync();
       await this.fh.close();
       this.done = true;
@@ -126,6 +146,22 @@ export class BlobWriter {
       throw err;
     }
     return got;
+  }
+
+  /** Names the file without a flush (synchronous calls where they cost microseconds). */
+  private async commitUnsynced(digest: string): Promise<void> {
+    const dest = this.target.path(digest);
+    const fd = this.fh.fd;
+    fchmodSync(fd, (fstatSync(fd).mode & 0o777) | UNSYNCED_BIT);
+    this.done = true;
+    await this.fh.close();
+    const there = lstatSync(dest, { throwIfNoEntry: false });
+    if (there && !(there.mode & UNSYNCED_BIT)) {
+      unlinkSync(this.path); // the same bytes are there already, and durable: keep them
+      return;
+    }
+    this.target.markUnsynced?.(digest);
+    renameSync(this.path, dest);
   }
 
   /** Close the file; keep it (a partial download to resume) or delete it. */

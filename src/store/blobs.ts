@@ -6,15 +6,20 @@
 //   get     verified while streaming: a wrong byte is an error at EOF.
 //   stat    cheap, unverified (size from the file system).
 //   delete  idempotent; reference checks are the GC's job, not this one's.
+// In a deferred batch (Store.deferDurability) put skips the fsyncs and marks
+// the file (blob-writer.ts) and notes it in ROOT/pending/<boot id>/<hex>;
+// stat trusts such a blob only in the boot that wrote it, until promote()
+// (after the batch's syncfs) clears both marks.
 // Concurrent puts of one digest are safe without a lock: each writes its own
 // temp file and rename() atomically replaces identical content.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync } from 'node:fs';
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { chmodSync, createReadStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
-import { BlobWriter } from './blob-writer.js';
+import { BlobWriter, UNSYNCED_BIT } from './blob-writer.js';
+import { bootId } from './boot.js';
 import { digestHex, digestMismatch, sha256Of, VerifyingTransform } from './digest.js';
 import type { BlobInfo, ExpectedBlob } from './index.js';
 
@@ -50,9 +55,44 @@ function isErrno(err: unknown, code: string): boolean {
 
 export class BlobStore {
   readonly dir: string;
+  /** Name blobs without flushing them, until promote(): a build's batch. */
+  deferred = false;
+  /** Blobs this store named without a flush and has not promoted. */
+  private readonly unsynced = new Set<string>();
+
+  /** ROOT/pending: per boot, the blobs named without a sync in that boot. */
+  private readonly pendingRoot: string;
 
   constructor(root: string, private readonly tmpDir: string) {
     this.dir = join(root, 'blobs', 'sha256');
+    this.pendingRoot = join(root, 'pending');
+  }
+
+  private marker(digest: string): string {
+    return join(this.pendingRoot, bootId(), digestHex(digest));
+  }
+
+  /** Before an unsynced blob is named: its note in this boot's pending dir. */
+  private markUnsynced(digest: string): void {
+    try {
+      writeFileSync(this.marker(digest), '');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      mkdirSync(join(this.pendingRoot, bootId()), { recursive: true });
+      writeFileSync(this.marker(digest), '');
+    }
+    this.unsynced.add(digest);
+  }
+
+  /** The pending notes of earlier boots: what they name may be torn, and stat no longer trusts it anyway. */
+  cleanPending(): void {
+    let boots: string[];
+    try {
+      boots = readdirSync(this.pendingRoot);
+    } catch {
+      return;
+    }
+    for (const b of boots) if (b !== bootId()) rmSync(join(this.pendingRoot, b), { recursive: true, force: true });
   }
 
   async init(): Promise<void> {
@@ -63,14 +103,40 @@ export class BlobStore {
     return join(this.dir, digestHex(digest));
   }
 
-  async stat(digest: string): Promise<BlobInfo | undefined> {
-    try {
-      const st = await stat(this.path(digest));
-      return { digest, size: st.size };
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
+  /**
+   * Present and trusted: durable, or unsynced and written in this boot.
+   * With `any`, also an unsynced blob of an earlier boot (what prune may
+   * remove). Synchronous underneath: a stat is cheaper than a thread-pool trip.
+   */
+  async stat(digest: string, any = false): Promise<BlobInfo | undefined> {
+    const st = statSync(this.path(digest), { throwIfNoEntry: false });
+    if (!st) return undefined;
+    if (st.mode & UNSYNCED_BIT && !any && !this.unsynced.has(digest) && !statSync(this.marker(digest), { throwIfNoEntry: false })) return undefined;
+    return { digest, size: st.size };
+  }
+
+  get hasUnsynced(): boolean {
+    return this.unsynced.size > 0;
+  }
+
+  /** Of `digests`, those present but not yet proven durable (another writer's, say). */
+  unsyncedOf(digests: readonly string[]): string[] {
+    return digests.filter((d) => ((statSync(this.path(d), { throwIfNoEntry: false })?.mode ?? 0) & UNSYNCED_BIT) !== 0);
+  }
+
+  /**
+   * After a syncfs of the store's file system: the blobs this store named
+   * unsynced, and `also`, are durable. Clearing the marks need not be synced:
+   * lost, the blob is merely written again.
+   */
+  promote(also: readonly string[] = []): void {
+    for (const digest of new Set([...this.unsynced, ...also])) {
+      const path = this.path(digest);
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (st && st.mode & UNSYNCED_BIT) chmodSync(path, st.mode & 0o777);
+      try { unlinkSync(this.marker(digest)); } catch { /* none, or gone */ }
     }
+    this.unsynced.clear();
   }
 
   async put(source: Readable | AsyncIterable<Uint8Array>, expected: ExpectedBlob = {}): Promise<BlobInfo> {
@@ -98,7 +164,13 @@ export class BlobStore {
 
   /** A writer for one blob into `path` (kept across crashes when it is a partial download). */
   writer(path: string, expected: ExpectedBlob = {}): Promise<BlobWriter> {
-    return BlobWriter.open(path, expected, { dir: this.dir, path: (d) => this.path(d), syncDir: fsyncDir });
+    return BlobWriter.open(path, expected, {
+      dir: this.dir,
+      path: (d) => this.path(d),
+      syncDir: fsyncDir,
+      deferred: this.deferred,
+      markUnsynced: (d) => this.markUnsynced(d),
+    });
   }
 
   async putBytes(data: Uint8Array, expected: ExpectedBlob = {}): Promise<BlobInfo> {
@@ -140,6 +212,7 @@ export class BlobStore {
     await unlink(this.path(digest)).catch((err: unknown) => {
       if (!isErrno(err, 'ENOENT')) throw err;
     });
+    try { unlinkSync(this.marker(digest)); } catch { /* none */ }
   }
 }
 

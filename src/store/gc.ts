@@ -6,6 +6,7 @@
 // the "gc" lock exclusively, so no writer is between "blob written" and
 // "record names it" (writers hold it shared, see Store.withLease).
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readLayerMeta } from './layers.js';
 import { basename, dirname, join } from 'node:path';
 import type { ImageConfig, ImageManifest } from '../image/oci.js';
 import { tempName } from './blobs.js';
@@ -123,7 +124,7 @@ export async function sweep(root: string, tmpDir: string, blobs: BlobStore, usag
   const blobList = candidates?.blobs ?? (await readdir(blobs.dir).catch(() => [] as string[])).filter((h) => /^[a-f0-9]{64}$/.test(h)).map((h) => `sha256:${h}`);
   for (const digest of new Set(blobList)) {
     if (usage.blobs.has(digest)) continue;
-    const st = await blobs.stat(digest);
+    const st = await blobs.stat(digest, true); // an unsynced blob a killed build left is garbage too
     if (!st) continue;
     await blobs.delete(digest);
     res.blobsRemoved++;
@@ -148,10 +149,6 @@ export async function sweep(root: string, tmpDir: string, blobs: BlobStore, usag
 }
 
 async function layerSize(dir: string): Promise<number> {
-  try {
-    const meta = JSON.parse(await readFile(join(dir, 'layer.json'), 'utf8')) as { size?: number };
-    return typeof meta.size === 'number' ? meta.size : 0;
-  } catch {
-    return 0;
-  }
+  const size = readLayerMeta(dir)?.size;
+  return typeof size === 'number' ? size : 0;
 }

@@ -14,6 +14,33 @@
 // openStore() removes. Readers verify digest and size again while streaming,
 // so even a disk that rots cannot hand back a wrong blob unnoticed.
 //
+// Crash rule (what must be durable before it is visible, and what a crash
+// may take):
+//   1. A name is durable and never names what is not: images/index.json is
+//      written (temp, fsync, rename, fsync of the dir) only after every blob
+//      it names is on disk: each fsynced, or covered by a syncfs that
+//      returned before the index write (putImage flushes a pending batch
+//      first, so this holds for every caller).
+//   2. A build's intermediate results are cache and may be lost, never
+//      wrong. A build defers durability (deferDurability): its step blobs
+//      and layers are named without fsyncs, each marked unproven (a blob's
+//      sticky bit, a layer's pending.json), and one syncfs when the image is
+//      named (or the store closed, on failure too) proves them all.
+//   3. Unproven content is trusted only within the boot that wrote it:
+//      until the kernel crashes, the page cache holds it whole, even if its
+//      writer was killed (ROOT/pending/<boot id>/<hex> notes such blobs; a
+//      layer's pending.json names its boot). After a crash an unproven blob
+//      counts as absent (a pull or put writes it again; prune removes it),
+//      and so does an unproven layer (remade from its blob or by its step,
+//      replacing the dir). Whoever names unproven content syncs it first
+//      (rule 1), so another build may reuse a killed build's steps.
+//   4. Step-cache, retime and usage records are never synced: a torn or lost
+//      one is a miss, and one naming an absent blob or layer is a miss too.
+//   5. tmp/ entries of dead writers are garbage (clean()), and so are the
+//      pending notes of earlier boots.
+// So kill -9 of a build loses nothing; a kernel crash loses at most the
+// steps of the builds that had not yet named their image.
+//
 // Concurrency: every mutation holds the store's shared "gc" lock; prune/rmi
 // take it exclusively, so they never free content that a writer is about to
 // reference. A multi-step writer (pull: blobs, then manifest, then the image
@@ -29,6 +56,8 @@ import type { GzipChoice } from './codec/layer-gzip.js';
 
 export type { DerivedBlob } from './blob-on-demand.js';
 export { DEFAULT_GZIP, type GzipChoice } from './codec/layer-gzip.js';
+
+export { readLayerMeta } from './layers.js';
 
 export type { ImageConfig, ImageManifest, Descriptor } from '../image/oci.js';
 
@@ -69,6 +98,8 @@ export interface PutImageInput {
   /** Names to give it; each is normalised and moved off any other image that had it. */
   names?: string[];
   repoDigests?: string[];
+  /** The manifest's layer digests, when the caller has them: putImage then need not read the manifest back. */
+  layerDigests?: string[];
 }
 
 export interface RemoveImageResult {
@@ -222,11 +253,24 @@ export interface Store {
    * from an image record. Nestable.
    */
   withLease<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * From now on, blobs and layers this store writes are named without
+   * fsyncs, unproven (crash rule 2), until flush(). For a build: one sync
+   * instead of four a step.
+   */
+  deferDurability(): void;
+  /**
+   * One syncfs, then everything this store wrote unproven is proven, and so
+   * are the `also` blobs and layers (what an image is about to name that
+   * another, killed, writer of this boot left unproven). A no-op when
+   * nothing is unproven. putImage and close call it.
+   */
+  flush(also?: { blobs?: readonly string[]; diffIds?: readonly string[] }): Promise<void>;
   /** Free dangling images not used by containers, then every blob and layer nothing references. */
   prune(): Promise<PruneResult>;
   /** Remove temp garbage left by crashed writers (also done by openStore). Idempotent. */
   clean(): Promise<void>;
-  /** Release locks and handles. */
+  /** Flush a deferred batch; release locks and handles. */
   close(): Promise<void>;
 }
 

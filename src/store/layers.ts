@@ -3,15 +3,28 @@
 // from and its uncompressed size).
 //
 // A layer is unpacked into ROOT/tmp/layer-<pid>-<rand>/diff and renamed to
-// ROOT/layers/<hex> only after its diffID checked out and syncfs flushed it,
-// so layers/<hex> existing means "complete and verified". Concurrent callers
+// ROOT/layers/<hex> only after its diffID checked out. Concurrent callers
 // in this process share one unpack (an in-flight map); across processes a
 // striped flock serialises them and the second finds the work done.
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+//
+// Durability (the store's crash rule, see index.ts): layer.json is the
+// proof that a layer's files are on disk. A durable publish runs syncfs
+// before it writes layer.json; a deferred one (a build's step layers, see
+// Store.deferDurability) writes pending.json, naming this boot, and
+// promote() renames it to layer.json after the batch's one syncfs. So a
+// layer dir is trusted when it has layer.json, or pending.json of the
+// running boot (its files are in this kernel's page cache, whole, even if
+// the process that wrote them was killed). After a crash, a pending layer
+// of an earlier boot may be torn: it counts as absent, and the next unpack
+// or step that makes it replaces the dir. Layers are derived data (the blob
+// or the step can make them again), so losing one is never corruption.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { fsyncDir, tempName, type BlobStore } from './blobs.js';
 import { digestHex } from './digest.js';
+import { bootId } from './boot.js';
 // Static: the codec sits inside the store (issue 15); the tar reader itself
 // (unpack.ts, tar-stream) still loads only when a layer is unpacked.
 import { startLayerUnpack } from './codec/layer-unpacker.js';
@@ -34,9 +47,38 @@ export interface LayerMeta {
   built?: boolean;
 }
 
+/** The proof of a durable layer, and its metadata. */
+const META = 'layer.json';
+/** The metadata of a layer published without a sync, with the boot it was written in. */
+const PENDING = 'pending.json';
+
+/** A layer dir (ROOT/layers/<hex>) is trusted: durable, or pending from this boot. */
+export function layerTrusted(hexDir: string): boolean {
+  if (statSync(join(hexDir, META), { throwIfNoEntry: false })) return true;
+  try {
+    return (JSON.parse(readFileSync(join(hexDir, PENDING), 'utf8')) as { bootId?: string }).bootId === bootId();
+  } catch {
+    return false;
+  }
+}
+
+/** A layer dir's metadata, durable or pending (undefined if it has neither). */
+export function readLayerMeta(hexDir: string): LayerMeta | undefined {
+  for (const name of [META, PENDING]) {
+    try {
+      return JSON.parse(readFileSync(join(hexDir, name), 'utf8')) as LayerMeta;
+    } catch { /* try the next */ }
+  }
+  return undefined;
+}
+
 export class LayerStore {
   readonly dir: string;
   private readonly inflight = new Map<string, Promise<string>>();
+  /** Publish without a sync (pending.json) until promote(): a build's batch. */
+  deferred = false;
+  /** Hex of the layers this store published pending and has not promoted. */
+  private readonly pending = new Set<string>();
 
   constructor(root: string, private readonly tmpDir: string, private readonly blobs: BlobStore, private readonly locks: LockManager) {
     this.dir = join(root, 'layers');
@@ -51,14 +93,41 @@ export class LayerStore {
     return join(this.dir, digestHex(diffId), 'diff');
   }
 
+  /** The lowerdir of a trusted layer, or undefined (a sync call: one stat when the layer is durable). */
   async find(diffId: string): Promise<string | undefined> {
-    const dir = this.diffDir(diffId);
-    try {
-      await stat(dir);
-      return dir;
-    } catch {
-      return undefined;
+    return layerTrusted(join(this.dir, digestHex(diffId))) ? this.diffDir(diffId) : undefined;
+  }
+
+  /** Of `diffIds`, those whose layer dir is pending (unproven) on disk. */
+  pendingOf(diffIds: readonly string[]): string[] {
+    return diffIds.filter((d) => {
+      const dir = join(this.dir, digestHex(d));
+      return !statSync(join(dir, META), { throwIfNoEntry: false }) && statSync(join(dir, PENDING), { throwIfNoEntry: false }) !== undefined;
+    });
+  }
+
+  /** True while some layer of this store waits for promote(). */
+  get hasPending(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /**
+   * After a syncfs of the store's file system: every layer this store
+   * published pending, and the `also` layers (a pending layer of another
+   * process that an image is about to name), become durable. Renaming
+   * pending.json to layer.json need not itself be synced: lost, the layer
+   * is merely made again.
+   */
+  promote(also: readonly string[] = []): void {
+    for (const hex of new Set([...this.pending, ...also.map(digestHex)])) {
+      const dir = join(this.dir, hex);
+      try {
+        if (!statSync(join(dir, META), { throwIfNoEntry: false })) renameSync(join(dir, PENDING), join(dir, META));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
+    this.pending.clear();
   }
 
   /** See Store.ensureLayerUnpacked. The caller holds a lease. */
@@ -85,21 +154,29 @@ export class LayerStore {
 
   /**
    * Flush `work` (holding `diff/`) to disk, add layer.json, and rename it to
-   * layers/<hex>. If another writer published the layer first, theirs is as
-   * good as ours and `work` is dropped. On failure `work` is removed.
+   * layers/<hex>; deferred, add pending.json instead and flush nothing. If
+   * another writer published a trusted layer first, theirs is as good as
+   * ours and `work` is dropped; an untrusted one (pending from an earlier
+   * boot) is replaced. On failure `work` is removed. The caller holds the
+   * layer's stripe lock, so no one else replaces it meanwhile.
    */
   private async publish(work: string, meta: LayerMeta): Promise<string> {
+    const hex = digestHex(meta.diffId);
+    const final = join(this.dir, hex);
+    const deferred = this.deferred;
     try {
-      await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
-      await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
-      try {
-        await rename(work, join(this.dir, digestHex(meta.diffId)));
-        await fsyncDir(this.dir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        await rm(work, { recursive: true, force: true });
+      if (deferred) {
+        writeFileSync(join(work, PENDING), `${JSON.stringify({ ...meta, bootId: bootId() })}\n`);
+      } else {
+        await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
+        writeFileSync(join(work, META), `${JSON.stringify(meta)}\n`);
       }
+      if (!(await this.place(work, final))) {
+        await rm(work, { recursive: true, force: true });
+        return this.diffDir(meta.diffId);
+      }
+      if (deferred) this.pending.add(hex);
+      else await fsyncDir(this.dir);
       return this.diffDir(meta.diffId);
     } catch (err) {
       await rm(work, { recursive: true, force: true });
@@ -107,13 +184,32 @@ export class LayerStore {
     }
   }
 
+  /** Renames `work` to `final`; false when a trusted layer is already there. */
+  private async place(work: string, final: string): Promise<boolean> {
+    try {
+      renameSync(work, final);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+    if (layerTrusted(final)) return false;
+    // Left by a crash before it was proven durable: out of the way (into tmp/), then ours.
+    const stale = join(this.tmpDir, tempName('stale-layer'));
+    renameSync(final, stale);
+    renameSync(work, final);
+    await rm(stale, { recursive: true, force: true });
+    return true;
+  }
+
   /** See Store.adoptLayerDir. The caller holds a lease. */
   async adopt(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number, built = false): Promise<string> {
     const result = await this.once(diffId, async () => {
+      // Synchronous calls: each is a few microseconds, a thread-pool round trip costs more.
       const work = join(this.tmpDir, tempName('layer'));
-      await mkdir(work, { recursive: true, mode: 0o755 });
+      mkdirSync(work, { mode: 0o755 });
       try {
-        await rename(dir, join(work, 'diff'));
+        renameSync(dir, join(work, 'diff'));
       } catch (err) {
         await rm(work, { recursive: true, force: true });
         throw err;
@@ -121,7 +217,7 @@ export class LayerStore {
       return this.publish(work, { diffId, blobDigest, mediaType, compression: built ? 'none' : 'gzip', size, ...(built ? { built } : {}) });
     });
     // Already present (made by someone else): the caller's copy is not needed.
-    await rm(dir, { recursive: true, force: true });
+    if (statSync(dir, { throwIfNoEntry: false })) await rm(dir, { recursive: true, force: true });
     return result;
   }
 

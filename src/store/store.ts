@@ -20,6 +20,7 @@ import { LayerStore } from './layers.js';
 import { BlobOnDemand, type DerivedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
+import { fromNative, native } from '../native/index.js';
 
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -90,8 +91,11 @@ export class StoreImpl implements Store {
   private async editImages<T>(fn: (images: ImageRecord[]) => Promise<{ images?: ImageRecord[]; result: T }> | { images?: ImageRecord[]; result: T }): Promise<T> {
     const release = await this.locks.acquire('images', true);
     try {
-      const out = await fn(await this.index.load());
-      if (out.images) await this.index.save(out.images);
+      const images = await this.index.load();
+      const before = JSON.stringify(images);
+      const out = await fn(images);
+      // Unchanged (a cached rebuild naming its image again): no write, no fsyncs.
+      if (out.images && JSON.stringify(out.images) !== before) await this.index.save(out.images);
       return out.result;
     } finally {
       release();
@@ -167,6 +171,9 @@ export class StoreImpl implements Store {
       for (const d of [input.manifestDigest, input.configDigest]) {
         if (!(await this.hasBlob(d))) throw blobNotFound(d);
       }
+      // Crash rule 1: nothing unproven under a name, whoever wrote it.
+      const layers = input.layerDigests ?? ((await this.readJson<ImageManifest>(input.manifestDigest)).layers ?? []).map((l) => l.digest);
+      await this.flush({ blobs: [input.manifestDigest, input.configDigest, ...layers] });
       const names = (input.names ?? []).map(normaliseName);
       const repoDigests = input.repoDigests ?? [];
       return this.editImages((images) => {
@@ -317,6 +324,7 @@ export class StoreImpl implements Store {
   }
 
   async clean(): Promise<void> {
+    this.blobs.cleanPending();
     let entries: string[];
     try {
       entries = await readdir(this.tmpDir);
@@ -332,7 +340,24 @@ export class StoreImpl implements Store {
     }
   }
 
+  deferDurability(): void {
+    this.blobs.deferred = true;
+    this.layers.deferred = true;
+  }
+
+  async flush(also: { blobs?: readonly string[]; diffIds?: readonly string[] } = {}): Promise<void> {
+    const blobs = this.blobs.unsyncedOf(also.blobs ?? []);
+    const layers = this.layers.pendingOf(also.diffIds ?? []);
+    if (!this.blobs.hasUnsynced && !this.layers.hasPending && blobs.length === 0 && layers.length === 0) return;
+    // One syncfs covers every file and rename of the batch, on the store's
+    // file system (tmp/, blobs/ and layers/ share it: renames are atomic).
+    await native().syncFilesystem(this.root).catch((err: unknown) => { throw fromNative(`sync ${this.root}`, err); });
+    this.blobs.promote(blobs);
+    this.layers.promote(layers);
+  }
+
   async close(): Promise<void> {
     // Locks are scoped to calls and released by them; nothing is held between calls.
+    await this.flush();
   }
 }

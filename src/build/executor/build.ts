@@ -14,6 +14,7 @@ import { loadIgnore } from '../context/index.js';
 import { FileDigests } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
 import { BuildCache } from './cache.js';
+import { drain } from './background.js';
 import type { ImageState } from './image-state.js';
 import { withFinalTimes } from './history-times.js';
 import { makeProgress, type ProgressMode } from './progress.js';
@@ -44,6 +45,10 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
   // Before anything runs, as BuildKit validates entitlements before solving.
   for (const ps of plan.stages) checkEntitlements(ps.stage.instructions, opts);
   const store = await openStore(opts.root);
+  // Step results are cache: named without fsyncs and proven by one syncfs
+  // when the image is recorded, or when the store closes after a failure
+  // (the store's crash rule, src/store/index.ts).
+  store.deferDurability();
   const steps: StepRecord[] = [];
   const progress = recordingProgress(makeProgress(progressMode, plan.stages.length > 1 || opts.stagePrefix !== undefined), steps);
   // Read while the stages resolve their bases; the first cache lookup waits for it.
@@ -92,6 +97,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
     progress.result(result.imageId, result.tags);
     return result;
   } finally {
+    await drain(); // the step containers' files, removed in the background
     await imports.close();
     await progress.close();
     await store.close();
@@ -137,7 +143,10 @@ async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<B
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const manifestBlob = await store.putBlobBytes(manifestBytes);
-  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags });
+  // The build's one sync; it also proves layers of the image that another
+  // (killed) build of this boot left pending, so the name covers them.
+  await store.flush({ diffIds: state.layers.map((l) => l.diffId), blobs: state.layers.map((l) => l.digest) });
+  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags, layerDigests: manifest.layers.map((l) => l.digest) });
   if (record.id !== configBlob.digest) throw new TsbuildError('E_INTERNAL', 'image record does not match its config');
   return { imageId: record.id, manifestDigest: manifestBlob.digest, manifestSize: manifestBytes.length, manifestMediaType: MediaType.ociManifest, tags: record.names };
 }

@@ -9,7 +9,8 @@ import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import type { OciContainerConfig } from '../../image/runnable.js';
 import { containerPaths } from '../../run/container-fs.js';
-import { createContainer, launchContainer, removeContainerFiles, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
+import { createContainer, launchContainer, removeContainerFilesLater, waitContainer, exitStatusCode, oomMessage } from '../../run/container.js';
+import { later } from './background.js';
 import type { ResourceLimits } from '../../run/limits.js';
 import { stackView } from '../../image/stack-view.js';
 import type { ProcessUsage } from '../../run/usage.js';
@@ -45,7 +46,7 @@ export interface RunStepResult {
   usage?: ProcessUsage;
   /** From launch to exit. */
   wallMs: number;
-  /** Remove the step's container (after the layer is written). */
+  /** Remove the step's container (after the layer is written); its files go in the background. */
   dispose(): void;
 }
 
@@ -140,8 +141,9 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     autoRemove: true,
     config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds, ...(security ? { security } : {}) },
   });
+  // The files go in the background (background.ts): the next step need not wait for them.
   const dispose = () => {
-    removeContainerFiles(input.root, state);
+    later(removeContainerFilesLater(input.root, state));
     if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
   };
   const devnull = openSync('/dev/null', 'r');

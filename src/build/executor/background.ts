@@ -1,0 +1,17 @@
+// Clean-up a build need not wait for step by step (a finished step's
+// container files), and must wait for before it ends: every removal
+// started with later() is awaited by drain(), which build() calls on its
+// way out, success or failure, so nothing is left behind by a build that
+// returns. A killed build leaves records its next start reaps.
+const running = new Set<Promise<void>>();
+
+/** Runs `p` in the background; its failure is ignored (the reaper retries). */
+export function later(p: Promise<void>): void {
+  const tracked = p.catch(() => undefined).finally(() => running.delete(tracked));
+  running.add(tracked);
+}
+
+/** Waits for every background removal started so far. */
+export async function drain(): Promise<void> {
+  while (running.size > 0) await Promise.all([...running]);
+}
