@@ -25,7 +25,7 @@ import { tempName, type BlobStore } from './blobs.js';
 import { DEFAULT_GZIP, gzipRecordKey, ParallelGzip, type GzipChoice } from './codec/layer-gzip.js';
 import { layerTar, scanLayerEntries } from './codec/layer-tar.js';
 import { digestHex, isDigest, VerifyingTransform } from './digest.js';
-import type { LayerMeta } from './layers.js';
+import { layerTrusted, readLayerMeta, type LayerMeta } from './layers.js';
 
 export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 export const GZIP_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -58,12 +58,12 @@ export class BlobOnDemand {
   /** The layer's layer.json if this store built it (its tar can be made again), else undefined. */
   async built(diffId: string): Promise<LayerMeta | undefined> {
     if (!isDigest(diffId)) return undefined;
-    try {
-      const meta = JSON.parse(await readFile(join(this.hexDir(diffId), 'layer.json'), 'utf8')) as LayerMeta;
-      return meta.built === true && meta.diffId === diffId ? meta : undefined;
-    } catch {
-      return undefined;
-    }
+    // Durable (layer.json) or published by a build of this boot and not yet
+    // proven (pending.json): the store's crash rule trusts both (layers.ts).
+    const dir = this.hexDir(diffId);
+    if (!layerTrusted(dir)) return undefined;
+    const meta = readLayerMeta(dir);
+    return meta?.built === true && meta.diffId === diffId ? meta : undefined;
   }
 
   /**
