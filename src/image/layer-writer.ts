@@ -24,6 +24,7 @@ type HeaderArg = Partial<tar.Header> & { name: string };
 import { Gatherer } from '../gather.js';
 import { native } from '../native/index.js';
 import type { Store } from '../store/index.js';
+import { isOverlayXattr, opaqueXattr } from '../store/privilege.js';
 import { MediaType } from './oci.js';
 
 type ScanEntry = ReturnType<ReturnType<typeof native>['scanLayer']>[number];
@@ -37,7 +38,6 @@ export interface LayerBlob {
   uncompressedSize: number;
 }
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 /** Below this, a file is read in one call: cheaper than a stream per small file. */
 const SMALL_FILE = 1 << 20;
 
@@ -70,7 +70,7 @@ function mtimeOf(e: ScanEntry, clamp: number | undefined): Date {
 function baseHeader(e: ScanEntry, clamp: number | undefined): HeaderArg {
   const pax: Record<string, string> = {};
   for (const x of e.xattrs ?? []) {
-    if (x.name.startsWith('trusted.overlay.')) continue; // overlay bookkeeping, not content
+    if (isOverlayXattr(x.name)) continue; // overlay bookkeeping, not content
     pax[`SCHILY.xattr.${x.name}`] = x.value.toString('latin1');
   }
   return {
@@ -110,7 +110,7 @@ async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[], clam
     switch (e.kind) {
       case 'dir':
         await entryWrite(pack, { ...h, type: 'directory' });
-        if (e.xattrs?.some((x) => x.name === OPAQUE_XATTR && x.value.toString() === 'y')) {
+        if (e.xattrs?.some((x) => x.name === opaqueXattr() && x.value.toString() === 'y')) {
           await entryWrite(pack, { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: h.mtime });
         }
         break;

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
 import type { RunnableImage } from '../image/runnable.js';
-import { cgroupName, createCgroup, oomKilled, removeCgroup } from './cgroups.js';
+import { cgroupName, createCgroup, oomKilled, refuseRootlessLimits, removeCgroup, rootlessCgroups } from './cgroups.js';
 import { containerPaths, INIT_FILES, prepareContainerDirs } from './container-fs.js';
 import { detachLeftoverView, prepareProcView } from './procview.js';
 import { formatBytes } from './limits.js';
@@ -39,6 +39,7 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new TsbuildError('E_BAD_NAME', `invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { exitCode: ExitCode.internal });
     if (names.has(opts.name)) throw new TsbuildError('E_NAME_IN_USE', `the container name "${opts.name}" is already in use; remove that container or choose another name`, { exitCode: ExitCode.internal });
   }
+  if (rootlessCgroups()) refuseRootlessLimits(opts.config.limits);
   // The image's layers and the init layer: refused before anything is written.
   checkStackDepth(opts.image.layerDirs.length + 1, `a container of ${opts.image.layerDirs.length} image layers (and its init layer)`);
   const id = opts.id ?? newContainerId();
@@ -59,7 +60,8 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     // A build step without limits needs no cgroup: its PID namespace already
     // takes every process down with PID 1, and attaching a task to a v1
     // cgroup costs a quarter of a short RUN step.
-    cgroupName: opts.kind === 'build' && Object.keys(opts.config.limits).length === 0 ? undefined : cgroupName(root, id),
+    // Rootless without limits: no cgroup either (a user may not create one).
+    cgroupName: Object.keys(opts.config.limits).length === 0 && (opts.kind === 'build' || rootlessCgroups()) ? undefined : cgroupName(root, id),
   };
   // The record goes first: whatever a crash leaves after this, the reaper can find.
   writeState(root, state);

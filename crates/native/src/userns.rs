@@ -42,6 +42,10 @@ fn child_main(sync_fd: i32, argv: &[*const libc::c_char], envp: &[*const libc::c
     };
     let code = match enter(&sys, &mut wait_go) {
         Ok(()) => {
+            // Node marks its stdio close-on-exec; the inner CLI needs it.
+            for fd in 0..3 {
+                unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+            }
             unsafe { libc::execve(argv[0], argv.as_ptr(), envp.as_ptr()) };
             127
         }
