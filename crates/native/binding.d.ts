@@ -349,9 +349,11 @@ export declare function usernsRelease(syncFd: number, go: boolean): void
  * Clones a child in a new user and mount namespace that, once released,
  * becomes uid/gid 0 there and execs `argv` (argv[0] is the path) with `env`.
  * Write its maps (newuidmap/newgidmap on `pid`) before releasing it; wait
- * for it with `waitPid`.
+ * for it with `waitPid`. With `joinPid`, the child joins that process's
+ * user namespace (and makes its own mount namespace) instead: release it
+ * without writing maps.
  */
-export declare function usernsSpawn(argv: Array<string>, env: Array<string>): UsernsChild
+export declare function usernsSpawn(argv: Array<string>, env: Array<string>, joinPid?: number | undefined | null): UsernsChild
 
 /** Waits (off the main thread) for a child of this process to end. */
 export declare function waitPid(pid: number): Promise<ExitStatus>

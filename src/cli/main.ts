@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = commands[cmdName];
     if (!cmd) throw usageError(`unknown command "${cmdName}" (see tsbuild --help)`);
     // An ordinary user: the command runs in a user namespace where it is root (rootless mode).
-    if (needsReexec()) return await reexecRootless(argv);
+    if (needsReexec()) return await reexecRootless(argv, root ?? defaultRoot());
     const ctx: CliContext = { root: root ?? defaultRoot(), log: makeLogger(level), stdout: process.stdout };
     const mod = await cmd.load();
     return await mod.run(ctx, cmdArgs);

@@ -15,10 +15,12 @@ pub struct UsernsChild {
 /// Clones a child in a new user and mount namespace that, once released,
 /// becomes uid/gid 0 there and execs `argv` (argv[0] is the path) with `env`.
 /// Write its maps (newuidmap/newgidmap on `pid`) before releasing it; wait
-/// for it with `waitPid`.
+/// for it with `waitPid`. With `joinPid`, the child joins that process's
+/// user namespace (and makes its own mount namespace) instead: release it
+/// without writing maps.
 #[napi]
-pub fn userns_spawn(argv: Vec<String>, env: Vec<String>) -> Result<UsernsChild> {
-    let p = userns::spawn(&argv, &env).map_err(|e| Error::new(Status::GenericFailure, e))?;
+pub fn userns_spawn(argv: Vec<String>, env: Vec<String>, join_pid: Option<i32>) -> Result<UsernsChild> {
+    let p = userns::spawn(&argv, &env, join_pid).map_err(|e| Error::new(Status::GenericFailure, e))?;
     Ok(UsernsChild { pid: p.pid, sync_fd: p.sync_fd })
 }
 

@@ -11,6 +11,12 @@
 //! cloned from it. Its mounts live in its own mount namespace, so they die
 //! with it. The child makes raw syscalls only until exec (it was cloned from
 //! a threaded process); its steps go through the `Syscall` seam.
+//!
+//! Join mode: while a detached container of the store runs, later CLIs
+//! join its user namespace instead (setns, then a mount namespace of their
+//! own), because a sibling namespace could neither open the container's
+//! namespaces for `exec` nor signal its non-root processes. The maps are
+//! already written there, so the parent releases the child at once.
 
 use crate::rawio::read_full;
 use crate::syscall::{Errno, SysResult, Syscall};
@@ -22,10 +28,18 @@ pub const CLONE_FLAGS: i32 = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
 /// What the child does between clone and exec, given a way to wait for
 /// the parent's go (true: the maps are written; false: the parent gave up).
 /// The parent dying first sends SIGTERM, so the CLI still cleans up.
-pub fn enter(sys: &dyn Syscall, wait_go: &mut dyn FnMut() -> SysResult<bool>) -> SysResult {
+/// `join`: an fd of the user namespace to join (join mode), else the
+/// clone made a new one.
+pub fn enter(sys: &dyn Syscall, join: Option<i32>, wait_go: &mut dyn FnMut() -> SysResult<bool>) -> SysResult {
     sys.set_pdeathsig(libc::SIGTERM)?;
     if !wait_go()? {
         return Err(Errno(libc::ECANCELED));
+    }
+    if let Some(fd) = join {
+        // User first: the mount namespace is then owned by (and unshared with caps in) it.
+        sys.setns(fd, libc::CLONE_NEWUSER)?;
+        sys.unshare(libc::CLONE_NEWNS)?;
+        sys.close(fd);
     }
     // Fails with EINVAL when 0 is not mapped: a map that did not take.
     sys.setresgid(0)?;
@@ -34,13 +48,13 @@ pub fn enter(sys: &dyn Syscall, wait_go: &mut dyn FnMut() -> SysResult<bool>) ->
 }
 
 /// The child's half of the protocol, then exec. Never returns.
-fn child_main(sync_fd: i32, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ! {
+fn child_main(sync_fd: i32, join: Option<i32>, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ! {
     let sys = crate::syscall::linux::Linux;
     let mut wait_go = || -> SysResult<bool> {
         let mut b = [0u8; 1];
         Ok(read_full(sync_fd, &mut b)? == 1 && b[0] == b'g')
     };
-    let code = match enter(&sys, &mut wait_go) {
+    let code = match enter(&sys, join, &mut wait_go) {
         Ok(()) => {
             // Node marks its stdio close-on-exec; the inner CLI needs it.
             for fd in 0..3 {
@@ -64,8 +78,9 @@ fn cstrings(v: &[String]) -> Result<Vec<CString>, String> {
     v.iter().map(|s| CString::new(s.as_str()).map_err(|_| format!("NUL byte in {:?}", s))).collect()
 }
 
-/// Clones the child (see the module comment). `argv[0]` is the path to exec.
-pub fn spawn(argv: &[String], env: &[String]) -> Result<Pending, String> {
+/// Clones the child (see the module comment). `argv[0]` is the path to exec;
+/// `join_pid`: join that process's user namespace instead of making one.
+pub fn spawn(argv: &[String], env: &[String], join_pid: Option<i32>) -> Result<Pending, String> {
     if argv.is_empty() {
         return Err("no program to execute".into());
     }
@@ -76,17 +91,36 @@ pub fn spawn(argv: &[String], env: &[String]) -> Result<Pending, String> {
     argp.push(std::ptr::null());
     let mut envpp: Vec<*const libc::c_char> = envs.iter().map(|c| c.as_ptr()).collect();
     envpp.push(std::ptr::null());
+    let join = match join_pid {
+        Some(pid) => {
+            let path = CString::new(format!("/proc/{}/ns/user", pid)).expect("no NUL");
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(format!("opening the user namespace of {}: {}", pid, std::io::Error::last_os_error()));
+            }
+            Some(fd)
+        }
+        None => None,
+    };
+    let close_join = || {
+        if let Some(fd) = join {
+            unsafe { libc::close(fd) };
+        }
+    };
     let mut fds = [0i32; 2];
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        close_join();
         return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
-    let pid = unsafe { libc::syscall(libc::SYS_clone, (CLONE_FLAGS | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let flags = if join.is_some() { 0 } else { CLONE_FLAGS };
+    let pid = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
     if pid == 0 {
         unsafe { libc::close(fds[1]) };
-        child_main(fds[0], &argp, &envpp);
+        child_main(fds[0], join, &argp, &envpp);
     }
     let err = std::io::Error::last_os_error();
     unsafe { libc::close(fds[0]) };
+    close_join();
     if pid < 0 {
         unsafe { libc::close(fds[1]) };
         return Err(match err.raw_os_error() {
@@ -133,15 +167,34 @@ mod tests {
     fn the_child_waits_for_its_maps_then_becomes_root_of_the_namespace() {
         let rec = Recorder::new();
         let mut go = || Ok(true);
-        enter(&rec, &mut go).unwrap();
+        enter(&rec, None, &mut go).unwrap();
         assert_eq!(rec.calls(), ["set_pdeathsig 15", "setresgid 0", "setresuid 0"]);
+    }
+
+    #[test]
+    fn joining_enters_the_user_namespace_before_its_own_mount_namespace() {
+        let rec = Recorder::new();
+        let mut go = || Ok(true);
+        enter(&rec, Some(7), &mut go).unwrap();
+        let user = format!("setns 7 {:#x}", libc::CLONE_NEWUSER);
+        let mnt = format!("unshare {:#x}", libc::CLONE_NEWNS);
+        assert_eq!(rec.calls(), ["set_pdeathsig 15", user.as_str(), mnt.as_str(), "close 7", "setresgid 0", "setresuid 0"]);
+    }
+
+    #[test]
+    fn a_namespace_that_cannot_be_joined_stops_the_child() {
+        let rec = Recorder::new();
+        rec.fail_on("setns", libc::EPERM);
+        let mut go = || Ok(true);
+        assert_eq!(enter(&rec, Some(7), &mut go), Err(Errno(libc::EPERM)));
+        assert!(!rec.calls().iter().any(|c| c.starts_with("unshare") || c.starts_with("setres")));
     }
 
     #[test]
     fn a_parent_that_gives_up_stops_the_child_before_any_id_change() {
         let rec = Recorder::new();
         let mut go = || Ok(false);
-        assert_eq!(enter(&rec, &mut go), Err(Errno(libc::ECANCELED)));
+        assert_eq!(enter(&rec, None, &mut go), Err(Errno(libc::ECANCELED)));
         assert_eq!(rec.calls(), ["set_pdeathsig 15"]);
     }
 
@@ -150,7 +203,7 @@ mod tests {
         let rec = Recorder::new();
         rec.fail_on("setresgid", libc::EINVAL);
         let mut go = || Ok(true);
-        assert_eq!(enter(&rec, &mut go), Err(Errno(libc::EINVAL)));
+        assert_eq!(enter(&rec, None, &mut go), Err(Errno(libc::EINVAL)));
         assert!(!rec.calls().iter().any(|c| c.starts_with("setresuid")));
     }
 

@@ -13,6 +13,7 @@ import { constants, release, userInfo } from 'node:os';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
 import { kernelProblem, mapperArgs, requireRanges } from './idmap.js';
+import { joinablePid } from './join.js';
 
 export const ROOTLESS_ENV = 'TSBUILD_ROOTLESS';
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -45,7 +46,7 @@ function runMapper(tool: string, args: string[]): void {
  * Runs `argv` (the CLI's own arguments) in the rootless namespace and
  * resolves to its exit code. A signal that killed it is re-raised here.
  */
-export async function reexecRootless(argv: string[]): Promise<number> {
+export async function reexecRootless(argv: string[], root: string): Promise<number> {
   const kernel = kernelProblem(release());
   if (kernel) throw new TsbuildError('E_ROOTLESS_KERNEL', kernel, { exitCode: 125 });
   const me = userInfo();
@@ -53,10 +54,14 @@ export async function reexecRootless(argv: string[]): Promise<number> {
   const gids = requireRanges(readOptional('/etc/subgid'), '/etc/subgid', me.username, me.uid);
   const env = Object.entries({ ...process.env, [ROOTLESS_ENV]: String(me.uid) }).map(([k, v]) => `${k}=${v ?? ''}`);
   const script = process.argv[1] as string;
-  const child = native().usernsSpawn([process.execPath, ...process.execArgv, script, ...argv], env);
+  // A running detached container's namespace already has its maps: join it.
+  const join = joinablePid(root);
+  const child = native().usernsSpawn([process.execPath, ...process.execArgv, script, ...argv], env, join);
   try {
-    runMapper('newuidmap', mapperArgs(child.pid, me.uid, uids));
-    runMapper('newgidmap', mapperArgs(child.pid, me.gid, gids));
+    if (join === undefined) {
+      runMapper('newuidmap', mapperArgs(child.pid, me.uid, uids));
+      runMapper('newgidmap', mapperArgs(child.pid, me.gid, gids));
+    }
   } catch (err) {
     native().usernsRelease(child.syncFd, false);
     await native().waitPid(child.pid);
