@@ -267,7 +267,8 @@ export function removeContainerFiles(root: string, state: ContainerState): void 
   if (state.cgroupName) removeCgroup(state.cgroupName);
   const dir = containerPaths(root, state.id).dir;
   if (existsSync(dir)) detachLeftoverView(dir);
-  rmSync(dir, { recursive: true, force: true });
+  // A detached container's monitor may still be renaming its exit status into the dir.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /** Opens the detached container's log for appending; the caller closes it after launch. */
