@@ -8,7 +8,7 @@
 // Run as root (it creates and removes the user): node bench/rootless.mjs [--quick] [--runs N]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeBusyboxLayout } from '../scripts/make-busybox-image.mjs';
 import { alternate, median, report, runMain } from './lib/measure.mjs';
@@ -44,10 +44,13 @@ function createUser() {
 }
 
 /** Runs argv as `user` (or as root when user is undefined) under /usr/bin/time: {ms, cpuMs}. */
+// Every file of a run lives in the user's home (removed with the user, also
+// by the next run after a kill -9): other benchmarks remove /tmp/tsbuild-bench-*
+// dirs they do not own.
+let timeDir;
+
 function timed(user, argv, env = {}) {
-  const out = mkdtempSync('/tmp/tsbuild-bench-rootless-time-');
-  chmodSync(out, 0o777); // /usr/bin/time runs as the user
-  const timeFile = join(out, 't');
+  const timeFile = join(timeDir, 't');
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const cmd = ['/usr/bin/time', '-o', timeFile, '-f', '%U %S', ...argv];
   const full = user ? ['runuser', '-u', user.name, '--', 'env', `HOME=${user.home}`, ...envArgs, ...cmd] : ['env', ...envArgs, ...cmd];
@@ -55,7 +58,6 @@ function timed(user, argv, env = {}) {
   const r = spawnSync(full[0], full.slice(1), { encoding: 'utf8', cwd: user?.home ?? '/', timeout: 600_000 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const [u, s] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
-  rmSync(out, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`${argv.join(" ")}: exit ${r.status} ${r.signal} ${r.error?.message ?? ""}: ${r.stderr.slice(-500)}`);
   return { ms, cpuMs: (u + s) * 1000 };
 }
@@ -65,8 +67,11 @@ export async function main(opts) {
   const runs = opts.quick ? 1 : (opts.runs ?? 5);
   removeStaleUsers();
   const user = createUser();
-  const rootStore = mkdtempSync('/tmp/tsbuild-bench-rootless-root-');
+  const rootStore = join(user.home, 'root-store');
   try {
+    timeDir = join(user.home, 'time');
+    mkdirSync(timeDir, { mode: 0o777 });
+    chmodSync(timeDir, 0o777); // /usr/bin/time runs as the user too
     const layout = join(user.home, 'bb');
     await writeBusyboxLayout(layout, join(user.home, 'bb-rootfs'));
     const lines = ['FROM docker.io/library/busybox:stable'];
@@ -74,7 +79,8 @@ export async function main(opts) {
     const ctx = join(user.home, 'ctx');
     mkdirSync(ctx);
     writeFileSync(join(ctx, 'Containerfile'), `${lines.join('\n')}\n`);
-    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, user.home]);
+    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, layout, ctx]);
+    mkdirSync(rootStore, { mode: 0o755 });
     const node = process.execPath;
     const bah = ['buildah', '--root', join(user.home, 'buildah/root'), '--runroot', join(user.home, 'buildah/run'), '--storage-driver', 'overlay'];
     const bahEnv = { TMPDIR: join(user.home, 'tmp') };
@@ -99,7 +105,6 @@ export async function main(opts) {
     return records;
   } finally {
     removeUser(user.name);
-    rmSync(rootStore, { recursive: true, force: true });
   }
 }
 
