@@ -10,7 +10,7 @@ import { chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxLayout, expectOneLineError, hostMountsMentioning, sleep, tsbuildBin } from '../fixtures.js';
+import { busyboxLayout, expectOneLineError, hostMountsMentioning, sleep, tempRoot, tsbuild, tsbuildBin } from '../fixtures.js';
 import { startRegistry, type RegistryServer } from '../registry-server.js';
 import { createTestUser, type TestUser } from './user.js';
 
@@ -118,6 +118,42 @@ describe('rootless (an unprivileged user with subordinate ids)', () => {
     } finally {
       b(['rm', '-a']);
       user.run('buildah', ['--root', root, '--runroot', run, '--storage-driver', 'overlay', 'unshare', 'rm', '-rf', root, run, tmp]);
+    }
+  });
+
+  it('skips device nodes of a layer as rootless buildah does; fifos and setuid bits stay', () => {
+    // An image with devices, built by root (tsbuild, as root may make them) and saved as a layout.
+    const { root, cleanup } = tempRoot('rootless-dev');
+    const ctx = join(root, 'ctx');
+    const layout = join(user.home, 'dev-layout');
+    try {
+      mkdirSync(ctx);
+      writeFileSync(join(ctx, 'Containerfile'), 'FROM busybox:stable\nRUN mknod /cdev c 1 3 && mknod /bdev b 7 0 && mkfifo /fifo && touch /s && chmod 4755 /s\n');
+      for (const args of [['load', '-i', busyboxLayout], ['build', '-t', 'devimg:1', ctx], ['save', '--format', 'oci-dir', '-o', layout, 'devimg:1']]) {
+        const r = tsbuild(root, args);
+        expect(r.status, r.stderr).toBe(0);
+      }
+    } finally {
+      cleanup();
+    }
+    execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, layout]);
+    ok(user.tsbuild(['load', '-i', layout]));
+    const probe = ['sh', '-c', 'for f in /cdev /bdev /fifo /s; do if [ -e $f ]; then stat -c "%n %F %a" $f; else echo "$f missing"; fi; done'];
+    const ours = ok(user.tsbuild(['run', '--rm', 'devimg:1', ...probe]));
+    expect(ours).toBe('/cdev missing\n/bdev missing\n/fifo fifo 644\n/s regular empty file 4755\n');
+    const broot = join(user.home, 'buildah-dev');
+    const tmp = join(user.home, 'buildah-dev-tmp');
+    user.run('mkdir', ['-p', tmp]);
+    const b = (args: string[]) => user.run('buildah', ['--root', broot, '--runroot', `${broot}-run`, '--storage-driver', 'overlay', ...args], { timeout: 300_000, env: { TMPDIR: tmp } });
+    try {
+      const id = b(['pull', '-q', `oci:${layout}`]).stdout.trim().split('\n').at(-1) as string;
+      const ctr = b(['from', '--pull=false', id]).stdout.trim();
+      const theirs = b(['run', '--runtime', '/usr/sbin/runc', ctr, '--', ...probe]);
+      expect(theirs.status, theirs.stderr).toBe(0);
+      expect(ours).toBe(theirs.stdout);
+    } finally {
+      b(['rm', '-a']);
+      user.run('buildah', ['--root', broot, '--runroot', `${broot}-run`, '--storage-driver', 'overlay', 'unshare', 'rm', '-rf', broot, `${broot}-run`, tmp, layout]);
     }
   });
 
