@@ -1,5 +1,5 @@
 // Which user namespace a rootless CLI should join rather than create: that
-// of a running detached container of the same store (see
+// of a running container of the same store (see
 // crates/native/src/userns.rs, join mode). Containers are cloned inside the
 // CLI's namespace, so they share it; a CLI in a sibling namespace could not
 // open their namespaces (exec) or signal their non-root processes.
@@ -15,11 +15,12 @@ function userNamespaceOf(pid: number | 'self'): string | undefined {
   }
 }
 
-/** The pid of a live detached container of `root` in a user namespace other than ours, if any. */
+/** The pid of a live container of `root` in a user namespace other than ours, if any. */
 export function joinablePid(root: string): number | undefined {
   const own = userNamespaceOf('self');
   for (const s of listStates(root)) {
-    if (s.status !== 'running' || !s.detached || s.pid === undefined || !isAlive(s.pid, s.pidStartTime)) continue;
+    // Detached ones first in practice (they outlive their CLI), but a foreground `run` of another CLI counts too.
+    if (s.status !== 'running' || s.pid === undefined || !isAlive(s.pid, s.pidStartTime)) continue;
     const ns = userNamespaceOf(s.pid);
     if (ns !== undefined && ns !== own) return s.pid;
   }
