@@ -27,11 +27,14 @@ pub const CLONE_FLAGS: i32 = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
 
 /// What the child does between clone and exec, given a way to wait for
 /// the parent's go (true: the maps are written; false: the parent gave up).
-/// The parent dying first sends SIGTERM, so the CLI still cleans up.
+/// The parent dying first (kill -9) kills the CLI too, as kill -9 of a root
+/// CLI would: its containers then die by their own parent-death signal and
+/// the next start cleans up, exactly as for root. (SIGTERM would be
+/// forwarded by `run` to a PID 1 that may ignore it, and nothing would end.)
 /// `join`: an fd of the user namespace to join (join mode), else the
 /// clone made a new one.
 pub fn enter(sys: &dyn Syscall, join: Option<i32>, wait_go: &mut dyn FnMut() -> SysResult<bool>) -> SysResult {
-    sys.set_pdeathsig(libc::SIGTERM)?;
+    sys.set_pdeathsig(libc::SIGKILL)?;
     if !wait_go()? {
         return Err(Errno(libc::ECANCELED));
     }
@@ -168,7 +171,7 @@ mod tests {
         let rec = Recorder::new();
         let mut go = || Ok(true);
         enter(&rec, None, &mut go).unwrap();
-        assert_eq!(rec.calls(), ["set_pdeathsig 15", "setresgid 0", "setresuid 0"]);
+        assert_eq!(rec.calls(), ["set_pdeathsig 9", "setresgid 0", "setresuid 0"]);
     }
 
     #[test]
@@ -178,7 +181,7 @@ mod tests {
         enter(&rec, Some(7), &mut go).unwrap();
         let user = format!("setns 7 {:#x}", libc::CLONE_NEWUSER);
         let mnt = format!("unshare {:#x}", libc::CLONE_NEWNS);
-        assert_eq!(rec.calls(), ["set_pdeathsig 15", user.as_str(), mnt.as_str(), "close 7", "setresgid 0", "setresuid 0"]);
+        assert_eq!(rec.calls(), ["set_pdeathsig 9", user.as_str(), mnt.as_str(), "close 7", "setresgid 0", "setresuid 0"]);
     }
 
     #[test]
@@ -195,7 +198,7 @@ mod tests {
         let rec = Recorder::new();
         let mut go = || Ok(false);
         assert_eq!(enter(&rec, None, &mut go), Err(Errno(libc::ECANCELED)));
-        assert_eq!(rec.calls(), ["set_pdeathsig 15"]);
+        assert_eq!(rec.calls(), ["set_pdeathsig 9"]);
     }
 
     #[test]

@@ -216,6 +216,42 @@ describe('rootless (an unprivileged user with subordinate ids)', () => {
     }
   });
 
+  async function foreground(name: string, cmd: string[]) {
+    const fg = user.spawn(process.execPath, [tsbuildBin, 'run', '--rm', '--name', name, 'rl:1', ...cmd]);
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => fg.on('close', (code, signal) => resolve({ code, signal })));
+    let running = '';
+    for (let i = 0; i < 100 && !running.includes(name); i++) { await sleep(100); running = user.tsbuild(['ps']).stdout; }
+    expect(running).toContain(name);
+    // The CLI outside the namespace is runuser's child; the one inside is its child.
+    const outer = Number(spawnSync('ps', ['-o', 'pid=', '--ppid', String(fg.pid)], { encoding: 'utf8' }).stdout.trim());
+    expect(outer).toBeGreaterThan(0);
+    return { outer, done };
+  }
+
+  async function expectNoProcessesLeft(): Promise<void> {
+    const left = () => spawnSync('ps', ['-u', user.name, '-o', 'pid=,args='], { encoding: 'utf8' }).stdout.trim();
+    for (let i = 0; i < 50 && left() !== ''; i++) await sleep(100);
+    expect(left()).toBe('');
+  }
+
+  it('execs into a foreground container of another CLI, and forwards a SIGTERM to it', async () => {
+    const { outer, done } = await foreground('rl-fg', ['sh', '-c', 'trap "exit 3" TERM; sleep 600 & wait']);
+    expect(ok(user.tsbuild(['exec', 'rl-fg', 'sh', '-c', 'id -u; cat /proc/1/cmdline'])).replaceAll('\0', ' ')).toMatch(/^0\nsh -c trap/);
+    process.kill(outer, 'SIGTERM');
+    expect((await done).code).toBe(3);
+    await expectNoProcessesLeft();
+    expect(ok(user.tsbuild(['ps', '-a', '-q']))).toBe('');
+  });
+
+  it('after kill -9 of the CLI, the container dies too and the next start cleans up', async () => {
+    const { outer, done } = await foreground('rl-k9', ['sleep', '600']);
+    process.kill(outer, 'SIGKILL');
+    await done;
+    await expectNoProcessesLeft();
+    expect(ok(user.tsbuild(['ps', '-a', '-q']))).toBe('');
+    expect(readdirSync(join(user.home, '.local/share/tsbuild/containers'))).toEqual([]);
+  });
+
   it('runs with --network none (loopback only) and host', () => {
     const names = (dev: string) => dev.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]).sort();
     const none = ok(user.tsbuild(['run', '--rm', '--network', 'none', 'rl:1', 'cat', '/proc/net/dev']));
