@@ -13,6 +13,7 @@ import { execCandidates, mergeEnv } from '../run/process-spec.js';
 import { findContainer } from '../run/state.js';
 import { resolveUser } from '../run/user.js';
 import { processSecurity, useSeccompCache } from '../run/security.js';
+import { inUserNamespace } from '../store/privilege.js';
 
 const flags: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', help: 'keep stdin attached' },
@@ -58,6 +59,13 @@ export async function run(ctx: CliContext, argv: string[]): Promise<number> {
       stdio: pty ? { ttySlave: pty.slave } : { fds: [devnull ?? 0, 1, 2] },
       cgroupProcs: c.cgroupName ? cgroupProcsFiles(c.cgroupName) : [],
     });
+  } catch (err) {
+    // Rootless: a CLI in a sibling user namespace may not open the container's namespaces.
+    if (inUserNamespace() && /Permission denied/.test((err as Error).message)) {
+      forwarding.stop();
+      throw new TsbuildError('E_ROOTLESS_EXEC', `rootless: cannot exec into ${c.name}: it runs in a sibling user namespace (two tsbuild commands each made one at the same time); restart it`, { exitCode: ExitCode.internal });
+    }
+    throw err;
   } finally {
     if (pty) native().closeFd(pty.slave);
     if (devnull !== undefined) native().closeFd(devnull);
