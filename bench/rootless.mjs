@@ -85,13 +85,16 @@ export async function main(opts) {
     mkdirSync(rootStore, { mode: 0o755 });
     const node = process.execPath;
     const bah = ['buildah', '--root', join(user.home, 'buildah/root'), '--runroot', join(user.home, 'buildah/run'), '--storage-driver', 'overlay'];
-    const bahEnv = { TMPDIR: join(user.home, 'tmp') };
-    mkdirSync(bahEnv.TMPDIR);
-    chownSync(bahEnv.TMPDIR, user.uid, user.gid);
+    // Without these, rootless buildah keeps its runtime and cache dirs in /tmp and /var/tmp.
+    const bahEnv = { TMPDIR: join(user.home, 'tmp'), XDG_RUNTIME_DIR: join(user.home, 'run') };
+    for (const d of Object.values(bahEnv)) {
+      mkdirSync(d, { mode: 0o700 });
+      chownSync(d, user.uid, user.gid);
+    }
     // The base in every store, as in per-step ("base already pulled").
     timed(user, [node, TSBUILD_BIN, 'load', '-i', layout]);
     timed(undefined, [node, TSBUILD_BIN, '--root', rootStore, 'load', '-i', layout]);
-    const id = spawnSync('runuser', ['-u', user.name, '--', 'env', `HOME=${user.home}`, `TMPDIR=${bahEnv.TMPDIR}`, ...bah, 'pull', '-q', `oci:${layout}`], { encoding: 'utf8', cwd: user.home }).stdout.trim().split('\n').at(-1);
+    const id = spawnSync('runuser', ['-u', user.name, '--', 'env', `HOME=${user.home}`, `TMPDIR=${bahEnv.TMPDIR}`, `XDG_RUNTIME_DIR=${bahEnv.XDG_RUNTIME_DIR}`, ...bah, 'pull', '-q', `oci:${layout}`], { encoding: 'utf8', cwd: user.home }).stdout.trim().split('\n').at(-1);
     timed(user, [...bah, 'tag', id, 'docker.io/library/busybox:stable'], bahEnv);
     const build = ['build', '--no-cache', '--network', 'none', '-t', 'bench/rootless:latest', '-f', join(ctx, 'Containerfile'), ctx];
     const cpu = { tsbuild: [], buildah: [], 'tsbuild-root': [] };

@@ -286,5 +286,9 @@ describe('rootless (an unprivileged user with subordinate ids)', () => {
     };
     walk(user.home);
     expect(rootOwned).toEqual([]);
+    // Nor anything of the user's outside its home (rootless buildah's runtime dirs are in XDG_RUNTIME_DIR and TMPDIR there).
+    for (const dir of ['/tmp', '/var/tmp']) {
+      expect(readdirSync(dir).filter((n) => { try { return lstatSync(join(dir, n)).uid === user.uid; } catch { return false; } })).toEqual([]);
+    }
   });
 });

@@ -4,7 +4,8 @@
 // `runuser -u USER --`, as a CI agent's shell would run it.
 import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tsbuildBin } from '../fixtures.js';
 
 export interface TestUser {
@@ -32,7 +33,12 @@ export function createTestUser(prefix = 'tsrl'): TestUser {
   const range = `${subStart}-${subStart + subCount - 1}`;
   execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]);
   const [, , uid, gid, , home] = (readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`)) as string).split(':');
-  const env = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home as string, USER: name, LANG: 'C.UTF-8' };
+  // A login session's runtime dir (as pam_systemd makes /run/user/UID), inside the home so it goes with it:
+  // without one, rootless buildah puts its runtime dirs in /tmp and /var/tmp.
+  const runtimeDir = join(home as string, '.run');
+  mkdirSync(runtimeDir, { mode: 0o700 });
+  chownSync(runtimeDir, Number(uid), Number(gid));
+  const env = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', HOME: home as string, USER: name, LANG: 'C.UTF-8', XDG_RUNTIME_DIR: runtimeDir };
   const asUser = (cmd: string, args: string[], extra: Record<string, string> = {}) => ['-u', name, '--', 'env', '-i', ...Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v}`), cmd, ...args];
   const user: TestUser = {
     name, uid: Number(uid), gid: Number(gid), home: home as string, subStart, subCount,
