@@ -3,7 +3,9 @@
 # oracles. Idempotent: does nothing when everything is present.
 set -euo pipefail
 # user-mode-linux (and kmod for its insmod) boots the cgroup-v2 guest of test/integration/uml.
-pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config)
+# uidmap: the setuid newuidmap/newgidmap of rootless mode (and of rootless buildah, its oracle);
+# time: /usr/bin/time for bench/rootless.mjs's CPU figures.
+pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config uidmap time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

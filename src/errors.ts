@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   E_CGROUP: 'a cgroup cannot be created',
   E_UNSAFE_ROOTFS: "a mount target in the image's root is a symbolic link or not a directory",
   E_MAX_DEPTH: "the image has more layers than the kernel's overlayfs stacks",
+  E_ROOTLESS_IDS: 'rootless: the user has no subordinate uid or gid range (/etc/subuid, /etc/subgid)',
+  E_ROOTLESS_MAPPER: 'rootless: newuidmap/newgidmap is missing or refused the mapping',
+  E_ROOTLESS_KERNEL: 'rootless: the kernel lacks what a rootless build needs (user namespaces, overlayfs in one)',
+  E_ROOTLESS_LIMITS: 'rootless: a resource limit flag needs a cgroup the user may not have',
+  E_ROOTLESS_EXEC: 'rootless: exec into a container of a sibling user namespace',
   E_NO_EMULATOR: 'no binfmt_misc emulator for a foreign-architecture step',
   // Images and the store
   E_IMAGE_NOT_FOUND: 'no such image (in the store, or a registry answered 404 for its manifest)',

@@ -156,6 +156,9 @@ export interface IdMapping {
   size: number
 }
 
+/** True when this process runs in a user namespace other than the initial one. */
+export declare function inUserNamespace(): boolean
+
 /** A process joining a running container's namespaces. */
 export interface JoinOptions {
   /** The container's PID 1 as seen from the host. */
@@ -331,6 +334,26 @@ export declare function tryLockFile(path: string, exclusive: boolean): number
 
 /** Release a lock taken by lockFile/tryLockFile (closes its fd). */
 export declare function unlockFile(fd: number): void
+
+/** A re-executed CLI waiting in its new user namespace for its id maps. */
+export interface UsernsChild {
+  pid: number
+  /** Write end of the sync pipe: pass it to `usernsRelease`. */
+  syncFd: number
+}
+
+/** Lets the child exec (`go`), or makes it exit with status 125. */
+export declare function usernsRelease(syncFd: number, go: boolean): void
+
+/**
+ * Clones a child in a new user and mount namespace that, once released,
+ * becomes uid/gid 0 there and execs `argv` (argv[0] is the path) with `env`.
+ * Write its maps (newuidmap/newgidmap on `pid`) before releasing it; wait
+ * for it with `waitPid`. With `joinPid`, the child joins that process's
+ * user namespace (and makes its own mount namespace) instead: release it
+ * without writing maps.
+ */
+export declare function usernsSpawn(argv: Array<string>, env: Array<string>, joinPid?: number | undefined | null): UsernsChild
 
 /** Waits (off the main thread) for a child of this process to end. */
 export declare function waitPid(pid: number): Promise<ExitStatus>

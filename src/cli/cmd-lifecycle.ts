@@ -65,7 +65,13 @@ export async function stopContainer(ctx: CliContext, c: ContainerState, seconds:
 /** Gives the owner or monitor a moment to record the exit, then refreshes. */
 async function settle(ctx: CliContext, c: ContainerState): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const fresh = refreshContainer(ctx.root, findContainer(ctx.root, c.id));
+    let found;
+    try {
+      found = findContainer(ctx.root, c.id);
+    } catch {
+      return; // a --rm container's owner removed it: it has ended
+    }
+    const fresh = refreshContainer(ctx.root, found);
     if (!fresh || fresh.status !== 'running') return;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -10,9 +10,13 @@ export interface CliContext {
   stdout: NodeJS.WritableStream;
 }
 
-/** `--root`, else `$TSBUILD_ROOT`, else /var/lib/tsbuild for root and ~/.local/share/tsbuild otherwise. */
+/**
+ * `--root`, else `$TSBUILD_ROOT`, else /var/lib/tsbuild for root and
+ * ~/.local/share/tsbuild otherwise, including rootless mode, where the
+ * CLI runs as uid 0 of its user namespace (TSBUILD_ROOTLESS is set).
+ */
 export function defaultRoot(env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? 0): string {
   if (env.TSBUILD_ROOT) return resolve(env.TSBUILD_ROOT);
-  if (uid === 0) return '/var/lib/tsbuild';
+  if (uid === 0 && env.TSBUILD_ROOTLESS === undefined) return '/var/lib/tsbuild';
   return join(env.HOME ?? homedir(), '.local/share/tsbuild');
 }

@@ -5,6 +5,7 @@ import { isLogLevel, makeLogger, type LogLevel } from '../log.js';
 import { defaultRoot, type CliContext } from './context.js';
 import { ExitCode, isTsbuildError, usageError } from '../errors.js';
 import { resolve } from 'node:path';
+import { needsReexec, reexecRootless } from './rootless/reexec.js';
 
 const globalHelp = `Usage: tsbuild [--root DIR] [--log-level LEVEL] COMMAND [ARGS...]
        tsbuild -f FILE -t NAME[:TAG] CONTEXT     (the same as \`tsbuild build\`)
@@ -12,7 +13,8 @@ const globalHelp = `Usage: tsbuild [--root DIR] [--log-level LEVEL] COMMAND [ARG
 A daemonless container image builder and runtime.
 
 Global options:
-  --root DIR           store and state directory (default $TSBUILD_ROOT, /var/lib/tsbuild)
+  --root DIR           store and state directory (default $TSBUILD_ROOT, /var/lib/tsbuild;
+                       rootless: ~/.local/share/tsbuild)
   --log-level LEVEL    error|warn|info|debug (default info)
   --help               show help for tsbuild or a command
 
@@ -48,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     const [cmdName, cmdArgs] = first.startsWith('-') && commands.build ? ['build', rest] : [first, rest.slice(1)];
     const cmd = commands[cmdName];
     if (!cmd) throw usageError(`unknown command "${cmdName}" (see tsbuild --help)`);
+    // An ordinary user: the command runs in a user namespace where it is root (rootless mode).
+    if (needsReexec()) return await reexecRootless(argv, root ?? defaultRoot());
     const ctx: CliContext = { root: root ?? defaultRoot(), log: makeLogger(level), stdout: process.stdout };
     const mod = await cmd.load();
     return await mod.run(ctx, cmdArgs);

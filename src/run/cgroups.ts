@@ -2,7 +2,10 @@
 // the host runs. The native writers do the work; this module only knows the
 // naming and where cgroupfs lives.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { native } from '../native/index.js';
+import { inUserNamespace } from '../store/privilege.js';
 import { TsbuildError } from '../errors.js';
 import type { ResourceLimits } from './limits.js';
 
@@ -18,6 +21,39 @@ export function cgroupName(root: string, containerId: string): string {
 
 export function storeTag(root: string): string {
   return createHash('sha256').update(root).digest('hex').slice(0, 8);
+}
+
+/**
+ * Rootless mode (tsbuild runs in a user namespace): the host's cgroupfs
+ * belongs to real root, so containers get no cgroup of their own.
+ */
+export function rootlessCgroups(): boolean {
+  return inUserNamespace() && process.env.TSBUILD_CGROUP_ROOT === undefined;
+}
+
+/** The limit flags `limits` came from, in docker's spelling, for the message. */
+function limitFlags(limits: ResourceLimits): string[] {
+  const flags: string[] = [];
+  if (limits.memory !== undefined) flags.push('--memory');
+  if (limits.cpuQuota !== undefined || limits.cpuPeriod !== undefined) flags.push('--cpus');
+  if (limits.pids !== undefined) flags.push('--pids-limit');
+  if (limits.cpusetCpus !== undefined) flags.push('--cpuset-cpus');
+  return flags;
+}
+
+/**
+ * A limit flag in rootless mode is one line that says why it cannot work:
+ * limits need a cgroup v2 subtree delegated to the user (systemd's
+ * user@.service Delegate=yes), and on cgroup v1 nothing is delegated.
+ */
+export function refuseRootlessLimits(limits: ResourceLimits): void {
+  const flags = limitFlags(limits);
+  if (flags.length === 0) return;
+  const v2 = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'));
+  const why = v2
+    ? 'this user has no delegated cgroup v2 subtree (a systemd user session with Delegate=yes)'
+    : `${CGROUP_ROOT} is cgroup v1, which cannot be delegated to an unprivileged user`;
+  throw new TsbuildError('E_ROOTLESS_LIMITS', `rootless: ${flags.join(', ')} needs a cgroup: ${why}; run without limits, or as root`, { exitCode: 125 });
 }
 
 /** Creates the cgroup and returns the cgroup.procs files the process must join. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { TsbuildError, ExitCode } from '../errors.js';
 import { native } from '../native/index.js';
 import type { RunnableImage } from '../image/runnable.js';
-import { cgroupName, createCgroup, oomKilled, removeCgroup } from './cgroups.js';
+import { cgroupName, createCgroup, oomKilled, refuseRootlessLimits, removeCgroup, rootlessCgroups } from './cgroups.js';
 import { containerPaths, INIT_FILES, prepareContainerDirs } from './container-fs.js';
 import { detachLeftoverView, prepareProcView } from './procview.js';
 import { formatBytes } from './limits.js';
@@ -40,6 +40,7 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(opts.name)) throw new TsbuildError('E_BAD_NAME', `invalid container name "${opts.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { exitCode: ExitCode.internal });
     if (names.has(opts.name)) throw new TsbuildError('E_NAME_IN_USE', `the container name "${opts.name}" is already in use; remove that container or choose another name`, { exitCode: ExitCode.internal });
   }
+  if (rootlessCgroups()) refuseRootlessLimits(opts.config.limits);
   // The image's layers and the init layer: refused before anything is written.
   checkStackDepth(opts.image.layerDirs.length + 1, `a container of ${opts.image.layerDirs.length} image layers (and its init layer)`);
   const id = opts.id ?? newContainerId();
@@ -60,7 +61,8 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     // A build step without limits needs no cgroup: its PID namespace already
     // takes every process down with PID 1, and attaching a task to a v1
     // cgroup costs a quarter of a short RUN step.
-    cgroupName: opts.kind === 'build' && Object.keys(opts.config.limits).length === 0 ? undefined : cgroupName(root, id),
+    // Rootless without limits: no cgroup either (a user may not create one).
+    cgroupName: Object.keys(opts.config.limits).length === 0 && (opts.kind === 'build' || rootlessCgroups()) ? undefined : cgroupName(root, id),
   };
   // A build step is reaped with its build even if that dies before the launch (kill -9).
   if (opts.kind === 'build') {
@@ -267,7 +269,8 @@ export function signalContainer(state: ContainerState, signal: number): boolean 
 
 export function removeContainerFiles(root: string, state: ContainerState): void {
   const dir = releaseContainer(root, state);
-  rmSync(dir, { recursive: true, force: true });
+  // A detached container's monitor may still be renaming its exit status into the dir.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
 /**

@@ -12,6 +12,7 @@ import { launchError } from './launch-error.js';
 import { execCandidates, mergeEnv } from './process-spec.js';
 import { processSecurity, useSeccompCache } from './security.js';
 import { findContainer } from './state.js';
+import { inUserNamespace } from '../store/privilege.js';
 import { resolveUser } from './user.js';
 
 export interface ExecOptions extends AttachMode {
@@ -40,12 +41,21 @@ export async function execInContainer(root: string, ref: string, opts: ExecOptio
   const security = processSecurity(c.config.security);
   useSeccompCache(root);
   const spawn = (stdio: LaunchStdio): number => {
-    const r = native().spawnInContainer({
-      targetPid,
-      process: { args, env, execCandidates: execCandidates(args[0] as string, env, cwd), cwd, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: true, dieWithParent: true, capabilities: security.capabilities, seccomp: security.seccomp },
-      stdio: 'ttySlave' in stdio ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
-      cgroupProcs: c.cgroupName ? cgroupProcsFiles(c.cgroupName) : [],
-    });
+    let r;
+    try {
+      r = native().spawnInContainer({
+        targetPid,
+        process: { args, env, execCandidates: execCandidates(args[0] as string, env, cwd), cwd, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: true, dieWithParent: true, capabilities: security.capabilities, seccomp: security.seccomp },
+        stdio: 'ttySlave' in stdio ? { ttySlave: stdio.ttySlave } : { fds: stdio.fds },
+        cgroupProcs: c.cgroupName ? cgroupProcsFiles(c.cgroupName) : [],
+      });
+    } catch (err) {
+      // Rootless: a CLI in a sibling user namespace may not open the container's namespaces.
+      if (inUserNamespace() && /Permission denied|EPERM|EACCES/.test(`${(err as Error).message} ${(err as { errno?: unknown }).errno ?? ''}`)) {
+        throw new TsbuildError('E_ROOTLESS_EXEC', `rootless: cannot exec into ${c.name}: it runs in a sibling user namespace (two tsbuild commands each made one at the same time); restart it`, { exitCode: ExitCode.internal });
+      }
+      throw err;
+    }
     if (r.pid === undefined || r.pid === null) throw launchError(r, args[0] as string, 'the container', `cannot exec in container ${c.name}`);
     return r.pid;
   };

@@ -22,8 +22,10 @@ pub mod seccomp;
 pub mod spec;
 pub mod syscall;
 pub mod usage;
+pub mod userns;
 
 mod napi_fs;
 mod napi_layer;
 mod napi_procview;
 mod napi_runtime;
+mod napi_userns;

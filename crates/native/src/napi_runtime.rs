@@ -211,6 +211,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             cgroup2: Hierarchy::detect(Path::new("/sys/fs/cgroup")).version() == 2,
             mask_paths: opts.mask_paths,
             overlay_api: OverlayApi::from_env(),
+            userxattr: false, // set by spec::container (rootless)
         },
         hostname: opts.hostname,
         network,

@@ -148,7 +148,12 @@ fn configure(sys: &dyn Syscall, fd: i32, ov: &OverlayStep) -> Attempt {
             sys.fsconfig_string(fd, c"workdir", work)?;
         }
         for (k, v) in &ov.options {
-            sys.fsconfig_string(fd, k, v)?;
+            // An empty value is a flag option (`userxattr`), which the string form refuses.
+            if v.is_empty() {
+                sys.fsconfig_flag(fd, k)?;
+            } else {
+                sys.fsconfig_string(fd, k, v)?;
+            }
         }
         sys.fsconfig_create(fd)?;
         let mnt = sys.fsmount(fd, mount_attrs(ov.flags))?;
@@ -215,8 +220,10 @@ fn legacy_data(sys: &dyn Syscall, ov: &OverlayStep, data: &mut Vec<u8>, fds: &mu
     for (k, v) in &ov.options {
         push(data, b",")?;
         push(data, k.as_bytes())?;
-        push(data, b"=")?;
-        push(data, v.as_bytes())?;
+        if !v.is_empty() {
+            push(data, b"=")?;
+            push(data, v.as_bytes())?;
+        }
     }
     data.push(0);
     Ok(())

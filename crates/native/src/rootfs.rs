@@ -99,6 +99,10 @@ pub struct RootfsSpec {
     pub mask_paths: bool,
     /// How overlays are mounted (the mount API with a fallback, or mount(2) only).
     pub overlay_api: OverlayApi,
+    /// tsbuild itself runs in a user namespace (rootless): overlays keep
+    /// their xattrs (opaque dirs) in `user.overlay.*`, where the layers were
+    /// unpacked with them, since `trusted.*` needs CAP_SYS_ADMIN on the host.
+    pub userxattr: bool,
 }
 
 /// One step, with every string pre-built, so applying it allocates nothing.
@@ -151,6 +155,11 @@ impl Plan {
     }
 }
 
+/// The overlay option rootless mode adds (a flag: empty value).
+fn userxattr(spec: &RootfsSpec) -> &'static [(&'static str, &'static str)] {
+    if spec.userxattr { &[("userxattr", "")] } else { &[] }
+}
+
 /// Builds the ordered steps for `spec`.
 pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
     let root = spec.rootfs.as_str();
@@ -161,12 +170,13 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         // plain files, because it becomes an image layer as it is.
         let upper = spec.upper_dir.as_deref().zip(spec.work_dir.as_deref());
         // A user namespace may not set redirect_dir (EPERM); builds never use one.
-        let options: &[(&str, &str)] = match (upper, spec.bind_devices) {
-            (None, _) => &[],
-            (Some(_), true) => &[("metacopy", "off"), ("index", "off")],
-            (Some(_), false) => &[("redirect_dir", "off"), ("metacopy", "off"), ("index", "off")],
+        let mut options: Vec<(&str, &str)> = match (upper, spec.bind_devices) {
+            (None, _) => vec![],
+            (Some(_), true) => vec![("metacopy", "off"), ("index", "off")],
+            (Some(_), false) => vec![("redirect_dir", "off"), ("metacopy", "off"), ("index", "off")],
         };
-        p.push(Step::Overlay(OverlayStep::new(cs(root), &spec.lower_dirs, upper, options, 0, spec.overlay_api)));
+        options.extend(userxattr(spec));
+        p.push(Step::Overlay(OverlayStep::new(cs(root), &spec.lower_dirs, upper, &options, 0, spec.overlay_api)));
     } else {
         // A plain directory root still needs to be a mount point for pivot_root.
         p.mount(Some(root), cs(root), None, MS_BIND | MS_REC, None);
@@ -194,7 +204,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
             p.mkdir(under(root, &parent), 0o755);
         }
         if let (Some(top), Some(fstype)) = (b.copy_up, &b.fstype) {
-            plan_copy_up(&mut p, root, i, &b.target, fstype, b.data.as_deref(), top);
+            plan_copy_up(&mut p, root, i, &b.target, fstype, b.data.as_deref(), top, spec.userxattr);
             continue;
         }
         let target = under(root, &b.target);
@@ -202,7 +212,7 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
         match (&b.overlay, &b.fstype) {
             (Some(o), _) => {
                 let upper = o.upper_dir.as_deref().zip(o.work_dir.as_deref());
-                p.push(Step::Overlay(OverlayStep::new(target.clone(), &o.lower_dirs, upper, &[], MS_NOSUID | MS_NODEV, spec.overlay_api)));
+                p.push(Step::Overlay(OverlayStep::new(target.clone(), &o.lower_dirs, upper, userxattr(spec), MS_NOSUID | MS_NODEV, spec.overlay_api)));
             }
             (None, Some(fstype)) => p.mount(Some(&b.source), target.clone(), Some(fstype), MS_NOSUID | MS_NODEV, b.data.as_deref()),
             (None, None) => p.mount(Some(&b.source), target.clone(), None, MS_BIND | MS_REC, None),
@@ -231,7 +241,8 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
 /// overlay on `target` whose lower is `target` as the rootfs shows it (the
 /// lowerdir path is looked up before the new mount covers it). The aside
 /// mount is then detached: the overlay keeps its own reference to it.
-fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &str, fstype: &str, data: Option<&str>, top: CopyUpRoot) {
+#[allow(clippy::too_many_arguments)]
+fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &str, fstype: &str, data: Option<&str>, top: CopyUpRoot, userxattr: bool) {
     let target = under(root, target);
     p.mkdir(target.clone(), 0o755);
     let aside = format!("{}/dev/.tsbuild-tmpcopyup-{}", root.trim_end_matches('/'), i);
@@ -241,7 +252,7 @@ fn plan_copy_up(p: &mut Plan, root: &str, i: usize, target: &str, fstype: &str, 
     p.push(Step::SetOwner { path: cs(&format!("{}/u", aside)), uid: top.uid, gid: top.gid, mode: top.mode });
     p.mkdir(cs(&format!("{}/w", aside)), 0o700);
     let lower = target.to_str().expect("utf-8 path");
-    let opts = format!("lowerdir={},upperdir={}/u,workdir={}/w", lower, aside, aside);
+    let opts = format!("lowerdir={},upperdir={}/u,workdir={}/w{}", lower, aside, aside, if userxattr { ",userxattr" } else { "" });
     p.mount(Some("overlay"), target.clone(), Some("overlay"), MS_NOSUID | MS_NODEV, Some(&opts));
     p.push(Step::Umount { target: cs(&aside), flags: libc::MNT_DETACH });
 }
@@ -362,6 +373,7 @@ mod tests {
             cgroup2: false,
             mask_paths: true,
             overlay_api: OverlayApi::Legacy,
+            userxattr: false,
         }
     }
 
@@ -444,6 +456,21 @@ mod tests {
         let rec = Recorder::new();
         apply(&rec, &plan(&RootfsSpec { bind_devices: true, ..spec() })).unwrap();
         assert!(rec.calls()[7].ends_with(",upperdir=103,workdir=104,metacopy=off,index=off"));
+    }
+
+    #[test]
+    fn rootless_overlays_keep_their_xattrs_in_the_user_namespace() {
+        // mount(2): a bare `userxattr`; the mount API: FSCONFIG_SET_FLAG.
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { bind_devices: true, userxattr: true, ..spec() })).unwrap();
+        assert!(rec.calls()[7].ends_with(",upperdir=103,workdir=104,metacopy=off,index=off,userxattr"));
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { bind_devices: true, userxattr: true, overlay_api: OverlayApi::Auto, ..spec() })).unwrap();
+        let calls = rec.calls();
+        let flag = calls.iter().position(|c| c == "fsconfig 100 flag userxattr").unwrap();
+        let create = calls.iter().position(|c| c == "fsconfig 100 create").unwrap();
+        assert!(flag < create);
+        assert!(!calls.iter().any(|c| c.contains("fsconfig 100 userxattr")));
     }
 
     #[test]

@@ -158,8 +158,12 @@ pub fn container(c: &ContainerConfig) -> NativeResult<LaunchSpec> {
     if user_ns {
         flags |= libc::CLONE_NEWUSER;
     }
-    let bind_sys = user_ns && matches!(c.network, Network::Host);
-    let rootfs_spec = RootfsSpec { bind_devices: user_ns, bind_sys, ..c.rootfs.clone() };
+    // Rootless: tsbuild already runs in a user namespace (crate::userns), so
+    // the container is in one even without maps of its own.
+    let rootless = crate::userns::in_user_namespace();
+    let in_userns = user_ns || rootless;
+    let bind_sys = in_userns && matches!(c.network, Network::Host);
+    let rootfs_spec = RootfsSpec { bind_devices: in_userns, bind_sys, userxattr: rootless, ..c.rootfs.clone() };
     let child = ChildSpec {
         become_ns_root: user_ns,
         stdio: stdio(&c.stdio),

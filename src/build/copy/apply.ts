@@ -16,6 +16,7 @@
 import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { stackView } from '../../image/stack-view.js';
 import { native } from '../../native/index.js';
+import { canMakeDevices } from '../../store/privilege.js';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { archiveCompression, extractArchive } from './archive.js';
 import { type Placement, planPlacements } from './dest.js';
@@ -71,7 +72,7 @@ class CopyRun {
         symlinkSync(this.tree.readlink(path), host);
         break;
       default: {
-        if (kind !== 'fifo' && !this.out.privileged) return; // device nodes need CAP_MKNOD
+        if (kind !== 'fifo' && !canMakeDevices()) return; // device nodes need CAP_MKNOD on the host (not rootless)
         const rooted = new (native().RootedDir)(this.out.layerDir, this.out.privileged);
         const rdev = st.rdev;
         rooted.mknod(dest.slice(1), kind, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));

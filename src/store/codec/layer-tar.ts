@@ -18,12 +18,12 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import * as tar from 'tar-stream';
 import { Gatherer } from '../../gather.js';
 import { native } from '../../native/index.js';
+import { isOverlayXattr, opaqueXattr } from '../privilege.js';
 
 type HeaderArg = Partial<tar.Header> & { name: string };
 
 export type ScanEntry = ReturnType<ReturnType<typeof native>['scanLayer']>[number];
 
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 /** Below this, a file is read in one call: cheaper than a stream per small file. */
 const SMALL_FILE = 1 << 20;
 
@@ -56,7 +56,7 @@ function mtimeOf(e: ScanEntry, clamp: number | undefined): Date {
 function baseHeader(e: ScanEntry, clamp: number | undefined): HeaderArg {
   const pax: Record<string, string> = {};
   for (const x of e.xattrs ?? []) {
-    if (x.name.startsWith('trusted.overlay.')) continue; // overlay bookkeeping, not content
+    if (isOverlayXattr(x.name)) continue; // overlay bookkeeping, not content
     pax[`SCHILY.xattr.${x.name}`] = x.value.toString('latin1');
   }
   return {
@@ -96,7 +96,7 @@ export async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[
     switch (e.kind) {
       case 'dir':
         await entryWrite(pack, { ...h, type: 'directory' });
-        if (e.xattrs?.some((x) => x.name === OPAQUE_XATTR && x.value.toString() === 'y')) {
+        if (e.xattrs?.some((x) => x.name === opaqueXattr() && x.value.toString() === 'y')) {
           await entryWrite(pack, { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: h.mtime });
         }
         break;

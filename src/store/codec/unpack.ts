@@ -20,6 +20,7 @@ import type { EntryMeta, RootedDir } from '../../../crates/native/binding.js';
 import { HashingTransform } from '../digest.js';
 import { decompressor, type Compression } from './compression.js';
 import { useBinaryXattrs, xattrsOf } from './pax.js';
+import { canMakeDevices, isOverlayXattr, opaqueXattr } from '../privilege.js';
 
 export interface UnpackResult {
   /** sha256 of the uncompressed tar stream. */
@@ -36,10 +37,10 @@ export interface UnpackOptions {
 }
 
 const OPAQUE = '.wh..wh..opq';
-// overlayfs reads trusted.overlay.* (opaque, redirect, metacopy, origin) to
-// decide what a merged directory shows; a layer may not set them itself:
-// only our whiteout conversion writes the opaque marker.
-const OVERLAY_XATTR = 'trusted.overlay.';
+// overlayfs reads trusted.overlay.* (user.overlay.* rootless: opaque,
+// redirect, metacopy, origin) to decide what a merged directory shows; a
+// layer may not set them itself: only our whiteout conversion writes the
+// opaque marker (isOverlayXattr filters both namespaces).
 const WHITEOUT = '.wh.';
 /** Small files are left to the final syncfs, which batches them better than one request each. */
 const WRITEBACK_MIN_TAIL = 1 << 20;
@@ -72,7 +73,7 @@ function metaOf(h: tar.Header, binaryXattrs: boolean, extra: { name: string; val
     mode: (h.mode ?? 0o644) & 0o7777,
     mtimeSec: sec,
     mtimeNsec: Math.max(0, nsec),
-    xattrs: [...xattrsOf(pax, binaryXattrs).filter((x) => !x.name.startsWith(OVERLAY_XATTR)), ...extra],
+    xattrs: [...xattrsOf(pax, binaryXattrs).filter((x) => !isOverlayXattr(x.name)), ...extra],
   };
 }
 
@@ -113,7 +114,7 @@ class LayerWriter {
     switch (h.type) {
       case 'directory': {
         this.call(() => this.root.mkdir(path), path);
-        const opaque = this.dirs.get(path)?.xattrs?.filter((x) => x.name === 'trusted.overlay.opaque') ?? [];
+        const opaque = this.dirs.get(path)?.xattrs?.filter((x) => x.name === opaqueXattr()) ?? [];
         this.dirs.set(path, metaOf(h, this.binaryXattrs, opaque));
         body.resume();
         return;
@@ -155,7 +156,8 @@ class LayerWriter {
         this.replaced(path);
         body.resume();
         const kind = h.type === 'fifo' ? 'fifo' : h.type === 'block-device' ? 'block' : 'char';
-        if (kind !== 'fifo' && !this.opts.privileged) return; // only root may make device nodes
+        // Only host root may make device nodes; rootless skips them, as rootless buildah does.
+        if (kind !== 'fifo' && !(this.opts.privileged && canMakeDevices())) return;
         this.call(() => this.root.mknod(path, kind, h.devmajor ?? 0, h.devminor ?? 0), path);
         this.call(() => this.root.setMetadata(path, metaOf(h, this.binaryXattrs)), path);
         return;
@@ -171,7 +173,7 @@ class LayerWriter {
       if (parent === '') return; // the layer root: nothing below it to hide in a lowerdir stack
       this.call(() => this.root.mkdir(parent), parent);
       const meta = this.dirs.get(parent) ?? metaOf({ ...h, mode: 0o755 } as tar.Header, this.binaryXattrs);
-      meta.xattrs = [...(meta.xattrs ?? []).filter((x) => x.name !== 'trusted.overlay.opaque'), { name: 'trusted.overlay.opaque', value: Buffer.from('y') }];
+      meta.xattrs = [...(meta.xattrs ?? []).filter((x) => x.name !== opaqueXattr()), { name: opaqueXattr(), value: Buffer.from('y') }];
       this.dirs.set(parent, meta);
       return;
     }

@@ -57,6 +57,7 @@ const cases: [string, string[]][] = [
   ['depth.mjs', ['depth-2 buildah', 'depth-4 buildkit', 'depth-growth tsbuild@2']],
   ['multi-platform.mjs', ['multi-platform buildah']],
   ['fresh-runner.mjs', ['fresh-runner buildah', 'fresh-runner buildkit']],
+  ['rootless.mjs', ['rootless buildah', 'rootless tsbuild-root']],
 ];
 
 describe('benchmarks in quick mode', () => {

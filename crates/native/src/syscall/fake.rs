@@ -133,6 +133,9 @@ impl Syscall for Recorder {
     fn fsconfig_string(&self, fd: i32, key: &CStr, value: &CStr) -> SysResult {
         self.record(format!("fsconfig {} {} {}", fd, s(key), s(value)))
     }
+    fn fsconfig_flag(&self, fd: i32, key: &CStr) -> SysResult {
+        self.record(format!("fsconfig {} flag {}", fd, s(key)))
+    }
     fn fsconfig_create(&self, fd: i32) -> SysResult {
         self.record(format!("fsconfig {} create", fd))
     }

@@ -136,6 +136,10 @@ impl Syscall for Linux {
         const FSCONFIG_SET_STRING: libc::c_uint = 1;
         check(unsafe { libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0) })
     }
+    fn fsconfig_flag(&self, fd: i32, key: &CStr) -> SysResult {
+        const FSCONFIG_SET_FLAG: libc::c_uint = 0;
+        check(unsafe { libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_SET_FLAG, key.as_ptr(), null::<libc::c_void>(), 0) })
+    }
     fn fsconfig_create(&self, fd: i32) -> SysResult {
         const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
         check(unsafe { libc::syscall(libc::SYS_fsconfig, fd, FSCONFIG_CMD_CREATE, null::<libc::c_char>(), null::<libc::c_void>(), 0) })

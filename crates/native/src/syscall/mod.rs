@@ -57,6 +57,8 @@ pub trait Syscall {
     fn fsopen(&self, fstype: &CStr) -> SysResult<i32>;
     /// fsconfig(2) FSCONFIG_SET_STRING `key`=`value`.
     fn fsconfig_string(&self, fd: i32, key: &CStr, value: &CStr) -> SysResult;
+    /// fsconfig(2) FSCONFIG_SET_FLAG `key` (an option without a value, e.g. overlay's `userxattr`).
+    fn fsconfig_flag(&self, fd: i32, key: &CStr) -> SysResult;
     /// fsconfig(2) FSCONFIG_CMD_CREATE: make the superblock.
     fn fsconfig_create(&self, fd: i32) -> SysResult;
     /// fsmount(2) with FSMOUNT_CLOEXEC and MOUNT_ATTR_* `attrs`: a detached mount fd.
