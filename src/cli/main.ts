@@ -5,6 +5,7 @@ import { isLogLevel, makeLogger, type LogLevel } from '../log.js';
 import { defaultRoot, type CliContext } from './context.js';
 import { ExitCode, isTsbuildError, usageError } from '../errors.js';
 import { resolve } from 'node:path';
+import { setLazyFetcher } from '../store/lazy-blobs.js';
 
 const globalHelp = `Usage: tsbuild [--root DIR] [--log-level LEVEL] COMMAND [ARGS...]
        tsbuild -f FILE -t NAME[:TAG] CONTEXT     (the same as \`tsbuild build\`)
@@ -49,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = commands[cmdName];
     if (!cmd) throw usageError(`unknown command "${cmdName}" (see tsbuild --help)`);
     const ctx: CliContext = { root: root ?? defaultRoot(), log: makeLogger(level), stdout: process.stdout };
+    // Layers a cached build recorded lazily are fetched through the registry client on first use.
+    setLazyFetcher(async (store, blob, sink) => (await import('../registry/lazy-fetch.js')).fetchLazy(store, blob, sink));
     const mod = await cmd.load();
     return await mod.run(ctx, cmdArgs);
   } catch (err) {

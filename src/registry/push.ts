@@ -19,6 +19,7 @@ import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from './manifest.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
+import { fetchLazyBlob, readLazyBlob } from '../store/lazy-blobs.js';
 
 /** Blobs up to this size go up in one PUT; larger ones as one streamed PATCH and a closing PUT. */
 export const DEFAULT_MONOLITHIC_LIMIT = 32 * 1024 * 1024;
@@ -131,11 +132,16 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
-  if (!(await store.hasBlob(desc.digest))) {
+  const have = await store.hasBlob(desc.digest);
+  // A layer a cached build left lazy (store/lazy-blobs.ts): mounted from the
+  // repository it lives in when that is on this registry, else fetched first.
+  const lazy = have ? undefined : readLazyBlob(store.root, desc.digest);
+  if (!have && !lazy) {
     throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
   }
+  const lazyRepo = lazy?.source.kind === 'registry' && lazy.source.host === t.dest.registry && lazy.source.repository !== repo ? lazy.source.repository : undefined;
   let location: string | undefined;
-  const from = mountFrom[0];
+  const from = lazyRepo ?? mountFrom[0];
   if (from) {
     // A mount the registry can't do (blob not there, no access) answers 202
     // with an ordinary upload session, which we then use.
@@ -153,6 +159,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     await res.arrayBuffer();
     location = await locationOf(t, res, `starting upload of ${desc.digest}`);
   }
+  if (!have) await fetchLazyBlob(store, desc.digest);
   t.progress.start(desc.digest, desc.size);
   await upload(store, t, desc, location);
   t.counts.uploaded++;

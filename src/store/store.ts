@@ -18,6 +18,7 @@ import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
 import { LockManager } from './lock.js';
+import { fetchLazyBlob, readLazyBlob } from './lazy-blobs.js';
 
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -116,7 +117,9 @@ export class StoreImpl implements Store {
     return this.blobs.stat(digest);
   }
 
-  openBlob(digest: string, size?: number): Promise<Readable> {
+  async openBlob(digest: string, size?: number): Promise<Readable> {
+    // A layer recorded lazily (lazy-blobs.ts) is fetched on its first read.
+    if (!(await this.blobs.stat(digest)) && readLazyBlob(this.root, digest)) await this.withLease(() => fetchLazyBlob(this, digest));
     return this.blobs.open(digest, size);
   }
 
@@ -261,7 +264,11 @@ export class StoreImpl implements Store {
 
   // ---- layers ----
 
-  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
+  async ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
+    // A layer recorded lazily (lazy-blobs.ts) is fetched and unpacked in one pass on first use.
+    if (!source && readLazyBlob(this.root, blobDigest) && !(await this.blobs.stat(blobDigest))) {
+      source = { fetch: (sink) => fetchLazyBlob(this, blobDigest, sink) };
+    }
     return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
   }
 

@@ -21,6 +21,7 @@ import { recordingProgress, type StepRecord } from './step-records.js';
 import { buildStage, checkEntitlements } from './stage.js';
 import { resolvePlannedImages } from './images.js';
 import { CacheImports } from '../cache/import.js';
+import { lazyRefs, recordLazyLayers } from './lazy-layers.js';
 
 export interface BuildResult {
   imageId: string;
@@ -83,9 +84,14 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
+      // Layers only cached steps fed stay lazy: the store records where to get them (lazy-layers.ts).
+      await recordLazyLayers(ctx, target.state.layers);
       const image = await recordImage(ctx, target.state);
       const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
-      if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
+      if (opts.cacheTo?.length) {
+        await recordLazyLayers(ctx, lazyRefs(ctx)); // an export reads any stage's layers
+        await exportCaches(ctx, cacheRepositories);
+      }
       return { ...image, steps, cacheRepositories };
     });
     ctx.fileDigests.save();
