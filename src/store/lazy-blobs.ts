@@ -13,7 +13,8 @@
 // whole or absent; a record that does not parse counts as absent. The blob
 // it names arrives through the store's ordinary writers (temp file, verified
 // digest, rename; the unpack checks the diffID), so a killed fetch leaves
-// nothing half-visible, and the record is removed once the blob is in.
+// nothing half-visible. The record is removed once the blob is in and its
+// diffID checked: until then a present blob still counts as unverified.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
@@ -94,5 +95,5 @@ export async function fetchLazyBlob(store: Store, digest: string, sink?: ByteSin
     const why = (err as Error).message.split('\n')[0];
     throw new TsbuildError('E_LAZY_SOURCE', `layer ${digest} is not in the store and its source ${describeSource(b.source)} cannot give it: ${why}`, { cause: err });
   }
-  removeLazyBlob(store.root, digest);
+  // The record stays until the store has also checked the diffID (store.ts).
 }

@@ -18,7 +18,7 @@ import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
 import { LayerStore } from './layers.js';
 import { LockManager } from './lock.js';
-import { fetchLazyBlob, readLazyBlob } from './lazy-blobs.js';
+import { fetchLazyBlob, readLazyBlob, removeLazyBlob } from './lazy-blobs.js';
 
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -118,9 +118,21 @@ export class StoreImpl implements Store {
   }
 
   async openBlob(digest: string, size?: number): Promise<Readable> {
-    // A layer recorded lazily (lazy-blobs.ts) is fetched on its first read.
-    if (!(await this.blobs.stat(digest)) && readLazyBlob(this.root, digest)) await this.withLease(() => fetchLazyBlob(this, digest));
+    await this.materializeBlob(digest);
     return this.blobs.open(digest, size);
+  }
+
+  async materializeBlob(digest: string): Promise<void> {
+    // A layer recorded lazily (lazy-blobs.ts) is fetched, and unpacked so its
+    // diffID is checked too, on its first read; the record goes only then.
+    const lazy = readLazyBlob(this.root, digest);
+    if (!lazy) return;
+    await this.withLease(async () => {
+      await this.ensureLayerUnpacked(lazy.diffId, digest, lazy.mediaType);
+      // The layer was there already (another blob of it): fetch this one, digest-checked.
+      if (!(await this.blobs.stat(digest))) await fetchLazyBlob(this, digest);
+      removeLazyBlob(this.root, digest);
+    });
   }
 
   readBlob(digest: string, size?: number): Promise<Buffer> {
@@ -266,10 +278,13 @@ export class StoreImpl implements Store {
 
   async ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
     // A layer recorded lazily (lazy-blobs.ts) is fetched and unpacked in one pass on first use.
-    if (!source && readLazyBlob(this.root, blobDigest) && !(await this.blobs.stat(blobDigest))) {
+    const lazy = readLazyBlob(this.root, blobDigest) !== undefined;
+    if (!source && lazy && !(await this.blobs.stat(blobDigest))) {
       source = { fetch: (sink) => fetchLazyBlob(this, blobDigest, sink) };
     }
-    return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
+    const dir = await this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
+    if (lazy && (await this.blobs.stat(blobDigest))) removeLazyBlob(this.root, blobDigest); // fetched and its diffID checked
+    return dir;
   }
 
   adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number): Promise<string> {
