@@ -15,8 +15,15 @@ export async function fetchLazy(store: Store, b: LazyBlob, sink?: ByteSink): Pro
   const desc = { mediaType: b.mediaType, digest: b.digest, size: b.size };
   if (b.source.kind === 'local') {
     const path = join(b.source.dir, 'blobs', 'sha256', b.digest.slice('sha256:'.length));
-    await store.putBlob(createReadStream(path), { digest: b.digest, size: b.size });
-    if (sink) for await (const chunk of await store.openBlob(b.digest, b.size)) await sink.write(chunk as Buffer);
+    // One read feeds both the blob writer (digest-checked) and the unpack:
+    // store.openBlob here would wait on the very unpack that asked.
+    async function* tee(): AsyncGenerator<Buffer> {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+        if (sink) await sink.write(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+    }
+    await store.putBlob(tee(), { digest: b.digest, size: b.size });
     return;
   }
   const { host, repository } = b.source;
