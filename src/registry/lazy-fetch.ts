@@ -27,11 +27,33 @@ export async function fetchLazy(store: Store, b: LazyBlob, sink?: ByteSink): Pro
     return;
   }
   const { host, repository } = b.source;
-  // Few retries: a source that is gone should cost seconds, not a minute.
-  const client = new RegistryClient(host, { retries: 2, ...(b.source.insecure ? { tlsVerify: false } : {}) });
+  const client = acquire(host, b.source.insecure === true);
   try {
-    await fetchBlob(store, { client, repository, name: `${host}/${repository}` }, desc, { progress: silentProgress, ...(sink ? { sink } : {}) });
+    await fetchBlob(store, { client: client.client, repository, name: `${host}/${repository}` }, desc, { progress: silentProgress, ...(sink ? { sink } : {}) });
   } finally {
-    client.close();
+    client.release();
   }
+}
+
+/** One client per registry while its fetches run (`run` fetches an image's lazy layers at once): one ping and token. */
+const clients = new Map<string, { client: RegistryClient; users: number }>();
+
+function acquire(host: string, insecure: boolean): { client: RegistryClient; release: () => void } {
+  const key = `${host}\0${insecure}`;
+  let c = clients.get(key);
+  if (!c) {
+    // Few retries: a source that is gone should cost seconds, not a minute.
+    c = { client: new RegistryClient(host, { retries: 2, ...(insecure ? { tlsVerify: false } : {}) }), users: 0 };
+    clients.set(key, c);
+  }
+  const held = c;
+  held.users++;
+  return {
+    client: held.client,
+    release: () => {
+      if (--held.users > 0) return;
+      clients.delete(key);
+      held.client.close();
+    },
+  };
 }
