@@ -84,14 +84,13 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
-      // Layers only cached steps fed stay lazy: the store records where to get them (lazy-layers.ts).
-      await recordLazyLayers(ctx, target.state.layers);
+      // Layers only cached steps fed stay lazy: the store records where to get
+      // them (lazy-layers.ts), every stage's, so the image, a cache export and
+      // the next build in this store (its local step cache) can all use them.
+      await recordLazyLayers(ctx, [...target.state.layers, ...lazyRefs(ctx)]);
       const image = await recordImage(ctx, target.state);
       const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
-      if (opts.cacheTo?.length) {
-        await recordLazyLayers(ctx, lazyRefs(ctx)); // an export reads any stage's layers
-        await exportCaches(ctx, cacheRepositories);
-      }
+      if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
       // A --push can mount the cache's layers and the base images' from where they are.
       return { ...image, steps, cacheRepositories: [...cacheRepositories, ...(await baseRepositories(ctx))] };
     });

@@ -50,8 +50,9 @@ export function lazyRefs(ctx: BuildContext): LayerRef[] {
   return (byBuild.get(ctx) ?? []).filter(isLazy);
 }
 
+/** No dir yet: a cache hit of this build, or a layer the store holds as a lazy record. */
 export function isLazy(ref: LayerRef): boolean {
-  return ref.dir === '' && lazy.has(ref);
+  return ref.dir === '';
 }
 
 /** True when some layer of `state` has not been fetched. */
@@ -85,8 +86,10 @@ export function materialize(ctx: BuildContext, state: ImageState): Promise<void>
 async function materializeRefs(ctx: BuildContext, refs: readonly LayerRef[]): Promise<void> {
   const waits: Promise<void>[] = [];
   for (const ref of refs) {
-    const p = ref.dir === '' ? lazy.get(ref) : undefined;
-    if (p) waits.push(start(ctx, ref, p));
+    if (ref.dir !== '') continue;
+    const p = lazy.get(ref);
+    // Else a local cache hit on a layer the store holds as a lazy record: it fetches that.
+    waits.push(p ? start(ctx, ref, p) : ctx.store.ensureLayerUnpacked(ref.diffId, ref.digest, ref.mediaType).then((dir) => { ref.dir = dir; }));
   }
   const settled = await Promise.allSettled(waits);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -129,6 +132,8 @@ export async function recordLazyLayers(ctx: BuildContext, refs: readonly LayerRe
     const source = sourceOf(ctx, p.entry);
     if (!source || (await ctx.store.hasBlob(ref.digest))) { fetchNow.push(ref); continue; }
     writeLazyBlob(ctx.store.root, { digest: ref.digest, diffId: ref.diffId, size: ref.size, mediaType: ref.mediaType, source });
+    // Its layers are all in the store now, fetched or recorded: the next build here finds the step without a registry.
+    p.onReady();
   }
   if (fetchNow.length > 0) await materializeRefs(ctx, fetchNow);
 }

@@ -157,7 +157,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     // files): an imported entry under it names the step's content key, so a
     // source stage that is still lazy is not downloaded to hash its files.
     const chain = ins.kind === 'copy' && ins.from !== null ? await chainKey(ctx, key, ins, ins.from) : undefined;
-    const byChain = chain && !ctx.opts.noCache && hasLazyLayers(chain.source) ? (await ctx.imports.get(chain.key))?.contentKey : undefined;
+    const byChain = chain && !ctx.opts.noCache && hasLazyLayers(chain.source) ? (ctx.cache.contentKeyOf(chain.key) ?? (await ctx.imports.get(chain.key))?.contentKey) : undefined;
     if ((ins.kind === 'copy' || ins.kind === 'add') && byChain === undefined) {
       const digests = await copyStep.digests(ctx, state, ins);
       stepKeyParts.push(digests.exact);
@@ -170,7 +170,10 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (makesLayer && ctx.opts.epoch) stepKeyParts.push({ sourceDateEpoch: ctx.opts.epoch.seconds });
     key = byChain ?? cacheKey(stepKeyParts);
     retimeKey = retimeParts && byChain === undefined ? cacheKey(retimeParts) : undefined;
-    const used = (k: string, st: ImageState, rk?: string): void => noteUsed(ctx, ps.index, k, st, rk, chain?.key);
+    const used = (k: string, st: ImageState, rk?: string): void => {
+      if (chain) ctx.cache.putChain(chain.key, k);
+      noteUsed(ctx, ps.index, k, st, rk, chain?.key);
+    };
 
     if (!makesLayer) {
       state = withHistory(state, { ...newEntryTime(ctx.opts.epoch), created_by: nopHistory(ins), empty_layer: true }, (c) => {

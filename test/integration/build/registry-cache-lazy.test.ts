@@ -149,6 +149,11 @@ describe('lazy pulls from the registry cache', () => {
     expect(layerSteps(parseSteps(stderr)).every((s) => s.endsWith('=> cached')), stderr).toBe(true);
     expect(requests().length).toBeGreaterThan(0); // the record did come through the proxy
     expect(blobGets(layersOf.steps as string[])).toEqual([]);
+    // The steps are kept locally too (on their lazy layers): a rebuild here needs no --cache-from and fetches nothing.
+    resetLog();
+    const again = build(b, 'lazy:b', []);
+    expect(layerSteps(parseSteps(again)).every((s) => s.endsWith('=> cached')), again).toBe(true);
+    expect(blobGets(layersOf.steps as string[])).toEqual([]);
     // inspect and history need no layer bytes.
     for (const cmd of [['inspect', 'lazy:b'], ['history', 'lazy:b']]) {
       const r = tsbuild(b, cmd);
