@@ -87,7 +87,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       // Layers only cached steps fed stay lazy: the store records where to get
       // them (lazy-layers.ts), every stage's, so the image, a cache export and
       // the next build in this store (its local step cache) can all use them.
-      await recordLazyLayers(ctx, [...target.state.layers, ...lazyRefs(ctx)]);
+      await recordLazyLayers(ctx, target.state.layers, lazyRefs(ctx));
       const image = await recordImage(ctx, target.state);
       const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
       if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);

@@ -121,19 +121,35 @@ function sourceOf(ctx: BuildContext, entry: ImportedEntry): LazySource | undefin
 /**
  * Before the image is recorded: every layer still lazy gets a lazy layer
  * record in the store (a layer fetched meanwhile needs none; one whose
- * source cannot be named is fetched now).
+ * source cannot be named is fetched now). `required` are the image's
+ * layers (a failure is the build's); `others` are the rest of the build's
+ * (a stage attempt given up after a failed layer among them: ignored).
  */
-export async function recordLazyLayers(ctx: BuildContext, refs: readonly LayerRef[]): Promise<void> {
+export async function recordLazyLayers(ctx: BuildContext, required: readonly LayerRef[], others: readonly LayerRef[] = []): Promise<void> {
   const fetchNow: LayerRef[] = [];
-  for (const ref of refs) {
+  const needed = new Set(required);
+  for (const ref of [...required, ...others.filter((r) => !needed.has(r))]) {
     const p = ref.dir === '' ? lazy.get(ref) : undefined;
     if (!p) continue;
-    if (p.fetch) { fetchNow.push(ref); continue; } // already on its way: let it finish
+    if (p.fetch) { // already on its way: let it finish
+      if (needed.has(ref)) fetchNow.push(ref);
+      else await p.fetch.catch(() => {});
+      continue;
+    }
     const source = sourceOf(ctx, p.entry);
-    if (!source || (await ctx.store.hasBlob(ref.digest))) { fetchNow.push(ref); continue; }
+    if (!source || (await ctx.store.hasBlob(ref.digest))) {
+      if (needed.has(ref)) fetchNow.push(ref);
+      continue;
+    }
     writeLazyBlob(ctx.store.root, { digest: ref.digest, diffId: ref.diffId, size: ref.size, mediaType: ref.mediaType, source });
     // Its layers are all in the store now, fetched or recorded: the next build here finds the step without a registry.
     p.onReady();
   }
-  if (fetchNow.length > 0) await materializeRefs(ctx, fetchNow);
+  if (fetchNow.length === 0) return;
+  try {
+    await materializeRefs(ctx, fetchNow);
+  } catch (err) {
+    if (!(err instanceof ImportFailed)) throw err;
+    throw new TsbuildError('E_LAZY_SOURCE', err.why);
+  }
 }
