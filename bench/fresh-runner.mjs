@@ -7,6 +7,9 @@
 //   fresh storage;
 // - BuildKit: the image pushed with BUILDKIT_INLINE_CACHE=1, imported with
 //   --cache-from into a dockerd emptied of images and build cache.
+// tsbuild keeps the cached steps' layers lazy (src/build/executor/lazy-layers.ts):
+// the timed build downloads none of them, the first `run` of the image does;
+// buildah and BuildKit's docker exporter load them during the build.
 // The export builds are not timed. The base is pulled by every tool in the
 // timed run, as a fresh runner has to. Target: tsbuild <= 0.5x buildah and
 // <= 1.0x BuildKit.

@@ -95,6 +95,7 @@ export const ERROR_CODES = {
   E_ROOTLESS_KERNEL: 'rootless: the kernel lacks what a rootless build needs (user namespaces, overlayfs in one)',
   E_ROOTLESS_LIMITS: 'rootless: a resource limit flag needs a cgroup the user may not have',
   E_ROOTLESS_EXEC: 'rootless: exec into a container of a sibling user namespace',
+  E_LAZY_SOURCE: 'a layer a cached build left lazy cannot be fetched from its cache source any more',
   E_NO_EMULATOR: 'no binfmt_misc emulator for a foreign-architecture step',
   // Images and the store
   E_IMAGE_NOT_FOUND: 'no such image (in the store, or a registry answered 404 for its manifest)',

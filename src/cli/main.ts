@@ -6,6 +6,7 @@ import { defaultRoot, type CliContext } from './context.js';
 import { ExitCode, isTsbuildError, usageError } from '../errors.js';
 import { resolve } from 'node:path';
 import { needsReexec, reexecRootless } from './rootless/reexec.js';
+import { setLazyFetcher } from '../store/lazy-blobs.js';
 
 const globalHelp = `Usage: tsbuild [--root DIR] [--log-level LEVEL] COMMAND [ARGS...]
        tsbuild -f FILE -t NAME[:TAG] CONTEXT     (the same as \`tsbuild build\`)
@@ -53,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     // An ordinary user: the command runs in a user namespace where it is root (rootless mode).
     if (needsReexec()) return await reexecRootless(argv, root ?? defaultRoot());
     const ctx: CliContext = { root: root ?? defaultRoot(), log: makeLogger(level), stdout: process.stdout };
+    // Layers a cached build recorded lazily are fetched through the registry client on first use.
+    setLazyFetcher(async (store, blob, sink) => (await import('../registry/lazy-fetch.js')).fetchLazy(store, blob, sink));
     const mod = await cmd.load();
     return await mod.run(ctx, cmdArgs);
   } catch (err) {

@@ -21,6 +21,10 @@ import { parseManifest, sha256Digest } from '../image/manifest.js';
 import { startDistributable } from '../store/distributable.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
+import { readLazyBlob } from '../store/lazy-blobs.js';
+
+/** Mount sources tried per blob before uploading it. */
+const MAX_MOUNT_TRIES = 3;
 
 /** Blobs up to this size go up in one PUT; larger ones as one streamed PATCH and a closing PUT. */
 export const DEFAULT_MONOLITHIC_LIMIT = 32 * 1024 * 1024;
@@ -135,14 +139,21 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
   // A built layer known only by its record is made now: the registry lacks it.
   await ensureBlob?.(desc.digest);
-  if (!(await store.hasBlob(desc.digest))) {
+  const have = await store.hasBlob(desc.digest);
+  // A layer a cached build left lazy (store/lazy-blobs.ts): mounted from the
+  // repository it lives in when that is on this registry, else fetched first.
+  const lazy = readLazyBlob(store.root, desc.digest);
+  if (!have && !lazy) {
     throw new TsbuildError('E_BLOB_NOT_FOUND', `blob ${desc.digest} of the image is not in the store; pull or rebuild the image`);
   }
+  const lazyRepo = lazy?.source.kind === 'registry' && lazy.source.host === t.dest.registry && lazy.source.repository !== repo ? lazy.source.repository : undefined;
   let location: string | undefined;
-  const from = mountFrom[0];
-  if (from) {
-    // A mount the registry can't do (blob not there, no access) answers 202
-    // with an ordinary upload session, which we then use.
+  // Each candidate in turn (a build's cache repository, its base images'):
+  // a mount the registry can't do (blob not there, no access) answers 202
+  // with an ordinary upload session; all but the last are cancelled
+  // (DELETE, as containers/image does), the last is used for the upload.
+  const candidates = [...new Set([...(lazyRepo ? [lazyRepo] : []), ...mountFrom])].slice(0, MAX_MOUNT_TRIES);
+  for (const [i, from] of candidates.entries()) {
     const res = await t.client.request({
       ...scope, method: 'POST', expect: [201, 202], extraScopes: [repositoryScope(from, ['pull'])],
       path: `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`,
@@ -151,12 +162,18 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     await res.arrayBuffer();
     if (res.status === 201) { t.counts.mounted++; t.progress.finish(desc.digest, `mounted from ${from}`); return; }
     location = await locationOf(t, res, `mounting blob ${desc.digest}`);
+    if (i < candidates.length - 1) {
+      const cancel = await t.client.request({ ...scope, method: 'DELETE', path: location, expect: [204, 404] }).catch(() => undefined);
+      await cancel?.arrayBuffer();
+      location = undefined;
+    }
   }
   if (!location) {
     const res = await t.client.request({ ...scope, method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' } });
     await res.arrayBuffer();
     location = await locationOf(t, res, `starting upload of ${desc.digest}`);
   }
+  if (lazy) await store.materializeBlob(desc.digest); // digest and diffID checked before it goes up
   t.progress.start(desc.digest, desc.size);
   await upload(store, t, desc, location);
   t.counts.uploaded++;

@@ -130,6 +130,12 @@ export async function sweep(root: string, tmpDir: string, blobs: BlobStore, usag
     res.blobsRemoved++;
     res.bytesFreed += st.size;
   }
+  // Lazy layer records (lazy-blobs.ts) of blobs no image names go with them.
+  const lazyDir = join(root, 'lazy');
+  for (const f of await readdir(lazyDir).catch(() => [] as string[])) {
+    const m = /^([a-f0-9]{64})\.json$/.exec(f);
+    if (m && !usage.blobs.has(`sha256:${m[1]}`) && (!candidates || candidates.blobs.includes(`sha256:${m[1]}`))) await rm(join(lazyDir, f), { force: true });
+  }
   const layersDir = join(root, 'layers');
   const layerList = candidates?.layers ?? (await readdir(layersDir).catch(() => [] as string[])).filter((h) => /^[a-f0-9]{64}$/.test(h));
   for (const hex of new Set(layerList)) {

@@ -181,6 +181,12 @@ export interface Store {
   readBlob(digest: string, size?: number): Promise<Buffer>;
   /** readBlob + JSON.parse; throws E_STORE_CORRUPT for bad JSON. */
   readJson<T>(digest: string, size?: number): Promise<T>;
+  /**
+   * Fetch a blob the store holds only as a lazy layer record
+   * (lazy-blobs.ts), checking its digest and diffID; nothing for other
+   * blobs. openBlob and ensureLayerUnpacked do this by themselves.
+   */
+  materializeBlob(digest: string): Promise<void>;
   /** Remove a blob. Idempotent. Does not check references: prune does that. */
   deleteBlob(digest: string): Promise<void>;
 

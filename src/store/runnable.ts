@@ -13,10 +13,12 @@ export async function resolveRunnable(store: Store, ref: string): Promise<Runnab
     if (diffIds.length !== manifest.layers.length) {
       throw new TsbuildError('E_CORRUPT_IMAGE', `image ${ref}: manifest has ${manifest.layers.length} layers but its config lists ${diffIds.length} diff_ids`);
     }
-    const layerDirs: string[] = [];
-    for (const [i, layer] of manifest.layers.entries()) {
-      layerDirs.push(await store.ensureLayerUnpacked(diffIds[i] as string, layer.digest, layer.mediaType));
-    }
+    // In parallel: layers a cached build left lazy (lazy-blobs.ts) download and unpack at once.
+    // All settle before a failure is reported, so none is left writing into tmp/.
+    const settled = await Promise.allSettled(manifest.layers.map((layer, i) => store.ensureLayerUnpacked(diffIds[i] as string, layer.digest, layer.mediaType)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const layerDirs = settled.map((r) => (r as PromiseFulfilledResult<string>).value);
     const parsed = tryParseReference(ref);
     const name = parsed && rec.names.includes(parsed.toString()) ? parsed.toString() : (rec.names[0] ?? rec.id);
     return { id: rec.id, name, layerDirs, config: config.config ?? {} };

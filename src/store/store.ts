@@ -21,6 +21,7 @@ import { BlobOnDemand, type DerivedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
 import { fromNative, native } from '../native/index.js';
+import { fetchLazyBlob, readLazyBlob, removeLazyBlob } from './lazy-blobs.js';
 
 function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -132,6 +133,7 @@ export class StoreImpl implements Store {
 
   async openBlob(digest: string, size?: number): Promise<Readable> {
     if (!(await this.blobs.stat(digest)) && (await this.onDemand.built(digest))) return this.onDemand.openTar(digest, size);
+    await this.materializeBlob(digest);
     return this.blobs.open(digest, size);
   }
 
@@ -145,6 +147,19 @@ export class StoreImpl implements Store {
 
   recordedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob | undefined> {
     return this.onDemand.recorded(diffId, choice);
+  }
+
+  async materializeBlob(digest: string): Promise<void> {
+    // A layer recorded lazily (lazy-blobs.ts) is fetched, and unpacked so its
+    // diffID is checked too, on its first read; the record goes only then.
+    const lazy = readLazyBlob(this.root, digest);
+    if (!lazy) return;
+    await this.withLease(async () => {
+      await this.ensureLayerUnpacked(lazy.diffId, digest, lazy.mediaType);
+      // The layer was there already (another blob of it): fetch this one, digest-checked.
+      if (!(await this.blobs.stat(digest))) await fetchLazyBlob(this, digest);
+      removeLazyBlob(this.root, digest);
+    });
   }
 
   readBlob(digest: string, size?: number): Promise<Buffer> {
@@ -291,8 +306,15 @@ export class StoreImpl implements Store {
 
   // ---- layers ----
 
-  ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
-    return this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
+  async ensureLayerUnpacked(diffId: string, blobDigest: string, mediaType: string, source?: LayerSource): Promise<string> {
+    // A layer recorded lazily (lazy-blobs.ts) is fetched and unpacked in one pass on first use.
+    const lazy = readLazyBlob(this.root, blobDigest) !== undefined;
+    if (!source && lazy && !(await this.blobs.stat(blobDigest))) {
+      source = { fetch: (sink) => fetchLazyBlob(this, blobDigest, sink) };
+    }
+    const dir = await this.withLease(() => this.layers.ensure(diffId, blobDigest, mediaType, source));
+    if (lazy && (await this.blobs.stat(blobDigest))) removeLazyBlob(this.root, blobDigest); // fetched and its diffID checked
+    return dir;
   }
 
   adoptLayerDir(diffId: string, blobDigest: string, mediaType: string, dir: string, size: number, opts: { built?: boolean } = {}): Promise<string> {

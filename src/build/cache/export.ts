@@ -41,7 +41,7 @@ export function selectSteps(steps: readonly UsedStep[], mode: 'min' | 'max', tar
   for (const s of steps) {
     if (mode === 'min' && s.stage !== target) continue;
     // The last use wins: a step built again after its imported layer failed replaces that entry.
-    out.set(s.key, { key: s.key, ...(s.layer ? { layer: s.layer } : {}), history: s.history, ...(s.retime ? { retime: s.retime } : {}) });
+    out.set(s.key, { key: s.key, ...(s.layer ? { layer: s.layer } : {}), history: s.history, ...(s.retime ? { retime: s.retime } : {}), ...(s.contentKey ? { contentKey: s.contentKey } : {}) });
   }
   return [...out.values()];
 }

@@ -5,7 +5,8 @@
 // unauthorized, unreachable, answers 500 or holds a corrupt record is one
 // warning and is left out — and "first ref wins per step" (entries of later
 // refs never replace an earlier ref's entry for the same key). Layers are
-// fetched only when a step hits, verified by digest (download) and diffID
+// fetched only when a step hits and something reads its files
+// (executor/lazy-layers.ts), verified by digest (download) and diffID
 // (unpack); see record.ts for what a record is trusted with.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { TsbuildError } from '../../errors.js';
 import { MediaType, type Descriptor } from '../../image/oci.js';
 import type { Store } from '../../store/index.js';
 import type { Logger } from '../../log.js';
-import { silentProgress, type Progress as TransferProgress } from '../../registry/progress.js';
+import type { Progress as TransferProgress } from '../../registry/progress.js';
 import { sha256Digest } from '../../image/manifest.js';
 import type { RegistryClient } from '../../registry/http.js';
 import { describeLocation, type CacheLocation } from './spec.js';
@@ -27,6 +28,8 @@ export interface LayerOrigin {
   readonly name: string;
   /** Registry and repository, when the cache is in a registry (a push there can mount from it). */
   readonly registry?: { host: string; repository: string };
+  /** The OCI layout dir, when the cache is a local one (a lazy layer record names it). */
+  readonly layoutDir?: string;
   /** Puts the layer's blob in the store and unpacks it; returns its dir. */
   fetchLayer(store: Store, layer: CacheLayer, progress: TransferProgress): Promise<string>;
   close(): void;
@@ -92,10 +95,8 @@ export class CacheImports {
         if (e.retime && !this.retimeEntries.has(e.retime.key)) this.retimeEntries.set(e.retime.key, { ...e, from: l.origin });
       }
     }
-    // A fresh runner's cache was written by a build of the same file: its
-    // layers are what this build will ask for. Start them now, while the
-    // base images are pulled and unpacked, instead of one by one as steps hit.
-    for (const e of this.entries.values()) if (e.layer) this.fetch(opts.store, e, opts.progress?.(e.from.name) ?? silentProgress);
+    // Nothing is fetched here: a hit's layer stays lazy until something
+    // reads its files (executor/lazy-layers.ts).
   }
 
   private fetch(store: Store, entry: ImportedEntry, progress: TransferProgress): Promise<string> {
@@ -216,6 +217,7 @@ async function loadLocal(dir: string, tag: string): Promise<{ origin: LayerOrigi
   const entries = parseRecord(await read(manifest.config), manifest, what);
   const origin: LayerOrigin = {
     name: `local:${dir}`,
+    layoutDir: dir,
     async fetchLayer(store, layer) {
       // putBlob verifies the digest and size; unpacking verifies the diffID.
       if (!(await store.hasBlob(layer.digest))) await store.putBlob(createReadStream(blobPath(layer.digest)), { digest: layer.digest, size: layer.size });

@@ -21,6 +21,10 @@
 // - every layer must be one of the manifest's layers; its blob is verified
 //   against the digest on download and its tar against the diffID on
 //   unpack, so what is unpacked is exactly what the entry names;
+// - a COPY --from=STAGE entry may also sit under its chain key, with the
+//   content key it stands for: that key too chains on the exact source
+//   stage's key, so it names one step; the writer of the ref chose its
+//   layer already, so naming its content key trusts it with nothing more;
 // - parsing is strict: a malformed record is rejected whole (one warning),
 //   never partly used.
 // What it cannot stop: the writer of a cache ref chose what layer a step
@@ -47,6 +51,14 @@ export interface CacheEntry {
   history: HistoryEntry;
   /** The step's retime key and the SOURCE_DATE_EPOCH the layer was made under (executor/retime.ts). */
   retime?: { key: string; epoch: number };
+  /**
+   * Set on a COPY --from=STAGE's chain-key entry: `key` is the step chained
+   * on the source stage's key (not its files), and this is the step's key by
+   * content, which the next steps chain on. It lets a build that has the
+   * source stage only as lazy cache hits skip downloading it (BuildKit's
+   * definition-based cache key before its content-based one).
+   */
+  contentKey?: string;
 }
 
 export interface CacheRecord {
@@ -113,6 +125,8 @@ export function parseRecord(bytes: Buffer, manifest: ImageManifest, what: string
     const rt = e.retime as { key?: unknown; epoch?: unknown } | undefined;
     if (rt !== undefined && (!rt || typeof rt !== 'object' || !str(rt.key) || !KEY.test(rt.key) || !Number.isSafeInteger(rt.epoch) || (rt.epoch as number) < 0)) throw bad(at, 'bad retime key');
     const retime = rt ? { retime: { key: rt.key as string, epoch: rt.epoch as number } } : {};
+    if (e.contentKey !== undefined && (!str(e.contentKey) || !KEY.test(e.contentKey))) throw bad(at, 'bad content key');
+    if (e.contentKey !== undefined) Object.assign(retime, { contentKey: e.contentKey });
     if (e.layer === undefined) return { key: e.key, history, ...retime };
     const l = e.layer;
     if (!l || !str(l.digest) || !DIGEST.test(l.digest) || !str(l.diffId) || !DIGEST.test(l.diffId) || !LAYER_TYPES.has(l.mediaType)) throw bad(at, 'bad layer');

@@ -22,6 +22,7 @@ import { recordingProgress, type StepRecord } from './step-records.js';
 import { buildStage, checkEntitlements } from './stage.js';
 import { resolvePlannedImages } from './images.js';
 import { CacheImports } from '../cache/import.js';
+import { lazyRefs, recordLazyLayers } from './lazy-layers.js';
 
 export interface BuildResult {
   imageId: string;
@@ -30,7 +31,7 @@ export interface BuildResult {
   manifestMediaType: string;
   tags: string[];
   steps: StepRecord[];
-  /** Registry repositories the build's cache refs live in: a --push there can mount layers from them. */
+  /** Registry repositories the build's cache refs and base images live in: a --push there can mount layers from them. */
   cacheRepositories: { host: string; repository: string }[];
 }
 
@@ -88,10 +89,15 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure) throw failure.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
+      // Layers only cached steps fed stay lazy: the store records where to get
+      // them (lazy-layers.ts), every stage's, so the image, a cache export and
+      // the next build in this store (its local step cache) can all use them.
+      await recordLazyLayers(ctx, target.state.layers, lazyRefs(ctx));
       const image = await recordImage(ctx, target.state);
       const cacheRepositories = (await imports.origins()).flatMap((o) => (o.registry ? [o.registry] : []));
       if (opts.cacheTo?.length) await exportCaches(ctx, cacheRepositories);
-      return { ...image, steps, cacheRepositories };
+      // A --push can mount the cache's layers and the base images' from where they are.
+      return { ...image, steps, cacheRepositories: [...cacheRepositories, ...(await baseRepositories(ctx))] };
     });
     ctx.fileDigests.save();
     progress.result(result.imageId, result.tags);
@@ -114,19 +120,25 @@ function jsonWarnings(log: BuildOptions['log']): BuildOptions['log'] {
 /** Every --cache-to, one after another (each pushes a blob once; several targets rarely share a registry). */
 async function exportCaches(ctx: BuildContext, cacheRepositories: { host: string; repository: string }[]): Promise<void> {
   const { exportCache } = await import('../cache/export.js');
-  const { tryParseReference } = await import('../../reference/index.js');
   // Layers of base images pulled from the cache's registry can be mounted from their repositories.
-  const mountFrom = [...cacheRepositories];
-  for (const ref of ctx.images.keys()) {
-    const r = tryParseReference(ref.split("\0")[0] as string); // memo keys of a platform carry it after a NUL
-    if (r) mountFrom.push({ host: r.registry, repository: r.repository });
-  }
+  const mountFrom = [...cacheRepositories, ...(await baseRepositories(ctx))];
   for (const spec of ctx.opts.cacheTo ?? []) {
     await exportCache(spec, ctx.usedSteps, ctx.plan.target, {
       store: ctx.store, log: ctx.opts.log, mountFrom, ...(ctx.opts.tlsVerify === false ? { tlsVerify: false } : {}),
       progress: (what) => ctx.progress.transfer('push', what),
     });
   }
+}
+
+/** Registry repositories of the images the build used (FROM, --from). */
+async function baseRepositories(ctx: BuildContext): Promise<{ host: string; repository: string }[]> {
+  const { tryParseReference } = await import('../../reference/index.js');
+  const out: { host: string; repository: string }[] = [];
+  for (const ref of ctx.images.keys()) {
+    const r = tryParseReference(ref.split('\0')[0] as string); // memo keys of a platform carry it after a NUL
+    if (r) out.push({ host: r.registry, repository: r.repository });
+  }
+  return out;
 }
 
 async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<BuildResult, 'steps' | 'cacheRepositories'>> {

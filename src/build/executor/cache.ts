@@ -19,12 +19,15 @@ export function cacheKey(parts: readonly unknown[]): string {
 
 export class BuildCache {
   private readonly steps: JsonRecords<StoredState>;
+  /** A COPY --from=STAGE's chain key → its content key (stage.ts): a lazy source stage need not be fetched to hash it. */
+  private readonly chains: JsonRecords<{ contentKey: string }>;
   private readonly lockDir: string;
   /** Retime key → the newest state under it, and its SOURCE_DATE_EPOCH. */
   readonly retime: RetimeIndex;
 
   constructor(root: string) {
     this.steps = new JsonRecords(join(root, 'cache', 'steps'));
+    this.chains = new JsonRecords(join(root, 'cache', 'chains'));
     this.lockDir = join(root, 'locks', 'steps');
     mkdirSync(this.lockDir, { recursive: true });
     this.retime = new RetimeIndex(root);
@@ -36,6 +39,15 @@ export class BuildCache {
 
   put(key: string, state: StoredState): void {
     this.steps.put(key, state);
+  }
+
+  contentKeyOf(chainKey: string): string | undefined {
+    const c = this.chains.get(chainKey)?.contentKey;
+    return typeof c === 'string' && /^[0-9a-f]{64}$/.test(c) ? c : undefined;
+  }
+
+  putChain(chainKey: string, contentKey: string): void {
+    if (this.contentKeyOf(chainKey) !== contentKey) this.chains.put(chainKey, { contentKey });
   }
 
   /** Exclusive lock on one key across processes; resolves to its release. */

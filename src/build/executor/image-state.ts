@@ -6,6 +6,7 @@ import type { Store, ImageRecord } from '../../store/index.js';
 import type { HistoryEntry, ImageConfig, Platform } from '../../image/oci.js';
 import type { LayerBlob } from '../../image/layer-writer.js';
 import { TsbuildError } from '../../errors.js';
+import { readLazyBlob } from '../../store/lazy-blobs.js';
 import { DEFAULT_PATH } from '../../run/process-spec.js';
 
 export interface LayerRef {
@@ -96,8 +97,11 @@ export async function fromStored(store: Store, s: StoredState, known?: ImageStat
       continue;
     }
     const dir = await store.layerDir(l.diffId);
-    if (!dir || !(await store.hasBlob(l.digest))) return undefined;
-    layers.push({ ...l, dir });
+    if (dir && (await store.hasBlob(l.digest))) { layers.push({ ...l, dir }); continue; }
+    // Recorded lazily by a cached build (store/lazy-blobs.ts): no dir until
+    // something reads it (executor/lazy-layers.ts fetches it then).
+    if (!readLazyBlob(store.root, l.digest)) return undefined;
+    layers.push({ ...l, dir: '' });
   }
   return { layers, config: s.config };
 }

@@ -8,6 +8,7 @@ import { resolveSource } from '../index.js';
 import type { BuildContext } from './build-context.js';
 import type { ImageState } from './image-state.js';
 import { useImage } from './images.js';
+import { materializeForeign } from './lazy-layers.js';
 
 /** The state `--from=X` names: a stage of this build or an image. */
 export async function sourceState(ctx: BuildContext, from: string, line: number): Promise<ImageState> {
@@ -15,7 +16,10 @@ export async function sourceState(ctx: BuildContext, from: string, line: number)
   if (ref?.kind === 'stage') {
     const built = ctx.stages.get(ref.index);
     if (!built) throw new TsbuildError('E_UNKNOWN_STAGE', `stage ${from} is not part of this build`, { location: { file: ctx.opts.displayFile, line } });
-    return (await built).state;
+    const { state } = await built;
+    // Its files are read now: cache hits of that stage that were left lazy are fetched.
+    await materializeForeign(ctx, state, line);
+    return state;
   }
   return (await useImage(ctx, ref?.reference ?? from, line)).state;
 }

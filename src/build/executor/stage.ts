@@ -14,7 +14,7 @@ import { INIT_FILES } from '../../run/container-fs.js';
 import { stackView } from '../../image/stack-view.js';
 import { resolveUser } from '../../run/user.js';
 import { LayerOut } from '../copy/layer-out.js';
-import { expandStage, parseStages, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
+import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage, type StageInstruction } from '../index.js';
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
 import { newEntryTime, stepTime } from './history-times.js';
@@ -29,7 +29,8 @@ import { stepKey, writeStepUsage } from '../../store/step-usage.js';
 import type { ProcessUsage } from '../../run/usage.js';
 import { formatPlatform } from '../../image/platform.js';
 import { ensureRunnable, stagePlatform } from '../platforms.js';
-import { ImportFailed, fromImported, noteUsed, workdirAfter } from './imported-step.js';
+import { fromImported, noteUsed, workdirAfter } from './imported-step.js';
+import { ImportFailed, hasLazyLayers, materialize } from './lazy-layers.js';
 import { retimable, retimeImported, retimeStep } from './retime.js';
 
 const INIT_EXCLUDE = new Set<string>(INIT_FILES);
@@ -92,6 +93,7 @@ export function checkEntitlements(instructions: readonly StageInstruction[], opt
  * it are local hits by then, and that step and the ones after it run.
  */
 export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<StageResult> {
+  const dropped = new Set<string>();
   for (;;) {
     const pending: Promise<void>[] = [];
     try {
@@ -101,6 +103,9 @@ export async function buildStage(ctx: BuildContext, ps: PlannedStage): Promise<S
     } catch (err) {
       await Promise.allSettled(pending); // nothing still writing when the stage ends
       if (!(err instanceof ImportFailed)) throw err;
+      // A layer this stage cannot do without twice (one of its base stage's): not retried again.
+      if (dropped.has(err.entry.key)) throw new TsbuildError('E_LAZY_SOURCE', err.why, { location: { file: ctx.opts.displayFile, line: ps.stage.from.line } });
+      dropped.add(err.entry.key);
       ctx.opts.log.warn(err.why);
       ctx.imports.drop(err.entry.key);
     }
@@ -148,7 +153,12 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (ins.kind === 'run') both([...step.args].sort(), ctx.opts.network);
     // As in BuildKit, the sandbox a RUN ran in is part of what it produced.
     if (ins.kind === 'run' && (ins.security === 'insecure' || ctx.opts.security?.seccomp !== undefined)) both(ins.security, ctx.opts.security?.seccomp);
-    if (ins.kind === 'copy' || ins.kind === 'add') {
+    // COPY --from=STAGE also has a chain key (the source stage's key, not its
+    // files): an imported entry under it names the step's content key, so a
+    // source stage that is still lazy is not downloaded to hash its files.
+    const chain = ins.kind === 'copy' && ins.from !== null ? await chainKey(ctx, key, ins, ins.from) : undefined;
+    const byChain = chain && !ctx.opts.noCache && hasLazyLayers(chain.source) ? (ctx.cache.contentKeyOf(chain.key) ?? (await ctx.imports.get(chain.key))?.contentKey) : undefined;
+    if ((ins.kind === 'copy' || ins.kind === 'add') && byChain === undefined) {
       const digests = await copyStep.digests(ctx, state, ins);
       stepKeyParts.push(digests.exact);
       if (digests.retime === undefined) retimeParts = undefined;
@@ -158,8 +168,12 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     // The epoch is in the layer (clamped mtimes, history times): a build
     // with another epoch must not reuse it. Without one, keys stay as they were.
     if (makesLayer && ctx.opts.epoch) stepKeyParts.push({ sourceDateEpoch: ctx.opts.epoch.seconds });
-    key = cacheKey(stepKeyParts);
-    retimeKey = retimeParts ? cacheKey(retimeParts) : undefined;
+    key = byChain ?? cacheKey(stepKeyParts);
+    retimeKey = retimeParts && byChain === undefined ? cacheKey(retimeParts) : undefined;
+    const used = (k: string, st: ImageState, rk?: string): void => {
+      if (chain) ctx.cache.putChain(chain.key, k);
+      noteUsed(ctx, ps.index, k, st, rk, chain?.key);
+    };
 
     if (!makesLayer) {
       state = withHistory(state, { ...newEntryTime(ctx.opts.epoch), created_by: nopHistory(ins), empty_layer: true }, (c) => {
@@ -173,7 +187,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     if (cached) {
       state = cached; // the whole state after the step, its history entry included
       tracker.cached();
-      noteUsed(ctx, ps.index, key, state, retimeKey);
+      used(key, state, retimeKey);
       continue;
     }
     const release = await ctx.cache.lock(key);
@@ -182,7 +196,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       if (again) {
         state = again;
         tracker.cached();
-        noteUsed(ctx, ps.index, key, state, retimeKey);
+        used(key, state, retimeKey);
         continue;
       }
       // The same step under another epoch: retimed, not run.
@@ -193,21 +207,16 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         ctx.cache.put(key, toStored(state));
         keepRetime(ctx, retimeKey, state);
         tracker.cached(undefined, { retimed: true });
-        noteUsed(ctx, ps.index, key, state, retimeKey);
+        used(key, state, retimeKey);
         continue;
       }
       // A --cache-from ref's entry for exactly this key; kept locally too, so the next build needs no registry.
       const entry = ctx.opts.noCache ? undefined : await ctx.imports.get(key);
       if (entry) {
-        const imported = fromImported(ctx, state, ins, entry);
-        const after = imported.state;
         const stepKey = key;
-        const ready = imported.ready.then(() => ctx.cache.put(stepKey, toStored(after)));
-        ready.catch(() => {}); // observed by settle
-        pending.push(ready);
-        state = after;
+        state = fromImported(ctx, state, ins, entry, (after) => ctx.cache.put(stepKey, toStored(after)));
         tracker.cached(entry.from.name);
-        noteUsed(ctx, ps.index, key, state, retimeKey);
+        used(key, state, retimeKey);
         continue;
       }
       // A --cache-from ref's entry for this step under another epoch: fetched, then retimed.
@@ -218,17 +227,18 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
         ctx.cache.put(key, toStored(state));
         keepRetime(ctx, retimeKey, state);
         tracker.cached(far.from.name, { retimed: true });
-        noteUsed(ctx, ps.index, key, state, retimeKey);
+        used(key, state, retimeKey);
         continue;
       }
-      // A step that runs reads every layer below it.
+      // A step that runs reads every layer below it: the lazy ones are fetched now.
       await settle(pending);
+      await materialize(ctx, state);
       const timings: Record<string, number> = {};
       const measured: Measured = {};
       state = await execute(ctx, state, ins, step.args, timings, measured);
       ctx.cache.put(key, toStored(state));
       keepRetime(ctx, retimeKey, state);
-      noteUsed(ctx, ps.index, key, state, retimeKey);
+      used(key, state, retimeKey);
       const top = state.layers.at(-1);
       const usage = recordUsage(ctx, state, measured);
       tracker.done({ layer: state.config.history?.at(-1)?.empty_layer ? undefined : top?.digest, timings, ...(usage ? { usage } : {}) });
@@ -237,6 +247,15 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     }
   }
   return { state, key, ...(retimeKey !== undefined ? { retimeKey } : {}), args: steps.at(-1)?.args ?? baseArgs };
+}
+
+/** The chain key of a COPY --from: the step, chained on the source stage's key; undefined for an image source. */
+async function chainKey(ctx: BuildContext, parent: string, ins: StageInstruction, from: string): Promise<{ key: string; source: ImageState } | undefined> {
+  const ref = resolveSource(from, ctx.allStages);
+  const built = ref?.kind === 'stage' ? ctx.stages.get(ref.index) : undefined;
+  if (!built) return undefined;
+  const src = await built;
+  return { key: cacheKey(['copy-from-stage', parent, describe(ins), src.key, ctx.opts.epoch?.seconds ?? null]), source: src.state };
 }
 
 /** Points the retime index at the state this build made under its epoch. */

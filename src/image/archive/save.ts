@@ -161,6 +161,7 @@ function repoTag(name: string): string | undefined {
 async function writeDockerLayer(store: Store, sink: ArchiveSink, layer: Descriptor, diffId: string): Promise<void> {
   const name = `${digestHex(diffId)}/layer.tar`;
   if (await sink.has(name, 0)) return;
+  await store.materializeBlob(layer.digest); // a lazy layer (store/lazy-blobs.ts) must be a file before it is sniffed
   const blobPath = join(store.root, 'blobs', 'sha256', digestHex(layer.digest));
   const kind = await detectFileCompression(blobPath).catch(() => 'none' as const);
   if (kind === 'none') {

@@ -81,6 +81,9 @@ describe('cache records', () => {
     expect(() => parseRecord(withEntries([{ key: '../x', history: {} }]), manifest, 'c')).toThrow(/bad key/);
     expect(() => parseRecord(withEntries([{ key: K1, layer: { ...L, diffId: 'sha256:zz' }, history: {} }]), manifest, 'c')).toThrow(/bad layer/);
     expect(() => parseRecord(withEntries([{ key: K1, history: { created_by: 7 } }]), manifest, 'c')).toThrow(/bad history/);
+    // A COPY --from chain-key entry names a content key, which must be a key too.
+    expect(parseRecord(withEntries([{ key: K1, contentKey: K2, history: {} }]), manifest, 'c')).toEqual([{ key: K1, contentKey: K2, history: {} }]);
+    expect(() => parseRecord(withEntries([{ key: K1, contentKey: '../x', history: {} }]), manifest, 'c')).toThrow(/bad content key/);
     expect(() => parseRecord(Buffer.from('{"tsbuildCache":2,"entries":[]}'), manifest, 'c')).toThrow(/version/);
   });
 
