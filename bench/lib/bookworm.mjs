@@ -44,6 +44,7 @@ export function bookwormRootfs() {
 /** Relative paths under `root/sub`, parents first, names sorted; /dev, /proc, /sys contents skipped (as in docker images). */
 function walk(root, sub) {
   const out = [];
+  if (!existsSync(join(root, sub))) return out; // a small tree (quick mode) may lack /usr/share or /var
   const visit = (rel) => {
     out.push(rel);
     const st = lstatSync(join(root, rel));
@@ -69,7 +70,8 @@ async function writeLayer(blobsDir, root, paths, { prefix = '', before = [], ext
   pack.on('data', (c) => diff.update(c));
   gzip.on('data', (c) => { blob.update(c); size += c.length; });
   const done = pipeline(pack, gzip, createWriteStream(tmp));
-  const entry = (h, body) => new Promise((res, rej) => pack.entry(h, body, (e) => (e ? rej(e) : res())));
+  // A file entry always gets a body: without one tar-stream waits for it to be written.
+  const entry = (h, body) => new Promise((res, rej) => pack.entry(h, body ?? (h.type === 'file' ? Buffer.alloc(0) : undefined), (e) => (e ? rej(e) : res())));
   const seen = new Map(); // dev:ino → first name: later names are hard links
   let files = 0;
   for (const e of before) {
@@ -132,9 +134,13 @@ function finishLayout(dir, layers, { tag, name, what }) {
   return summary;
 }
 
-/** Builds the layout in DIR.partial with `make(blobsDir)` → layers, unless DIR is complete already. */
+/**
+ * Builds the layout in DIR.partial with `make(blobsDir)` → layers, unless DIR
+ * is complete already. DIR is in the cache, or `opts.dir` for a layout made
+ * from another tree (quick mode), which is not kept.
+ */
 async function cachedLayout(key, opts, make) {
-  const dir = join(CACHE, `layout-${key}-r${RECIPE}`);
+  const dir = opts.dir ?? join(CACHE, `layout-${key}-r${RECIPE}`);
   if (existsSync(join(dir, 'summary.json'))) return { dir, ...JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) };
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
@@ -153,11 +159,12 @@ async function cachedLayout(key, opts, make) {
  * `replicas` layers each holding a copy of /usr under /opt/replica-N (what
  * a runtime or toolchain adds: tens of thousands of small files), and a
  * last small layer with a whiteout and an opaque directory. Returns {dir,
- * bytes, files, layers}; the layout is tagged `tag`.
+ * bytes, files, layers}; the layout is tagged `tag`. `root` and `dir`:
+ * another tree (quick mode: the busybox rootfs) into an uncached layout.
  */
-export async function bookwormLayout({ replicas = 1, tag = '1', name } = {}) {
-  const root = bookwormRootfs();
-  return cachedLayout(`bookworm-x${replicas}`, { tag, name, what: 'bookworm minbase layer' }, async (blobs) => {
+export async function bookwormLayout({ replicas = 1, tag = '1', name, root: tree, dir } = {}) {
+  const root = tree ?? bookwormRootfs();
+  return cachedLayout(`bookworm-x${replicas}`, { tag, name, dir, what: 'bookworm minbase layer' }, async (blobs) => {
     const top = readdirSync(root).sort().filter((n) => n !== 'usr' && n !== 'var');
     const usr = readdirSync(join(root, 'usr')).sort().filter((n) => n !== 'share');
     const layers = [
@@ -184,14 +191,15 @@ export async function bookwormLayout({ replicas = 1, tag = '1', name } = {}) {
 }
 
 /**
- * The scaling image: `layers` layers of `filesPerLayer` small files (1-4 KiB
- * of bookworm's /usr/share/doc, so they compress like real ones), each layer
- * in its own directory. Returns {dir, bytes, files, layers}.
+ * The scaling image: `layers` layers of `filesPerLayer` files (copies of
+ * bookworm's /usr/share/doc, so they compress like real ones; of any file
+ * of `root` when given), each layer in its own directory. Returns {dir,
+ * bytes, files, layers}.
  */
-export async function manyLayersLayout({ layers = 50, filesPerLayer = 200, tag = '1', name } = {}) {
-  const root = bookwormRootfs();
-  return cachedLayout(`layers-${layers}x${filesPerLayer}`, { tag, name, what: 'scaling layer' }, async (blobs) => {
-    const docs = walk(root, 'usr/share/doc').filter((p) => lstatSync(join(root, p)).isFile());
+export async function manyLayersLayout({ layers = 50, filesPerLayer = 200, tag = '1', name, root: tree, dir } = {}) {
+  const root = tree ?? bookwormRootfs();
+  return cachedLayout(`layers-${layers}x${filesPerLayer}`, { tag, name, dir, what: 'scaling layer' }, async (blobs) => {
+    const docs = walk(root, tree ? '.' : 'usr/share/doc').filter((p) => { const st = lstatSync(join(root, p)); return st.isFile() && (!tree || st.size < 64 << 10); });
     const out = [];
     for (let i = 0; i < layers; i++) {
       const picked = Array.from({ length: filesPerLayer }, (_, k) => docs[(i * filesPerLayer + k) % docs.length]);

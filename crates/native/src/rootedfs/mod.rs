@@ -18,6 +18,8 @@
 //! the thin binding over it.
 
 pub mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod error;
 pub mod lock;
 mod meta;
