@@ -26,6 +26,8 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::error::{FsError, FsResult};
 use super::meta::Metadata;
+use super::path::clean_components;
+use super::sys;
 use super::root::{NodeKind, Root};
 use super::writeback;
 
@@ -51,17 +53,49 @@ struct OpenFile {
     unflushed: u64,
 }
 
-/// What outlives one batch: the file being written, if any.
+/// What outlives one batch: the file being written, if any, and the
+/// directory handle of the last file's parent.
 #[derive(Default)]
 pub struct BatchState {
     open: Option<OpenFile>,
+    /// (parent path as cleaned components joined by `/`, its handle). Tars
+    /// list a directory's files together, so consecutive files mostly share
+    /// a parent; reusing its handle saves the openat2 walk per file. Only a
+    /// run of plain file creations may reuse it: any other operation (a
+    /// symlink, link, node, whiteout, mkdir or metadata change) and any
+    /// create that replaced an entry drop it, because those can change what
+    /// a path resolves to. A handle came from openat2 RESOLVE_IN_ROOT and no
+    /// operation moves a directory, so even a stale one stays inside the root.
+    parent: Option<(String, OwnedFd)>,
 }
 
 impl BatchState {
     /// Close the open file, if any (an aborted unpack).
     pub fn discard(&mut self) {
         self.open = None;
+        self.parent = None;
     }
+}
+
+/// FILE_OPEN: create `path`, reusing the cached parent handle when it is the same directory.
+fn open_file(root: &Root, state: &mut BatchState, path: &str) -> FsResult<OwnedFd> {
+    let comps = clean_components(path);
+    let Some((last, parents)) = comps.split_last() else {
+        return Err(FsError::unsafe_path("create", path, "names the root directory itself"));
+    };
+    let key = parents.join("/");
+    if state.parent.as_ref().map(|(k, _)| k != &key).unwrap_or(true) {
+        state.parent = None;
+        let e = root.entry("create", path, true)?;
+        state.parent = Some((key, e.dir));
+    }
+    let name = sys::cstr(last).map_err(|e| FsError::io("create", path, e))?;
+    let dir = &state.parent.as_ref().expect("just set").1;
+    let (fd, replaced) = root.create_in(dir.as_fd(), &name, path)?;
+    if replaced {
+        state.parent = None;
+    }
+    Ok(fd)
 }
 
 fn bad(why: &str) -> FsError {
@@ -114,14 +148,18 @@ impl<'a> Reader<'a> {
 pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> FsResult<()> {
     let mut r = Reader { buf, pos: 0 };
     while r.pos < buf.len() {
-        match r.u8()? {
+        let op = r.u8()?;
+        if !matches!(op, FILE_OPEN | FILE_DATA | FILE_CLOSE) {
+            state.parent = None;
+        }
+        match op {
             MKDIR => root.mkdir(r.str()?)?,
             FILE_OPEN => {
                 if state.open.is_some() {
                     return Err(bad("a file is already open"));
                 }
                 let path = r.str()?;
-                let fd: OwnedFd = root.create_file(path)?;
+                let fd = open_file(root, state, path)?;
                 state.open = Some(OpenFile { fd: fd.into(), path: path.to_string(), unflushed: 0 });
             }
             FILE_DATA => {

@@ -126,3 +126,47 @@ fn malformed_batches_are_refused() {
     twice.op(batch::FILE_OPEN).str("a").op(batch::FILE_OPEN).str("b");
     assert_eq!(batch::apply(&r, &mut st, &twice.0).unwrap_err().code, "E_BAD_BATCH");
 }
+
+#[test]
+fn a_parent_replaced_mid_batch_is_resolved_again() {
+    let (_t, r, root, outside) = setup();
+    let mut o = Ops::default();
+    o.op(batch::MKDIR).str("e");
+    o.file("d/a", b"in d", 0o644); // d's handle is now cached
+    o.file("d/b", b"in d too", 0o644);
+    // d becomes a symlink to e: the next d/ file must follow it, not land in the removed d.
+    o.op(batch::SYMLINK).str("d").str("e").meta(0o777, 0);
+    o.file("d/c", b"through the link", 0o644);
+    let mut st = BatchState::default();
+    batch::apply(&r, &mut st, &o.0).unwrap();
+    assert_eq!(fs::read(root.join("e/c")).unwrap(), b"through the link");
+    assert!(fs::symlink_metadata(root.join("d")).unwrap().file_type().is_symlink());
+    // A file replacing the directory above the cached parent.
+    let mut o = Ops::default();
+    o.file("e/sub/x", b"1", 0o644);
+    o.file("e", b"now a file", 0o644);
+    o.file("e2/y", b"2", 0o644);
+    batch::apply(&r, &mut st, &o.0).unwrap();
+    assert_eq!(fs::read(root.join("e")).unwrap(), b"now a file");
+    assert_eq!(fs::read(root.join("e2/y")).unwrap(), b"2");
+    assert_outside_untouched(&outside);
+}
+
+#[test]
+fn an_existing_entry_is_replaced_by_a_batched_file() {
+    let (_t, r, root, outside) = setup();
+    let mut o = Ops::default();
+    o.file("x", b"old", 0o644);
+    o.file("x", b"new", 0o600);
+    o.op(batch::MKDIR).str("dir/sub");
+    o.file("dir", b"file over a tree", 0o644);
+    o.op(batch::SYMLINK).str("ln").str(outside.join("canary").to_str().unwrap()).meta(0o777, 0);
+    o.file("ln", b"not through the link", 0o644);
+    let mut st = BatchState::default();
+    batch::apply(&r, &mut st, &o.0).unwrap();
+    assert_eq!(fs::read(root.join("x")).unwrap(), b"new");
+    assert_eq!(fs::metadata(root.join("x")).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(fs::read(root.join("dir")).unwrap(), b"file over a tree");
+    assert_eq!(fs::read(root.join("ln")).unwrap(), b"not through the link");
+    assert_outside_untouched(&outside);
+}
