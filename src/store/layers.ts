@@ -84,8 +84,10 @@ export class LayerStore {
    */
   private async publish(work: string, meta: LayerMeta): Promise<string> {
     try {
-      await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
+      // layer.json first, so that the one syncfs also covers it: a layer dir that
+      // a crash leaves named has its record too (no per-file fsync; see entry-batch.ts).
       await writeFile(join(work, 'layer.json'), `${JSON.stringify(meta)}\n`);
+      await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
       try {
         await rename(work, join(this.dir, digestHex(meta.diffId)));
         await fsyncDir(this.dir);
