@@ -20,9 +20,18 @@ const BATCH_BYTES = 1 << 20;
 /** ...or this many operations, so that small-file batches overlap with parsing early. */
 const BATCH_OPS = 512;
 
-/** An append-only byte buffer that grows by doubling. */
+const BUFFER_BYTES = BATCH_BYTES + (64 << 10);
+
+/**
+ * An append-only byte buffer that grows by doubling. Two buffers take
+ * turns (one being applied, one filling), so a layer does not fault in a
+ * fresh megabyte for every batch.
+ */
 class Encoder {
-  private buf = Buffer.allocUnsafe(BATCH_BYTES + (64 << 10));
+  private buf: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  private spare: Buffer | undefined;
+  /** The buffer of the batch last taken (being applied now). */
+  private taken: Buffer | undefined;
   length = 0;
   ops = 0;
 
@@ -85,13 +94,21 @@ class Encoder {
     }
   }
 
-  /** The encoded bytes so far (a copy-free view); the encoder starts over on a fresh buffer. */
+  /** The encoded bytes so far (a copy-free view); the encoder starts over on the spare buffer. */
   take(): Buffer {
     const out = this.buf.subarray(0, this.length);
-    this.buf = Buffer.allocUnsafe(BATCH_BYTES + (64 << 10));
+    this.taken = this.buf;
+    this.buf = this.spare ?? Buffer.allocUnsafe(BUFFER_BYTES);
+    this.spare = undefined;
     this.length = 0;
     this.ops = 0;
     return out;
+  }
+
+  /** The batch last taken has been applied: its buffer may be filled again (a grown one is dropped). */
+  recycle(): void {
+    if (this.taken?.length === BUFFER_BYTES) this.spare = this.taken;
+    this.taken = undefined;
   }
 }
 
@@ -183,6 +200,7 @@ export class EntryBatcher {
     if (this.inflight) await this.inflight;
     this.inflight = undefined;
     if (this.failed) throw this.failed;
+    this.enc.recycle();
   }
 
   /** Apply everything buffered and wait for it. */
