@@ -9,6 +9,18 @@
 // parsing: at most one batch is in flight (their order is the tar's), and
 // the next one fills meanwhile. The crate does the same rooted calls as
 // before (openat2 RESOLVE_IN_ROOT per entry), so security is unchanged.
+//
+// Durability: no file is fsynced here. The store's rule is that a name is
+// published only after what it names is on disk: a blob is fsynced before
+// its rename (BlobWriter); an unpacked layer, layer.json included, is
+// flushed by one syncfs of the store's file system before the rename to
+// layers/<hex> (LayerStore.publish), and large files start writeback every
+// 8 MiB so that the syncfs waits only for the tail. A crash leaves at most
+// tmp/ garbage. containerd applies layers without syncing unless asked
+// (containerd#9497, #9401), containers/storage has an opt-in
+// `sync = "filesystem"` before a layer is marked complete (container-libs#622),
+// and per-file fsync was tried and dropped for its cost elsewhere
+// (foundriesio/meta-lmp#992 vs #993).
 import { TsbuildError } from '../../errors.js';
 import type { EntryMeta, RootedDir } from '../../../crates/native/binding.js';
 
