@@ -12,6 +12,15 @@ export declare class RootedDir {
    * trusted.* xattrs to succeed (pass true when running as root).
    */
   constructor(path: string, privileged: boolean)
+  /**
+   * Apply a batch of encoded entry operations (see the crate's
+   * rootedfs::batch for the format) on a worker thread, in order. The
+   * caller sends the next batch only after this one resolved. Rejects
+   * with the first failing operation's code and path.
+   */
+  applyBatch(ops: Buffer): Promise<void>
+  /** Close a file a batch left open (after a failed or aborted unpack). */
+  discardBatch(): void
   /** Make a directory, keeping an existing one. */
   mkdir(path: string): void
   /**

@@ -70,6 +70,8 @@ function rootedDirClass(b: typeof Binding): typeof Binding.RootedDir {
     mknod(path: string, kind: string, major: number, minor: number): void { call(() => this.#dir.mknod(path, kind, major, minor)); }
     whiteout(path: string): void { call(() => this.#dir.whiteout(path)); }
     setMetadata(path: string, meta: Binding.EntryMeta): void { call(() => this.#dir.setMetadata(path, meta)); }
+    applyBatch(ops: Buffer): Promise<void> { return call(() => this.#dir.applyBatch(ops)).catch((err: unknown) => { throw toNativeError(err); }); }
+    discardBatch(): void { call(() => this.#dir.discardBatch()); }
   };
 }
 

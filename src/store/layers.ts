@@ -168,8 +168,10 @@ export class LayerStore {
       if (deferred) {
         writeFileSync(join(work, PENDING), `${JSON.stringify({ ...meta, bootId: bootId() })}\n`);
       } else {
-        await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
+        // layer.json first, so that the one syncfs also covers it: a layer dir that
+        // a crash leaves named has its record too (no per-file fsync; see entry-batch.ts).
         writeFileSync(join(work, META), `${JSON.stringify(meta)}\n`);
+        await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
       }
       if (!(await this.place(work, final))) {
         await rm(work, { recursive: true, force: true });

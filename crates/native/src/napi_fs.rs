@@ -1,12 +1,14 @@
 //! napi entry points for the store: rooted layer unpacking and file locks.
 //! Only argument conversion lives here; the logic is in `rootedfs`.
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use crate::error::{self, Code, NativeError};
+use crate::rootedfs::batch::{self, BatchState};
 use crate::rootedfs::{lock, writeback, FsError, Metadata, NodeKind, Root};
 
 type Result<T> = napi::Result<T, String>;
@@ -49,7 +51,9 @@ fn meta(m: EntryMeta) -> Metadata {
 /// symlinks resolve with RESOLVE_IN_ROOT), so nothing outside can be touched.
 #[napi]
 pub struct RootedDir {
-    root: Root,
+    root: Arc<Root>,
+    /// The file a batch left open; a Mutex because batches run on the thread pool.
+    batch: Arc<Mutex<BatchState>>,
 }
 
 #[napi]
@@ -58,7 +62,22 @@ impl RootedDir {
     /// trusted.* xattrs to succeed (pass true when running as root).
     #[napi(constructor)]
     pub fn new(path: String, privileged: bool) -> Result<RootedDir> {
-        Ok(RootedDir { root: Root::open(&path, privileged).map_err(to_napi)? })
+        Ok(RootedDir { root: Arc::new(Root::open(&path, privileged).map_err(to_napi)?), batch: Arc::default() })
+    }
+
+    /// Apply a batch of encoded entry operations (see the crate's
+    /// rootedfs::batch for the format) on a worker thread, in order. The
+    /// caller sends the next batch only after this one resolved. Rejects
+    /// with the first failing operation's code and path.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn apply_batch(&self, ops: Buffer) -> AsyncTask<BatchTask> {
+        AsyncTask::new(BatchTask { root: self.root.clone(), state: self.batch.clone(), ops })
+    }
+
+    /// Close a file a batch left open (after a failed or aborted unpack).
+    #[napi]
+    pub fn discard_batch(&self) {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner()).discard();
     }
 
     /// Make a directory, keeping an existing one.
@@ -116,6 +135,26 @@ impl RootedDir {
     #[napi]
     pub fn set_metadata(&self, path: String, meta_: EntryMeta) -> Result<()> {
         self.root.set_metadata(&path, &meta(meta_)).map_err(to_napi)
+    }
+}
+
+pub struct BatchTask {
+    root: Arc<Root>,
+    state: Arc<Mutex<BatchState>>,
+    ops: Buffer,
+}
+
+impl Task for BatchTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        batch::apply(&self.root, &mut state, &self.ops).map_err(|e| error::to_napi_async(e.into()))
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
     }
 }
 

@@ -10,15 +10,15 @@
 // Directory metadata is applied last, deepest first: creating children
 // would change a directory's mtime, and a 0555 directory must stay writable
 // until its children exist.
-import { writeSync, closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TsbuildError } from '../../errors.js';
-import { native, nativeCall, WritebackPacer } from '../../native/index.js';
+import { native, nativeCall } from '../../native/index.js';
 import type { EntryMeta, RootedDir } from '../../../crates/native/binding.js';
 import { HashingTransform } from '../digest.js';
 import { decompressor, type Compression } from './compression.js';
+import { EntryBatcher } from './entry-batch.js';
 import { useBinaryXattrs, xattrsOf } from './pax.js';
 import { canMakeDevices, isOverlayXattr, opaqueXattr } from '../privilege.js';
 
@@ -42,8 +42,6 @@ const OPAQUE = '.wh..wh..opq';
 // layer may not set them itself: only our whiteout conversion writes the
 // opaque marker (isOverlayXattr filters both namespaces).
 const WHITEOUT = '.wh.';
-/** Small files are left to the final syncfs, which batches them better than one request each. */
-const WRITEBACK_MIN_TAIL = 1 << 20;
 
 /** Lexically clean a tar name into components (mirrors the Rust side; `..` clamps at the root). */
 export function cleanTarPath(name: string): string {
@@ -77,21 +75,13 @@ function metaOf(h: tar.Header, binaryXattrs: boolean, extra: { name: string; val
   };
 }
 
-function writeAll(fd: number, buf: Buffer): void {
-  // Synchronous writes: the data goes to the page cache, and a libuv
-  // round-trip per 64 KiB chunk would cost more than it frees the loop.
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-}
-
-/** Unpacks entries into one RootedDir; keeps the deferred directory metadata. */
+/** Unpacks entries into one RootedDir through batches; keeps the deferred directory metadata. */
 class LayerWriter {
   private readonly dirs = new Map<string, EntryMeta>();
+  readonly batch: EntryBatcher;
 
-  constructor(private readonly root: RootedDir, private readonly opts: UnpackOptions, private readonly binaryXattrs: boolean) {}
-
-  private call<T>(fn: () => T, path: string): T {
-    return nativeCall(`${this.opts.what}: ${path}`, fn);
+  constructor(root: RootedDir, private readonly opts: UnpackOptions, private readonly binaryXattrs: boolean) {
+    this.batch = new EntryBatcher(root, opts.what);
   }
 
   /** A non-directory replaces whatever was at `path`, including a directory and its pending metadata. */
@@ -105,51 +95,44 @@ class LayerWriter {
     const slash = path.lastIndexOf('/');
     const base = path.slice(slash + 1);
     const parent = slash < 0 ? '' : path.slice(0, slash);
+    const b = this.batch;
 
     if (base.startsWith(WHITEOUT)) {
       body.resume();
       this.whiteout(h, parent, base);
-      return;
+      return b.maybeFlush();
     }
     switch (h.type) {
       case 'directory': {
-        this.call(() => this.root.mkdir(path), path);
+        b.mkdir(path);
         const opaque = this.dirs.get(path)?.xattrs?.filter((x) => x.name === opaqueXattr()) ?? [];
         this.dirs.set(path, metaOf(h, this.binaryXattrs, opaque));
         body.resume();
-        return;
+        break;
       }
       case 'file':
       case 'contiguous-file': {
         this.replaced(path);
-        const fd = this.call(() => this.root.createFile(path), path);
-        try {
-          // Large files: let the disk start now; the store's syncfs before publishing then waits less.
-          const writeback = new WritebackPacer(fd);
-          for await (const chunk of body) {
-            writeAll(fd, chunk as Buffer);
-            writeback.wrote((chunk as Buffer).length);
-          }
-          writeback.finish(WRITEBACK_MIN_TAIL);
-        } catch (err) {
-          closeSync(fd);
-          throw err;
+        b.fileOpen(path);
+        // A large file spans batches: the crate keeps it open and paces its writeback.
+        for await (const chunk of body) {
+          b.fileData(chunk as Buffer);
+          await b.maybeFlush();
         }
-        this.call(() => this.root.finishFile(fd, metaOf(h, this.binaryXattrs)), path);
-        return;
+        b.fileClose(metaOf(h, this.binaryXattrs));
+        break;
       }
       case 'symlink':
         this.replaced(path);
         body.resume();
-        this.call(() => this.root.symlink(path, h.linkname ?? ''), path);
-        this.call(() => this.root.setMetadata(path, metaOf(h, this.binaryXattrs)), path);
-        return;
+        b.symlink(path, h.linkname ?? '', metaOf(h, this.binaryXattrs));
+        break;
       case 'link':
         this.replaced(path);
         body.resume();
         // The target is resolved inside the root too (a host file is unreachable).
-        this.call(() => this.root.hardlink(path, cleanTarPath(h.linkname ?? '')), path);
-        return;
+        b.hardlink(path, cleanTarPath(h.linkname ?? ''));
+        break;
       case 'character-device':
       case 'block-device':
       case 'fifo': {
@@ -158,20 +141,21 @@ class LayerWriter {
         const kind = h.type === 'fifo' ? 'fifo' : h.type === 'block-device' ? 'block' : 'char';
         // Only host root may make device nodes; rootless skips them, as rootless buildah does.
         if (kind !== 'fifo' && !(this.opts.privileged && canMakeDevices())) return;
-        this.call(() => this.root.mknod(path, kind, h.devmajor ?? 0, h.devminor ?? 0), path);
-        this.call(() => this.root.setMetadata(path, metaOf(h, this.binaryXattrs)), path);
-        return;
+        b.mknod(path, kind, h.devmajor ?? 0, h.devminor ?? 0, metaOf(h, this.binaryXattrs));
+        break;
       }
       default:
         body.resume(); // pax/GNU headers are folded in by tar-stream; other types carry nothing for a rootfs
+        return;
     }
+    await b.maybeFlush();
   }
 
   private whiteout(h: tar.Header, parent: string, base: string): void {
     if (base === OPAQUE) {
       // An opaque directory hides every lower entry below it.
       if (parent === '') return; // the layer root: nothing below it to hide in a lowerdir stack
-      this.call(() => this.root.mkdir(parent), parent);
+      this.batch.mkdir(parent);
       const meta = this.dirs.get(parent) ?? metaOf({ ...h, mode: 0o755 } as tar.Header, this.binaryXattrs);
       meta.xattrs = [...(meta.xattrs ?? []).filter((x) => x.name !== opaqueXattr()), { name: opaqueXattr(), value: Buffer.from('y') }];
       this.dirs.set(parent, meta);
@@ -185,16 +169,17 @@ class LayerWriter {
     const path = parent === '' ? target : `${parent}/${target}`;
     this.replaced(path);
     if (!this.opts.privileged) return; // a whiteout device needs CAP_MKNOD
-    this.call(() => this.root.whiteout(path), path);
+    this.batch.whiteout(path);
   }
 
-  /** Apply directory metadata deepest first (the store syncs the tree before publishing it). */
-  finish(): void {
+  /** Apply directory metadata deepest first, then wait for every batch (the store syncs the tree before publishing it). */
+  async finish(): Promise<void> {
     const paths = [...this.dirs.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
     for (const p of paths) {
-      const meta = this.dirs.get(p) as EntryMeta;
-      this.call(() => this.root.setMetadata(p === '' ? '.' : p, meta), p || '.');
+      this.batch.setMetadata(p === '' ? '.' : p, this.dirs.get(p) as EntryMeta);
+      await this.batch.maybeFlush();
     }
+    await this.batch.finish();
   }
 }
 
@@ -215,17 +200,17 @@ export async function unpackLayer(source: Readable, compression: Compression, de
     for await (const entry of extract) {
       await writer.entry(entry.header, entry);
     }
+    await pump;
+    await writer.finish();
   } catch (err) {
     loopError = err;
     extract.destroy();
   }
-  try {
-    await pump;
-  } catch (err) {
-    loopError ??= err;
+  if (loopError !== undefined) {
+    await pump.catch(() => undefined);
+    await writer.batch.abort(); // nothing may write into destDir once the caller removes it
+    throw asLayerError(opts.what, loopError);
   }
-  if (loopError !== undefined) throw asLayerError(opts.what, loopError);
-  writer.finish();
   return { diffId: hasher.digest(), size: hasher.bytes };
 }
 

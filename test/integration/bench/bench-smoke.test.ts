@@ -54,6 +54,7 @@ const cases: [string, string[]][] = [
   ['cold-build.mjs', ['cold-build buildah', 'cold-build buildkit']],
   ['cached-rebuild.mjs', ['cached-rebuild buildah', 'cached-rebuild buildkit']],
   ['pull-push.mjs', ['pull skopeo-cs', 'pull skopeo-oci', 'push skopeo']],
+  ['pull-many-files.mjs', ['pull-many-files skopeo-cs', 'pull-50-layers 2-layers', 'push-50-layers 2-layers']],
   ['depth.mjs', ['depth-2 buildah', 'depth-4 buildkit', 'depth-growth tsbuild@2']],
   ['multi-platform.mjs', ['multi-platform buildah']],
   ['fresh-runner.mjs', ['fresh-runner buildah', 'fresh-runner buildkit']],

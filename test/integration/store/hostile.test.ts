@@ -201,6 +201,36 @@ describe('hostile layers stay inside the layer directory', () => {
     });
   });
 
+  it('re-resolves a directory swapped for a symlink after hundreds of batched files in it', async () => {
+    // The unpacker sends entries to the crate in batches of ~512 operations and
+    // reuses the handle of the last file's parent within a run of files; the
+    // swap comes after several batch boundaries, behind a large file that spans batches.
+    const many = (dir: string): TarEntry[] => Array.from({ length: 600 }, (_, i) => ({ name: `${dir}/f${i}`, data: `file ${i}` }));
+    const big = Buffer.alloc(3 << 20, 7);
+    await withStore(async (store) => {
+      const out = await attempt(store, [
+        { name: 'd/', type: 'directory' }, ...many('d'), { name: 'd/big', data: big },
+        { name: 'd', type: 'symlink', linkname: outside },
+        { name: 'd/secret', data: 'pwned' },
+      ]);
+      expect(out.error?.code).toBe('E_LAYER_FS');
+      assertHostUntouched();
+      const clamped = await attempt(store, [
+        { name: 'd/', type: 'directory' }, ...many('d'), { name: 'd/big', data: big },
+        { name: 'd', type: 'symlink', linkname: '../../..' },
+        { name: 'd/etc/x', data: 'clamped' },
+        ...many('e'),
+      ]);
+      expect(clamped.error).toBeUndefined();
+      const dir = clamped.dir as string;
+      expect(readFileSync(join(dir, 'etc/x'), 'utf8')).toBe('clamped');
+      expect(lstatSync(join(dir, 'd')).isSymbolicLink()).toBe(true);
+      expect(readdirSync(join(dir, 'e')).length).toBe(600);
+      expect(readFileSync(join(dir, 'e/f599'), 'utf8')).toBe('file 599');
+      assertHostUntouched(dir);
+    });
+  });
+
   it('drops overlayfs control xattrs a layer tries to set (trusted.overlay.*)', async () => {
     await withStore(async (store) => {
       const r = await attempt(store, [

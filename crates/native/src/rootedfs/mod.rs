@@ -17,6 +17,9 @@
 //! This is plain Rust with `cargo test`s that need no root; `napi_fs.rs` is
 //! the thin binding over it.
 
+pub mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod error;
 pub mod lock;
 mod meta;

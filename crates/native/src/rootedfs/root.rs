@@ -2,7 +2,7 @@
 //! operations a tar needs (mkdir, create, symlink, hard link, mknod,
 //! whiteout). Each resolves the entry's parent inside the root with openat2
 //! and then acts on the final name relative to that handle.
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -81,7 +81,11 @@ impl Root {
     /// Remove whatever `name` is (a directory only when `keep_dir` is false),
     /// so that the new entry gets a fresh inode. Returns true if a directory was kept.
     fn clear(&self, e: &Entry, keep_dir: bool) -> io::Result<bool> {
-        let st = match sys::fstatat_nofollow(e.dir.as_fd(), &e.name) {
+        self.clear_at(e.dir.as_fd(), &e.name, keep_dir)
+    }
+
+    fn clear_at(&self, dir: BorrowedFd, name: &CStr, keep_dir: bool) -> io::Result<bool> {
+        let st = match sys::fstatat_nofollow(dir, name) {
             Ok(st) => st,
             Err(err) if err.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
             Err(err) => return Err(err),
@@ -90,9 +94,9 @@ impl Root {
             if keep_dir {
                 return Ok(true);
             }
-            remove_all_at(e.dir.as_fd(), &e.name)?;
+            remove_all_at(dir, name)?;
         } else {
-            sys::unlinkat(e.dir.as_fd(), &e.name, 0)?;
+            sys::unlinkat(dir, name, 0)?;
         }
         Ok(false)
     }
@@ -114,9 +118,24 @@ impl Root {
     /// return it open for writing. Finish it with `meta::finish_file`.
     pub fn create_file(&self, path: &str) -> FsResult<OwnedFd> {
         let e = self.entry("create", path, true)?;
-        self.clear(&e, false).map_err(|err| FsError::io("create", path, err))?;
-        sys::openat(e.dir.as_fd(), &e.name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW, 0o600)
-            .map_err(|err| FsError::io("create", path, err))
+        Ok(self.create_in(e.dir.as_fd(), &e.name, path)?.0)
+    }
+
+    /// Create `name` in the directory handle `dir` (resolved in this root),
+    /// replacing what is there. O_EXCL first: in a fresh layer nothing is,
+    /// so the usual case is one syscall; on EEXIST the old entry (a symlink
+    /// included: O_CREAT|O_EXCL never follows one) is removed and the create
+    /// retried. Returns the fd and whether something was replaced.
+    pub(super) fn create_in(&self, dir: BorrowedFd, name: &CStr, path: &str) -> FsResult<(OwnedFd, bool)> {
+        let open = || sys::openat(dir, name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW, 0o600);
+        match open() {
+            Ok(fd) => Ok((fd, false)),
+            Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {
+                self.clear_at(dir, name, false).map_err(|err| FsError::io("create", path, err))?;
+                Ok((open().map_err(|err| FsError::io("create", path, err))?, true))
+            }
+            Err(err) => Err(FsError::io("create", path, err)),
+        }
     }
 
     /// A symlink whose target is stored verbatim (absolute targets are normal

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::{clean_components, lock, Metadata, Root};
 
-struct TempDir(PathBuf);
+pub(super) struct TempDir(PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
@@ -19,7 +19,7 @@ impl Drop for TempDir {
 static N: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh `{root, outside}` pair with a canary file in `outside`.
-fn setup() -> (TempDir, Root, PathBuf, PathBuf) {
+pub(super) fn setup() -> (TempDir, Root, PathBuf, PathBuf) {
     let base = std::env::temp_dir().join(format!("rootedfs-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
     let _ = fs::remove_dir_all(&base);
     let root = base.join("root");
@@ -31,7 +31,7 @@ fn setup() -> (TempDir, Root, PathBuf, PathBuf) {
     (TempDir(base), r, root, outside)
 }
 
-fn assert_outside_untouched(outside: &PathBuf) {
+pub(super) fn assert_outside_untouched(outside: &PathBuf) {
     let names: Vec<_> = fs::read_dir(outside).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("canary")], "outside dir changed");
     assert_eq!(fs::read(outside.join("canary")).unwrap(), b"canary");
