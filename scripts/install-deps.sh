@@ -3,7 +3,8 @@
 # oracles. Idempotent: does nothing when everything is present.
 set -euo pipefail
 # user-mode-linux (and kmod for its insmod) boots the cgroup-v2 guest of test/integration/uml.
-pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config)
+# debootstrap makes the bookworm base of bench/real-service.mjs (bench/lib/bookworm.mjs).
+pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
