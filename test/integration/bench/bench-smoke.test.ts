@@ -11,11 +11,11 @@ import { repoDir } from '../fixtures.js';
 
 const RATIO = /^ratio: (\S+) tsbuild\/(\S+) (\d+\.\d+|n\/a)\b/;
 
-function runBench(script: string): { status: number | null; stdout: string; stderr: string; workspaces: string[] } {
+function runBench(script: string, timeoutMs: number): { status: number | null; stdout: string; stderr: string; workspaces: string[] } {
   const r = spawnSync(process.execPath, [join(repoDir, 'bench', script), '--quick'], {
     cwd: repoDir,
     encoding: 'utf8',
-    timeout: 240_000,
+    timeout: timeoutMs,
     env: { ...process.env, BENCH_RUNS: '' },
   });
   const workspaces = [...r.stderr.matchAll(/^bench: workspace (\S+)$/gm)].map((m) => m[1] as string);
@@ -48,7 +48,8 @@ function expectCleanedUp(workspaces: string[]): void {
   }
 }
 
-const cases: [string, string[]][] = [
+/** [script, ratio lines it must print, minutes it may take (4 unless said)]. */
+const cases: [string, string[], number?][] = [
   ['per-step.mjs', ['per-step buildkit', 'per-step buildah']],
   ['large-context.mjs', ['large-context buildkit', 'large-context buildah']],
   ['cold-build.mjs', ['cold-build buildah', 'cold-build buildkit']],
@@ -57,12 +58,15 @@ const cases: [string, string[]][] = [
   ['depth.mjs', ['depth-2 buildah', 'depth-4 buildkit', 'depth-growth tsbuild@2']],
   ['multi-platform.mjs', ['multi-platform buildah']],
   ['fresh-runner.mjs', ['fresh-runner buildah', 'fresh-runner buildkit']],
+  ['scaling.mjs', ['scale-step tsbuild@2', 'scale-context tsbuild@200', 'scale-pull tsbuild@2', 'scale-push tsbuild@2']],
+  // The Go service only in quick mode, but apt-get, go and npm still fetch from their registries and go compiles its std library.
+  ['real-service.mjs', ['real-go-cold buildkit', 'real-go-cached buildah', 'real-go-changed buildkit'], 20],
 ];
 
 describe('benchmarks in quick mode', () => {
-  for (const [script, expected] of cases) {
-    it(`${script} runs every tool and prints its ratios`, { timeout: 300_000 }, () => {
-      const r = runBench(script);
+  for (const [script, expected, minutes = 4] of cases) {
+    it(`${script} runs every tool and prints its ratios`, { timeout: (minutes + 1) * 60_000 }, () => {
+      const r = runBench(script, minutes * 60_000);
       expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
       const found = ratios(r.stdout);
       for (const key of expected) expect(found.has(key), `no "ratio: ${key.replace(' ', ' tsbuild/')}" line in:\n${r.stdout}`).toBe(true);
