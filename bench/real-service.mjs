@@ -19,6 +19,7 @@
 //   --quick: the Go service only, one run per mode (a few minutes).
 import { printBreakdown } from './lib/breakdown.mjs';
 import { pushBookworm } from './lib/bookworm.mjs';
+import { loadLine, printMachine } from './lib/machine.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
 import { writeServices } from './lib/services.mjs';
 import { buildkitContender, setup, tsbuildBuildRun, writeContainerfile } from './lib/setup.mjs';
@@ -57,6 +58,7 @@ export async function main(opts) {
   const runs = opts.quick ? 1 : (opts.runs ?? 3);
   const env = await setup('real-service');
   try {
+    printMachine('start');
     const base = await pushBookworm(env);
     process.stderr.write(`bench: bookworm base at ${base}\n`);
     const services = await writeServices(env.ws.path('services', { mkdir: true }), base);
@@ -75,8 +77,10 @@ export async function main(opts) {
         const what = { cold: 'empty stores, base pulled', cached: 'nothing changed', changed: 'one source file edited' }[mode];
         records.push(...report(`real-${svc.name}-${mode}`, `${svc.name} service on bookworm, ${what}; ${runs} run(s) each, alternating`, results, TARGETS[mode], opts));
         printBreakdown(`${svc.name} ${mode}`, tsRuns);
+        process.stdout.write(`  ${loadLine()}\n`);
       }
     }
+    printMachine('end');
     return records;
   } finally {
     await env.ws.close();

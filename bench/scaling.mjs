@@ -21,6 +21,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeLargeImageLayout, randomBytesFrom } from './lib/inputs.mjs';
+import { loadLine, printMachine } from './lib/machine.mjs';
 import { alternate, fmtS, median, report, runMain } from './lib/measure.mjs';
 import { emptyContext, setup, writeContainerfile } from './lib/setup.mjs';
 import { Tsbuild } from './lib/tsbuild.mjs';
@@ -142,12 +143,15 @@ export async function main(opts) {
   const runs = opts.quick ? 1 : (opts.runs ?? 3);
   const env = await setup('scaling', { buildkit: false });
   try {
+    printMachine('start');
     await env.tsbuild.cmd(['pull', '-q', env.baseRef]);
-    return [
+    const records = [
       ...(await stepScaling(env, opts, runs)),
       ...(await contextScaling(env, opts, runs)),
       ...(await pullPushScaling(env, opts, runs)),
     ];
+    printMachine('end');
+    return records;
   } finally {
     await env.ws.close();
   }
