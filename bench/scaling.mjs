@@ -16,7 +16,10 @@
 //            store and push into an empty registry.
 // A factor is linear or better when it is at most the input's ratio (the
 // "target" in the ratio lines); the exponent log(factor)/log(input ratio)
-// says by how much (1 = linear, 0 = flat).
+// says by how much (1 = linear, 0 = flat); see bench/lib/growth.mjs.
+// Every figure includes tsbuild's fixed cost (node start, loading), except
+// the context one, which subtracts it: so pull and push look flatter than
+// their transfer alone would.
 //   node bench/scaling.mjs [--quick] [--runs N] [--json FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +29,7 @@ import { alternate, fmtS, median, report, runMain } from './lib/measure.mjs';
 import { emptyContext, setup, writeContainerfile } from './lib/setup.mjs';
 import { Tsbuild } from './lib/tsbuild.mjs';
 import { prng } from '../scripts/lib/prng.mjs';
+import { growthOf } from './lib/growth.mjs';
 
 /** A context of `count` files of 64-1024 random bytes, 100 to a dir. */
 function writeManyFiles(dir, count, seed = 12) {
@@ -49,11 +53,9 @@ function growth(scenario, what, nSmall, nBig, smallSamples, bigSamples, opts) {
   const peer = `tsbuild@${nSmall}`;
   const inputRatio = nBig / nSmall;
   const records = report(scenario, what, asResults(bigSamples, smallSamples, peer), { [peer]: inputRatio }, opts);
-  const f = records[0].ratio;
-  const exp = Math.log(Math.max(f, 1e-9)) / Math.log(inputRatio);
-  const verdict = f <= 1.25 ? 'flat' : exp <= 1 ? 'sublinear' : exp <= 1.1 ? 'about linear' : 'SUPERLINEAR';
-  process.stdout.write(`  growth: ${nSmall} -> ${nBig} (x${inputRatio}): cost x${f.toFixed(2)}, exponent ${exp.toFixed(2)} (${verdict})\n`);
-  return records.map((r) => ({ ...r, exponent: exp }));
+  const g = growthOf(records[0].peerMs, records[0].tsbuildMs, nSmall, nBig);
+  process.stdout.write(`  growth: ${nSmall} -> ${nBig} (x${inputRatio}): cost x${g.factor.toFixed(2)}, exponent ${g.exponent.toFixed(2)} (${g.verdict})\n`);
+  return records.map((r) => ({ ...r, exponent: g.exponent, verdict: g.verdict }));
 }
 
 function runSteps(from, n, tag) {
