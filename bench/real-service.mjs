@@ -76,7 +76,7 @@ export async function main(opts) {
         if (mode === 'cold') await selftest(env, svc, tag);
         const what = { cold: 'empty stores, base pulled', cached: 'nothing changed', changed: 'one source file edited' }[mode];
         records.push(...report(`real-${svc.name}-${mode}`, `${svc.name} service on bookworm, ${what}; ${runs} run(s) each, alternating`, results, TARGETS[mode], opts));
-        printBreakdown(`${svc.name} ${mode}`, tsRuns);
+        printBreakdown(`${svc.name} ${mode}`, tsRuns, { steps: 4 });
         process.stdout.write(`  ${loadLine()}\n`);
       }
     }

@@ -9,7 +9,7 @@ import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as tar from 'tar-stream';
 // @ts-expect-error: plain .mjs modules without type declarations
 import { imageEnv, LOCAL_NAME, writeLayout } from '../../../bench/lib/bookworm.mjs';
@@ -17,6 +17,8 @@ import { imageEnv, LOCAL_NAME, writeLayout } from '../../../bench/lib/bookworm.m
 import { goContainerfile, goQuotes, nodeContainerfile, nodeServer } from '../../../bench/lib/services.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations
 import { growthOf } from '../../../bench/lib/growth.mjs';
+// @ts-expect-error: plain .mjs modules without type declarations
+import { printBreakdown } from '../../../bench/lib/breakdown.mjs';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -124,5 +126,33 @@ describe('bench/lib/growth', () => {
     const worse = growthOf(100, 2000, 5, 50);
     expect(worse).toMatchObject({ verdict: 'SUPERLINEAR', linearOrBetter: false });
     expect(worse.exponent).toBeCloseTo(Math.log(20) / Math.log(10), 6);
+  });
+});
+
+describe('bench/lib/breakdown slowest steps', () => {
+  it('lists the slowest steps by their text, mean over the runs, slowest first', () => {
+    const run = (aptMs: number): { wallMs: number; events: object[] } => ({
+      wallMs: aptMs + 2000,
+      events: [
+        { type: 'step', stage: 'build', n: 1, text: 'RUN apt-get update && apt-get install -y golang-go' },
+        { type: 'done', stage: 'build', step: 1, durationMs: aptMs, timings: { run: aptMs - 100, commit: 100 } },
+        { type: 'step', stage: 'build', n: 2, text: 'COPY . .' },
+        { type: 'done', stage: 'build', step: 2, durationMs: 50, timings: { copy: 30, commit: 20 } },
+        { type: 'step', stage: '1', n: 1, text: 'COPY --from=build /out/quotes /usr/local/bin/quotes' },
+        { type: 'done', stage: '1', step: 1, durationMs: 40, timings: { copy: 30, commit: 10 } },
+      ],
+    });
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+    try {
+      printBreakdown('t', [run(10_000), run(20_000)], { steps: 2 });
+    } finally {
+      spy.mockRestore();
+    }
+    const listed = out.join('').split('\n').filter((l) => /^ {6}\s*\d+\.\d\d s {2}/.test(l));
+    expect(listed).toHaveLength(2);
+    expect(listed[0]).toContain('15.00 s  build: RUN apt-get update');
+    expect(listed[0]).toContain('run 14.90 + commit 0.10 s');
+    expect(listed[1]).toContain('0.05 s  build: COPY . .');
   });
 });
