@@ -15,7 +15,7 @@
 //            so the steps from `COPY . .` on run again.
 // Targets: cold <= 0.9x BuildKit; cached and changed <= 0.8x BuildKit;
 // buildah reported, no target.
-//   node bench/real-service.mjs [--quick] [--runs N] [--json FILE]
+//   node bench/real-service.mjs [--quick] [--runs N] [--json FILE]   (default runs: 3 cold, 5 warm)
 //   --quick: the Go service only, one run per mode (a few minutes).
 import { printBreakdown } from './lib/breakdown.mjs';
 import { pushBookworm } from './lib/bookworm.mjs';
@@ -55,7 +55,8 @@ function contenders(env, spec, mode, tsRuns, svc) {
 }
 
 export async function main(opts) {
-  const runs = opts.quick ? 1 : (opts.runs ?? 3);
+  // Cold builds take minutes each (apt-get, go's compile, npm ci): fewer of them by default.
+  const runsOf = (mode) => (opts.quick ? 1 : (opts.runs ?? (mode === 'cold' ? 3 : 5)));
   const env = await setup('real-service');
   try {
     printMachine('start');
@@ -71,6 +72,7 @@ export async function main(opts) {
       for (const mode of ['cold', 'cached', 'changed']) {
         const tsRuns = [];
         process.stderr.write(`bench: ${svc.name} service, ${mode}\n`);
+        const runs = runsOf(mode);
         const results = await alternate(contenders(env, spec, mode, tsRuns, svc), runs);
         // After the cold builds every store holds the last one: the warm modes start from there.
         if (mode === 'cold') await selftest(env, svc, tag);

@@ -116,7 +116,7 @@ export function goContainerfile(base) {
   return `# A Go HTTP service: Debian's golang-go in a builder stage, a slim runtime stage.
 FROM ${base} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*
-ENV GOPATH=/go CGO_ENABLED=0 GOFLAGS=-trimpath
+ENV GOPATH=/go CGO_ENABLED=0
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
