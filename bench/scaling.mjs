@@ -129,10 +129,12 @@ async function pullPushScaling(env, opts, runs) {
   })), runs);
   await env.registry.reset();
   for (const n of [small, big]) await images[n].pusher.cmd(['push', '-q', images[n].localName, images[n].remote]);
+  // A store of its own: wiping the main one (the 200k-file context's layers) takes longer than the pulls.
+  const puller = new Tsbuild(env.ws.path('scale-pull-root'));
   const pull = await alternate([small, big].map((n) => ({
     name: `pull@${n}`,
-    prepare: () => env.tsbuild.wipe(),
-    run: async () => (await env.tsbuild.cmd(['pull', '-q', images[n].remote])).ms,
+    prepare: () => puller.wipe(),
+    run: async () => (await puller.cmd(['pull', '-q', images[n].remote])).ms,
   })), runs);
   const what = (op) => `${op} of a ${big}-layer image over a ${small}-layer one (${layerMB} MiB a layer); ${runs} run(s)`;
   return [
