@@ -2,7 +2,7 @@
 // Pulls of real-service-shaped images through the local registry (issue 12):
 //   many-files: a Debian bookworm minbase (debootstrap) plus four copies of
 //         its /usr: ~30,600 entries, ~700 MiB unpacked, ~273 MiB gzip, in
-//         8 layers (bench/lib/bookworm.mjs). `tsbuild pull` into an empty
+//         8 layers (bench/lib/many-files-image.mjs). `tsbuild pull` into an empty
 //         store (download, verify, unpack, flush) against `skopeo copy
 //         docker:// containers-storage:` (what `podman pull` does). Each
 //         run also reports CPU time (user+sys of the process tree, from
@@ -15,7 +15,7 @@
 //   node bench/pull-many-files.mjs [--quick] [--runs N] [--profile] [--json FILE]
 import { appendFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { bookwormLayout, manyLayersLayout } from './lib/bookworm.mjs';
+import { bookwormLayout, manyLayersLayout } from './lib/many-files-image.mjs';
 import { alternate, fmtS, median, report, runMain } from './lib/measure.mjs';
 import { cpuProfile } from './lib/profile.mjs';
 import { setup, skopeoCopy, SKOPEO } from './lib/setup.mjs';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const SCRIPTS = ['per-step', 'large-context', 'cold-build', 'cached-rebuild', 'pull-push', 'pull-many-files', 'depth', 'multi-platform', 'fresh-runner', 'rootless'];
+export const SCRIPTS = ['per-step', 'large-context', 'cold-build', 'cached-rebuild', 'pull-push', 'pull-many-files', 'depth', 'multi-platform', 'fresh-runner', 'rootless', 'real-service', 'scaling'];
 
 const argv = process.argv.slice(2);
 let only = SCRIPTS;

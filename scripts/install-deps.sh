@@ -5,7 +5,7 @@ set -euo pipefail
 # user-mode-linux (and kmod for its insmod) boots the cgroup-v2 guest of test/integration/uml.
 # uidmap: the setuid newuidmap/newgidmap of rootless mode (and of rootless buildah, its oracle);
 # time: /usr/bin/time for bench/rootless.mjs's CPU figures.
-# debootstrap makes the bookworm base of the many-files pull benchmark (bench/lib/bookworm.mjs).
+# debootstrap makes the bookworm base of bench/real-service.mjs and bench/pull-many-files.mjs (bench/lib/bookworm.mjs, many-files-image.mjs).
 pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config uidmap time debootstrap)
 missing=()
 for p in "${pkgs[@]}"; do

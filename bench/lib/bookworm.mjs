@@ -1,216 +1,243 @@
-// A Debian-like base image for the pull benchmarks: tens of thousands of
-// small files in a few layers, as real service images have (the random
-// 200 MiB image of pull-push has 32 files and measures bytes, not files).
+// The Debian bookworm base of the real-service benchmark (and of anyone who
+// needs a real distribution image rather than busybox): made once with
+// debootstrap --variant=minbase from Debian's packages, written as a
+// one-layer OCI image layout, and cached under a fixtures dir that outlives
+// workspaces (BENCH_FIXTURES, default /var/cache/tsbuild-bench), keyed by
+// the recipe, the mirror and the host's CA bundle.
 //
-// The root file system comes from `debootstrap --variant=minbase bookworm`
-// (Debian's package: scripts/install-deps.sh), made once and kept in a
-// cache dir outside the per-run workspace (TSBUILD_BENCH_CACHE, default
-// /var/tmp/tsbuild-bench-cache), because it takes minutes and needs the
-// network. debootstrap writes into DIR.partial, renamed when it succeeded,
-// so a killed run leaves nothing that looks complete.
+// Why the CA bundle: package managers here reach PyPI, npm and the Go proxy
+// through a TLS-intercepting proxy whose CA the host trusts. A builder on a
+// stock base fails (pip: CERTIFICATE_VERIFY_FAILED) until the image carries
+// that CA, as a corporate base image would. So the host's bundle goes to
+// /etc/ssl/certs/ca-certificates.crt (what Go, curl, pip, npm read), and to
+// /usr/local/share/ca-certificates/ so that an `apt-get install
+// ca-certificates` in a builder (update-ca-certificates rebuilds the bundle)
+// keeps it; the image's Env points the tools at it as the host's does, and
+// carries the host's *_proxy variables, if it has any.
 //
-// Layers are written with tar-stream from that tree (sorted, numeric ids,
-// hard links as links, gzip level 6 like docker's), so the bytes do not
-// depend on a tar binary. The layout of an image is cached next to the
-// tree under a name that says its shape.
-import { execFileSync } from 'node:child_process';
+//   import { bookwormLayout, pushBookworm } from './lib/bookworm.mjs';
+//   const layout = await bookwormLayout();            // cached OCI layout dir
+//   const ref = await pushBookworm(env);              // "127.0.0.1:PORT/bookworm:latest"
+//   node bench/lib/bookworm.mjs                       // make (or find) the cached layout, print its path
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGzip, constants as zlib } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { run } from '../../scripts/lib/proc.mjs';
+import { alive } from '../../scripts/lib/teardown.mjs';
+import { Tsbuild } from './tsbuild.mjs';
+import { removeDir, unmountUnder } from './workspace.mjs';
 
-export const CACHE = process.env.TSBUILD_BENCH_CACHE ?? '/var/tmp/tsbuild-bench-cache';
-const DEBOOTSTRAP = '/usr/sbin/debootstrap';
-const MIRROR = process.env.TSBUILD_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
-/** Bumped when the layer recipe changes, so stale cached layouts are not reused. */
-const RECIPE = 1;
+export const DEBOOTSTRAP = '/usr/sbin/debootstrap';
+export const FIXTURES = process.env.BENCH_FIXTURES ?? '/var/cache/tsbuild-bench';
+export const MIRROR = process.env.BENCH_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
+export const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+/** The name the layout carries (what `tsbuild load` tags it as). */
+export const LOCAL_NAME = 'localhost/bench/bookworm:minbase';
+/** Bump when the recipe changes, so that every machine remakes its cached base. */
+const RECIPE = 'bookworm-minbase-v1';
 
-/** The bookworm minbase tree, made on first use (minutes; needs the network). */
-export function bookwormRootfs() {
-  const dir = join(CACHE, 'bookworm-minbase');
-  if (existsSync(join(dir, 'etc/debian_version'))) return dir;
-  if (!existsSync(DEBOOTSTRAP)) throw new Error(`${DEBOOTSTRAP} is missing (scripts/install-deps.sh installs debootstrap)`);
-  const partial = `${dir}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(CACHE, { recursive: true });
-  process.stderr.write(`bench: debootstrap --variant=minbase bookworm into ${dir} (once)\n`);
-  execFileSync(DEBOOTSTRAP, ['--variant=minbase', 'bookworm', partial, MIRROR], { stdio: ['ignore', 'ignore', 'inherit'] });
-  renameSync(partial, dir);
-  return dir;
+const CA_PATH = '/etc/ssl/certs/ca-certificates.crt';
+/** The variables the host uses to point its tools at the CA bundle; the image sets the same. */
+const CA_ENV = ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'PIP_CERT', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO'];
+const PROXY_ENV = ['http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
+/** The image's Env: Debian's PATH, the CA variables and whatever proxy the host is told to use. */
+export function imageEnv(hostEnv = process.env) {
+  const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'];
+  for (const k of CA_ENV) env.push(`${k}=${CA_PATH}`);
+  for (const k of PROXY_ENV) if (hostEnv[k]) env.push(`${k}=${hostEnv[k]}`);
+  return env;
 }
 
-/** Relative paths under `root/sub`, parents first, names sorted; /dev, /proc, /sys contents skipped (as in docker images). */
-function walk(root, sub) {
-  const out = [];
-  if (!existsSync(join(root, sub))) return out; // a small tree (quick mode) may lack /usr/share or /var
-  const visit = (rel) => {
-    out.push(rel);
-    const st = lstatSync(join(root, rel));
-    if (!st.isDirectory() || ['dev', 'proc', 'sys'].includes(rel)) return;
-    for (const name of readdirSync(join(root, rel)).sort()) visit(`${rel}/${name}`);
-  };
-  visit(sub);
-  return out;
+/** The cache key: recipe, mirror, the host's CA bundle and proxy settings. */
+export function cacheKey() {
+  const h = createHash('sha256').update(`${RECIPE}\n${MIRROR}\n${imageEnv().join('\n')}\n`);
+  h.update(readFileSync(HOST_CA_BUNDLE));
+  return h.digest('hex').slice(0, 12);
+}
+
+/** Where the cached layout lives (it may not exist yet). */
+export function bookwormDir() {
+  return join(FIXTURES, `bookworm-${cacheKey()}`);
 }
 
 /**
- * One gzip layer of the entries `paths` (relative to `root`), each stored
- * under `prefix + path`, plus `extra` entries ({header, body}). Returns
- * {digest, size, diffId, files}.
+ * The cached OCI layout dir of the base, made first if missing (several
+ * minutes: debootstrap downloads about 40 MB). Concurrent callers (two
+ * benchmarks, two engineers) wait on a lock file rather than both making it.
  */
-async function writeLayer(blobsDir, root, paths, { prefix = '', before = [], extra = [] } = {}) {
-  const pack = tar.pack();
-  const diff = createHash('sha256');
-  const blob = createHash('sha256');
-  let size = 0;
-  const tmp = join(blobsDir, `tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const gzip = createGzip({ level: 6 });
-  pack.on('data', (c) => diff.update(c));
-  gzip.on('data', (c) => { blob.update(c); size += c.length; });
-  const done = pipeline(pack, gzip, createWriteStream(tmp));
-  // A file entry always gets a body: without one tar-stream waits for it to be written.
-  const entry = (h, body) => new Promise((res, rej) => pack.entry(h, body ?? (h.type === 'file' ? Buffer.alloc(0) : undefined), (e) => (e ? rej(e) : res())));
-  const seen = new Map(); // dev:ino → first name: later names are hard links
-  let files = 0;
-  for (const e of before) {
-    await entry(e.header, e.body);
-    files++;
+export async function bookwormLayout({ log = (s) => process.stderr.write(`bench: ${s}\n`) } = {}) {
+  const dir = bookwormDir();
+  const layout = join(dir, 'layout');
+  if (existsSync(join(layout, 'index.json'))) return layout;
+  mkdirSync(FIXTURES, { recursive: true });
+  const lock = `${dir}.lock`;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      writeFileSync(lock, String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const owner = Number(readFileSync(lock, 'utf8')) || 0;
+      if (owner > 0 && !alive(owner)) { rmSync(lock, { force: true }); continue; }
+      await sleep(2000);
+      if (existsSync(join(layout, 'index.json'))) return layout;
+    }
   }
-  for (const rel of paths) {
-    const abs = join(root, rel);
-    const st = lstatSync(abs);
-    const name = `${prefix}${rel}`;
-    const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: new Date(Math.floor(st.mtimeMs / 1000) * 1000) };
-    if (st.isDirectory()) await entry({ ...base, type: 'directory' });
-    else if (st.isSymbolicLink()) await entry({ ...base, type: 'symlink', linkname: readlinkSync(abs) });
-    else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1 ? seen.get(key) : undefined;
-      if (first) await entry({ ...base, type: 'link', linkname: first });
-      else {
-        if (st.nlink > 1) seen.set(key, name);
-        const body = readFileSync(abs);
-        await entry({ ...base, type: 'file', size: body.length }, body);
+  try {
+    if (existsSync(join(layout, 'index.json'))) return layout;
+    const work = `${dir}.tmp-${process.pid}`;
+    const rootfs = join(work, 'rootfs');
+    removeDir(work);
+    mkdirSync(work, { recursive: true });
+    try {
+      log(`making the bookworm base with debootstrap (${MIRROR}) in ${work}; cached afterwards in ${dir}`);
+      const t0 = performance.now();
+      await debootstrap(rootfs, join(work, 'debootstrap.log'));
+      customise(rootfs);
+      const tmpLayout = join(work, 'layout');
+      const { size } = await writeLayout(rootfs, tmpLayout);
+      removeDir(rootfs);
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      renameSync(join(work, 'debootstrap.log'), join(dir, 'debootstrap.log'));
+      renameSync(tmpLayout, layout);
+      log(`bookworm base: ${(size / 2 ** 20).toFixed(1)} MiB compressed, made in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    } finally {
+      unmountUnder(work);
+      removeDir(work);
+    }
+    return layout;
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+async function debootstrap(rootfs, logFile) {
+  if (!existsSync(DEBOOTSTRAP)) throw new Error(`${DEBOOTSTRAP} is missing: run scripts/install-deps.sh`);
+  try {
+    const r = await run(DEBOOTSTRAP, ['--variant=minbase', 'bookworm', rootfs, MIRROR], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
+  } finally {
+    // debootstrap mounts /proc and /sys in the target; a failure can leave them.
+    unmountUnder(rootfs);
+  }
+}
+
+/** The CA bundle, apt's leftovers out, the host's resolver files out (runtimes provide them). */
+function customise(rootfs) {
+  mkdirSync(join(rootfs, 'etc/ssl/certs'), { recursive: true });
+  copyFileSync(HOST_CA_BUNDLE, join(rootfs, CA_PATH));
+  mkdirSync(join(rootfs, 'usr/local/share/ca-certificates'), { recursive: true });
+  copyFileSync(HOST_CA_BUNDLE, join(rootfs, 'usr/local/share/ca-certificates/host-bundle.crt'));
+  for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+    const p = join(rootfs, d);
+    if (!existsSync(p)) continue;
+    for (const name of readdirSync(p)) if (name !== 'partial' && name !== 'lock') rmSync(join(p, name), { recursive: true, force: true });
+  }
+  for (const f of ['var/cache/apt/pkgcache.bin', 'var/cache/apt/srcpkgcache.bin', 'etc/resolv.conf', 'etc/hostname']) rmSync(join(rootfs, f), { force: true });
+  rmSync(join(rootfs, 'debootstrap'), { recursive: true, force: true });
+}
+
+/** Mount points whose content a runtime provides: kept as empty dirs in the layer. */
+const EMPTY_DIRS = new Set(['dev', 'proc', 'sys', 'run', 'tmp']);
+
+/** Streams `rootfs` into `pack` as a tar: hard links as links, device nodes, fifos and sockets left out. */
+async function packTree(pack, rootfs) {
+  const entry = (h) => new Promise((res, rej) => pack.entry(h, (e) => (e ? rej(e) : res())));
+  const inodes = new Map();
+  const walk = async (rel) => {
+    for (const name of readdirSync(join(rootfs, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const full = join(rootfs, path);
+      const st = lstatSync(full);
+      const h = { name: path, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+      if (st.isDirectory()) {
+        await entry({ ...h, type: 'directory' });
+        if (!(rel === '' && EMPTY_DIRS.has(name))) await walk(path);
+      } else if (st.isSymbolicLink()) {
+        await entry({ ...h, type: 'symlink', linkname: readlinkSync(full) });
+      } else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        if (st.nlink > 1 && inodes.has(key)) {
+          await entry({ ...h, type: 'link', linkname: inodes.get(key) });
+          continue;
+        }
+        if (st.nlink > 1) inodes.set(key, path);
+        await new Promise((res, rej) => {
+          const s = pack.entry({ ...h, type: 'file', size: st.size }, (e) => (e ? rej(e) : res()));
+          createReadStream(full).on('error', rej).pipe(s);
+        });
       }
-    } else continue; // sockets, fifos, devices: none in a minbase outside /dev
-    files++;
-  }
-  for (const e of extra) {
-    await entry(e.header, e.body);
-    files++;
-  }
+    }
+  };
+  await walk('');
   pack.finalize();
-  await done;
-  const digest = `sha256:${blob.digest('hex')}`;
-  renameSync(tmp, join(blobsDir, digest.slice(7)));
-  return { digest, size, diffId: `sha256:${diff.digest('hex')}`, files };
 }
 
 const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-/** Writes config, manifest, index.json and oci-layout for `layers`; returns {bytes, files, layers}. */
-function finishLayout(dir, layers, { tag, name, what }) {
+/** Writes `rootfs` as a one-layer OCI layout named LOCAL_NAME; returns {digest, size}. */
+export async function writeLayout(rootfs, dir) {
   const blobs = join(dir, 'blobs/sha256');
+  mkdirSync(blobs, { recursive: true });
+  const pack = tar.pack();
+  const diff = createHash('sha256');
+  const blob = createHash('sha256');
+  let size = 0;
+  const tmp = join(blobs, 'layer.tmp');
+  const gzip = createGzip({ level: zlib.Z_DEFAULT_COMPRESSION });
+  pack.on('data', (c) => diff.update(c));
+  gzip.on('data', (c) => { blob.update(c); size += c.length; });
+  const done = pipeline(pack, gzip, createWriteStream(tmp));
+  await Promise.all([packTree(pack, rootfs), done]);
+  const digest = `sha256:${blob.digest('hex')}`;
+  renameSync(tmp, join(blobs, digest.slice(7)));
+  const created = new Date().toISOString();
   const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((d) => d.diffId) },
-    history: layers.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: `tsbuild bench: ${what}` })),
+    architecture: 'amd64', os: 'linux', created,
+    config: { Env: imageEnv(), Cmd: ['bash'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diff.digest('hex')}`] },
+    history: [{ created, created_by: `debootstrap --variant=minbase bookworm ${MIRROR}; host CA bundle added (tsbuild bench)` }],
   }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: layers.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d.digest, size: d.size })),
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size }],
   }));
   for (const b of [config, manifest]) writeFileSync(join(blobs, sha(b).slice(7)), b);
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(join(dir, 'index.json'), JSON.stringify({
     schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag, ...(name ? { 'io.containerd.image.name': name } : {}) } }],
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length,
+      annotations: { 'org.opencontainers.image.ref.name': 'minbase', 'io.containerd.image.name': LOCAL_NAME } }],
   }));
-  const summary = { bytes: layers.reduce((a, d) => a + d.size, 0), files: layers.reduce((a, d) => a + d.files, 0), layers: layers.length };
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
-  return summary;
+  return { digest, size };
 }
 
 /**
- * Builds the layout in DIR.partial with `make(blobsDir)` → layers, unless DIR
- * is complete already. DIR is in the cache, or `opts.dir` for a layout made
- * from another tree (quick mode), which is not kept.
+ * Puts the base into the scenario's registry, pushed by tsbuild from a
+ * store of its own (so the scenario's stores stay empty), and returns the
+ * reference every builder uses in FROM: "127.0.0.1:PORT/bookworm:latest".
  */
-async function cachedLayout(key, opts, make) {
-  const dir = opts.dir ?? join(CACHE, `layout-${key}-r${RECIPE}`);
-  if (existsSync(join(dir, 'summary.json'))) return { dir, ...JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) };
-  const partial = `${dir}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, 'blobs/sha256'), { recursive: true });
-  const t0 = performance.now();
-  const layers = await make(join(partial, 'blobs/sha256'));
-  const summary = finishLayout(partial, layers, opts);
-  renameSync(partial, dir);
-  process.stderr.write(`bench: ${key}: ${summary.layers} layers, ${summary.files} entries, ${(summary.bytes / 2 ** 20).toFixed(0)} MiB compressed, made in ${((performance.now() - t0) / 1000).toFixed(1)} s (cached in ${dir})\n`);
-  return { dir, ...summary };
+export async function pushBookworm(env, { name = 'bookworm:latest' } = {}) {
+  const layout = await bookwormLayout();
+  const pusher = new Tsbuild(env.ws.path('bookworm-push-root'));
+  const ref = `${env.registry.host}/${name}`;
+  try {
+    await pusher.cmd(['load', '-i', layout]);
+    await pusher.cmd(['push', '-q', LOCAL_NAME, ref]);
+  } finally {
+    pusher.wipe();
+  }
+  return ref;
 }
 
-/**
- * The many-files image: the bookworm tree in three layers (everything but
- * /usr and /var; /usr except /usr/share; /usr/share and /var), then
- * `replicas` layers each holding a copy of /usr under /opt/replica-N (what
- * a runtime or toolchain adds: tens of thousands of small files), and a
- * last small layer with a whiteout and an opaque directory. Returns {dir,
- * bytes, files, layers}; the layout is tagged `tag`. `root` and `dir`:
- * another tree (quick mode: the busybox rootfs) into an uncached layout.
- */
-export async function bookwormLayout({ replicas = 1, tag = '1', name, root: tree, dir } = {}) {
-  const root = tree ?? bookwormRootfs();
-  return cachedLayout(`bookworm-x${replicas}`, { tag, name, dir, what: 'bookworm minbase layer' }, async (blobs) => {
-    const top = readdirSync(root).sort().filter((n) => n !== 'usr' && n !== 'var');
-    const usr = readdirSync(join(root, 'usr')).sort().filter((n) => n !== 'share');
-    const layers = [
-      await writeLayer(blobs, root, top.flatMap((n) => walk(root, n))),
-      await writeLayer(blobs, root, ['usr', ...usr.flatMap((n) => walk(root, `usr/${n}`))]),
-      await writeLayer(blobs, root, [...walk(root, 'usr/share'), ...walk(root, 'var')]),
-    ];
-    for (let i = 0; i < replicas; i++) {
-      const before = ['opt/', `opt/replica-${i}/`].map((n) => ({ header: { name: n, type: 'directory', mode: 0o755, mtime: new Date(0) } }));
-      layers.push(await writeLayer(blobs, root, walk(root, 'usr'), { prefix: `opt/replica-${i}/`, before }));
-    }
-    const now = new Date(0);
-    layers.push(await writeLayer(blobs, root, [], {
-      extra: [
-        { header: { name: 'etc/', type: 'directory', mode: 0o755, mtime: now } },
-        { header: { name: 'etc/.wh.motd', type: 'file', mode: 0o600, size: 0, mtime: now } },
-        { header: { name: 'var/cache/apt/', type: 'directory', mode: 0o755, mtime: now } },
-        { header: { name: 'var/cache/apt/.wh..wh..opq', type: 'file', mode: 0o600, size: 0, mtime: now } },
-        { header: { name: 'etc/hostname', type: 'file', mode: 0o644, size: 6, mtime: now }, body: Buffer.from('bench\n') },
-      ],
-    }));
-    return layers;
-  });
-}
-
-/**
- * The scaling image: `layers` layers of `filesPerLayer` files (copies of
- * bookworm's /usr/share/doc, so they compress like real ones; of any file
- * of `root` when given), each layer in its own directory. Returns {dir,
- * bytes, files, layers}.
- */
-export async function manyLayersLayout({ layers = 50, filesPerLayer = 200, tag = '1', name, root: tree, dir } = {}) {
-  const root = tree ?? bookwormRootfs();
-  return cachedLayout(`layers-${layers}x${filesPerLayer}`, { tag, name, dir, what: 'scaling layer' }, async (blobs) => {
-    const docs = walk(root, tree ? '.' : 'usr/share/doc').filter((p) => { const st = lstatSync(join(root, p)); return st.isFile() && (!tree || st.size < 64 << 10); });
-    const out = [];
-    for (let i = 0; i < layers; i++) {
-      const picked = Array.from({ length: filesPerLayer }, (_, k) => docs[(i * filesPerLayer + k) % docs.length]);
-      const now = new Date(0);
-      const extra = [{ header: { name: `layer${i}/`, type: 'directory', mode: 0o755, mtime: now } }];
-      picked.forEach((p, k) => {
-        const body = readFileSync(join(root, p));
-        extra.push({ header: { name: `layer${i}/f${k}`, type: 'file', mode: 0o644, size: body.length, mtime: now }, body });
-      });
-      out.push(await writeLayer(blobs, root, [], { extra }));
-    }
-    return out;
-  });
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(`${await bookwormLayout()}\n`);
 }

@@ -32,8 +32,8 @@ export class Buildah {
    * image as tsbuild and BuildKit do (buildah's default, `true`, asks the
    * registry for a newer one on every build).
    */
-  buildArgs({ file, context, tag, noCache = false, pull = 'false', extra = [] }) {
-    const args = ['--runtime', '/usr/sbin/runc', 'bud', '--layers', '--network', 'none', `--pull=${pull}`, '--tls-verify=false', '-f', file];
+  buildArgs({ file, context, tag, noCache = false, pull = 'false', network = 'none', extra = [] }) {
+    const args = ['--runtime', '/usr/sbin/runc', 'bud', '--layers', '--network', network, `--pull=${pull}`, '--tls-verify=false', '-f', file];
     if (tag) args.push('-t', tag);
     if (noCache) args.push('--no-cache');
     return [...args, ...extra, context];

@@ -34,8 +34,8 @@ export class Tsbuild {
     return run(prog, argv, opts);
   }
 
-  buildArgs({ file, context, tag, noCache = false, extra = [] }) {
-    const args = ['build', '--progress', 'json', '--network', 'none', '-f', file];
+  buildArgs({ file, context, tag, noCache = false, network = 'none', extra = [] }) {
+    const args = ['build', '--progress', 'json', '--network', network, '-f', file];
     if (tag) args.push('-t', tag);
     if (noCache) args.push('--no-cache');
     return [...args, ...extra, context];

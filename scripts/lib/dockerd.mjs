@@ -115,9 +115,9 @@ export class Dockerd {
     });
   }
 
-  /** `docker build --network none` as users run it; `extra` goes before the context. */
-  build({ file, context, tag, noCache = false, extra = [], allowFail = false }) {
-    const args = ['build', '--network', 'none', '--progress', 'plain', '-f', file];
+  /** `docker build --network none` (or `network`) as users run it; `extra` goes before the context. */
+  build({ file, context, tag, noCache = false, network = 'none', extra = [], allowFail = false }) {
+    const args = ['build', '--network', network, '--progress', 'plain', '-f', file];
     if (tag) args.push('-t', tag);
     if (noCache) args.push('--no-cache');
     return this.docker([...args, ...extra, context], { allowFail });
