@@ -146,27 +146,69 @@ impl<'a> Reader<'a> {
 }
 
 /// Apply every operation of `buf` in order; stops at the first failure.
-pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> FsResult<()> {
+/// A batch failure: the entry it happened at (the tar's name, which the
+/// caller no longer knows once a whole batch is in flight), then what the
+/// rooted operation says. Derefs to the FsError for its code, op and path.
+#[derive(Debug)]
+pub struct BatchError {
+    pub entry: Option<String>,
+    pub error: FsError,
+}
+
+impl std::ops::Deref for BatchError {
+    type Target = FsError;
+    fn deref(&self) -> &FsError {
+        &self.error
+    }
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.entry {
+            Some(entry) => write!(f, "{entry}: {}", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl From<FsError> for BatchError {
+    fn from(error: FsError) -> BatchError {
+        BatchError { entry: None, error }
+    }
+}
+
+impl From<BatchError> for crate::error::NativeError {
+    fn from(e: BatchError) -> crate::error::NativeError {
+        crate::error::NativeError { code: e.error.code, errno: e.error.errno(), message: e.to_string() }
+    }
+}
+
+/// Applies one batch in order; stops at the first failure, naming its entry.
+pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> Result<(), BatchError> {
     let mut r = Reader { buf, pos: 0 };
     while r.pos < buf.len() {
         let op = r.u8()?;
         if !matches!(op, FILE_OPEN | FILE_DATA | FILE_CLOSE) {
             state.parent = None;
         }
+        let at = |entry: &str| { let entry = entry.to_string(); move |error: FsError| BatchError { entry: Some(entry), error } };
         match op {
-            MKDIR => root.mkdir(r.str()?)?,
+            MKDIR => {
+                let path = r.str()?;
+                root.mkdir(path).map_err(at(path))?
+            }
             FILE_OPEN => {
                 if state.open.is_some() {
-                    return Err(bad("a file is already open"));
+                    return Err(bad("a file is already open").into());
                 }
                 let path = r.str()?;
-                let fd = open_file(root, state, path)?;
+                let fd = open_file(root, state, path).map_err(at(path))?;
                 state.open = Some(OpenFile { fd: fd.into(), path: path.to_string(), unflushed: 0 });
             }
             FILE_DATA => {
                 let data = r.bytes()?;
                 let f = state.open.as_mut().ok_or_else(|| bad("data without an open file"))?;
-                f.fd.write_all(data).map_err(|e| FsError::io("write", &f.path, e))?;
+                f.fd.write_all(data).map_err(|e| at(&f.path)(FsError::io("write", &f.path, e)))?;
                 f.unflushed += data.len() as u64;
                 if f.unflushed >= WRITEBACK_BYTES {
                     f.unflushed = 0;
@@ -179,17 +221,18 @@ pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> FsResult<()> {
                 if f.unflushed >= WRITEBACK_MIN_TAIL {
                     let _ = writeback::start(f.fd.as_fd());
                 }
-                root.finish_file(f.fd.into(), &m).map_err(|e| FsError { path: f.path.clone(), ..e })?;
+                let path = f.path.clone();
+                root.finish_file(f.fd.into(), &m).map_err(|e| at(&path)(FsError { path: path.clone(), ..e }))?;
             }
             SYMLINK => {
                 let (path, target) = (r.str()?, r.str()?);
                 let m = r.meta()?;
-                root.symlink(path, target)?;
-                root.set_metadata(path, &m)?;
+                root.symlink(path, target).map_err(at(path))?;
+                root.set_metadata(path, &m).map_err(at(path))?;
             }
             HARDLINK => {
                 let (path, target) = (r.str()?, r.str()?);
-                root.hardlink(path, target)?;
+                root.hardlink(path, target).map_err(at(path))?;
             }
             MKNOD => {
                 let path = r.str()?;
@@ -197,20 +240,23 @@ pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> FsResult<()> {
                     0 => NodeKind::Fifo,
                     1 => NodeKind::Char,
                     2 => NodeKind::Block,
-                    _ => return Err(bad("unknown node kind")),
+                    _ => return Err(bad("unknown node kind").into()),
                 };
                 let (major, minor) = (r.u32()?, r.u32()?);
                 let m = r.meta()?;
-                root.mknod(path, kind, major, minor)?;
-                root.set_metadata(path, &m)?;
+                root.mknod(path, kind, major, minor).map_err(at(path))?;
+                root.set_metadata(path, &m).map_err(at(path))?;
             }
-            WHITEOUT => root.whiteout(r.str()?)?,
+            WHITEOUT => {
+                let path = r.str()?;
+                root.whiteout(path).map_err(at(path))?
+            }
             SET_META => {
                 let path = r.str()?;
                 let m = r.meta()?;
-                root.set_metadata(path, &m)?;
+                root.set_metadata(path, &m).map_err(at(path))?;
             }
-            op => return Err(bad(&format!("unknown operation {op}"))),
+            op => return Err(bad(&format!("unknown operation {op}")).into()),
         }
     }
     Ok(())
