@@ -13,6 +13,34 @@ export { mountsUnder, removeDir, unmountUnder };
 
 export const TMP_PREFIX = 'tsbuild-bench-';
 
+/** This process as its workspace's owner file names it: pid and start time (a reused pid is another process). */
+function ownerLine(pid = process.pid) {
+  return `${pid} ${startTime(pid) ?? ''}`.trim();
+}
+
+/** The kernel's start time of `pid` (field 22 of /proc/PID/stat), or undefined if it is gone. */
+function startTime(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True while the run that made a workspace is alive. The owner file names its
+ * pid and start time, so any script (a bench, an engineer's A/B script) keeps
+ * its dir while it runs, and a reused pid does not. An owner file of the
+ * older pid-only form keeps the dir only while a bench process has that pid.
+ */
+function ownerRuns(owner) {
+  const [pidText, start] = owner.trim().split(' ');
+  const pid = Number(pidText);
+  if (!(pid > 0) || !alive(pid)) return false;
+  return start !== undefined ? startTime(pid) === start : cmdline(pid).includes('bench');
+}
+
 /** Removes the dirs of benchmark runs whose process is gone (a kill -9, a crashed CI job). */
 export function cleanupStale(tmp = '/tmp') {
   for (const name of readdirSync(tmp)) {
@@ -21,9 +49,12 @@ export function cleanupStale(tmp = '/tmp') {
     try {
       if (!lstatSync(dir).isDirectory()) continue;
     } catch { continue; }
-    let owner = 0;
-    try { owner = Number(readFileSync(join(dir, 'owner'), 'utf8')); } catch { /* half made */ }
-    if (owner > 0 && alive(owner) && cmdline(owner).includes('bench')) continue;
+    let owner = '';
+    try { owner = readFileSync(join(dir, 'owner'), 'utf8'); } catch {
+      // Half made (between mkdtemp and the owner file) if it is young; else a crash left it.
+      if (Date.now() - lstatSync(dir).mtimeMs < 60_000) continue;
+    }
+    if (ownerRuns(owner)) continue;
     process.stderr.write(`bench: removing ${dir} left by an earlier run\n`);
     // Its dockerd's cgroup lives outside the dir (bench/lib/buildkit.mjs puts the daemon in DIR/docker).
     cleanupDockerdDir(join(dir, 'docker'));
@@ -36,7 +67,7 @@ export class Workspace {
     cleanupStale();
     this.dir = mkdtempSync(join('/tmp', `${TMP_PREFIX}${name}-`));
     chmodSync(this.dir, 0o755);
-    writeFileSync(join(this.dir, 'owner'), String(process.pid));
+    writeFileSync(join(this.dir, 'owner'), ownerLine());
     process.stderr.write(`bench: workspace ${this.dir}\n`);
     this.teardowns = [];
     this.closed = false;
