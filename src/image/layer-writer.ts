@@ -13,10 +13,9 @@
 // With a SOURCE_DATE_EPOCH, every mtime above it is clamped to it.
 import { lutimesSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/index.js';
-import { layerTar, scanLayerEntries, type ExcludeSet, type ScanEntry } from '../store/codec/layer-tar.js';
+import { hashLayerTar, layerTar, scanLayerEntries, type ExcludeSet, type ScanEntry } from '../store/codec/layer-tar.js';
 import { DEFAULT_GZIP, ParallelGzip } from '../store/codec/layer-gzip.js';
 import { MediaType } from './oci.js';
 
@@ -51,22 +50,22 @@ export async function writeLayer(store: Store, dir: string, opts: WriteLayerOpti
   const { all, entries } = scanLayerEntries(dir, opts.exclude);
   if (entries.length === 0) return undefined;
   const clamp = opts.clampMtime;
-  const { stream, diff } = layerTar(dir, entries, clamp);
   if (!opts.adopt) {
+    const { stream, diff } = layerTar(dir, entries, clamp);
     const gzip = new ParallelGzip(DEFAULT_GZIP);
     const [blob] = await Promise.all([store.putBlob(gzip), pipeline(stream, gzip)]);
     return { diffId: diff.digest(), digest: blob.digest, size: blob.size, mediaType: MediaType.ociLayerGzip, uncompressedSize: diff.size };
   }
   // Hash only: nothing is written but the directory itself.
-  await pipeline(stream, new PassThrough().resume());
-  const diffId = diff.digest();
-  const layer: LayerBlob = { diffId, digest: diffId, size: diff.size, mediaType: MediaType.ociLayer, uncompressedSize: diff.size };
+  const tarred = await hashLayerTar(dir, entries, clamp);
+  const diffId = tarred.digest;
+  const layer: LayerBlob = { diffId, digest: diffId, size: tarred.size, mediaType: MediaType.ociLayer, uncompressedSize: tarred.size };
   if (opts.exclude && opts.exclude.size > 0) removeExcluded(dir, all, opts.exclude, clamp);
   // The unpacked layer shows what the tar holds, so later steps and `run`
   // see the clamped times a puller sees (a child's utime leaves its parent's
   // mtime alone), and the tar made again from it later is this one.
   if (clamp !== undefined) for (const e of entries) if (e.mtimeSec > clamp) lutimesSync(join(dir, e.path), clamp, clamp);
-  await store.adoptLayerDir(diffId, diffId, layer.mediaType, dir, diff.size, { built: true });
+  await store.adoptLayerDir(diffId, diffId, layer.mediaType, dir, tarred.size, { built: true });
   return layer;
 }
 

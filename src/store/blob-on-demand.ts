@@ -122,6 +122,10 @@ export class BlobOnDemand {
     const tar = await this.openTar(diffId);
     const gzip = new ParallelGzip(choice);
     tar.on('error', (err) => gzip.destroy(err));
+    // put() reads the gzip only once its temp file is open: a tar that fails
+    // before (a small one can end that soon) must not be an uncaught error.
+    // put still gets it: iterating an errored stream throws its error.
+    gzip.on('error', () => {});
     // With a record, the bytes must come out as they did before: the CAS checks it.
     const got = await this.blobs.put(tar.pipe(gzip), before ? { digest: before.digest, size: before.size } : {});
     const blob: DerivedBlob = { digest: got.digest, size: got.size, mediaType: GZIP_MEDIA_TYPE };

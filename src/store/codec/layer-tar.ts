@@ -3,7 +3,9 @@
 // in ROOT/layers/<hex>/diff). Owns the byte format only: entries sorted by
 // name (the scan's order), no atime/ctime, PAX records only for xattrs (in
 // sorted order), overlay whiteouts written as OCI whiteouts, whole-second
-// mtimes (clamped to SOURCE_DATE_EPOCH when given).
+// mtimes (clamped to SOURCE_DATE_EPOCH when given). The tar's bytes are
+// encoded and cut into pieces by tar-pieces.ts (files read straight into
+// the pieces); this module decides which entries, headers and bodies.
 //
 // Because the tar is a function of the directory, the store does not keep
 // it: a built layer is kept unpacked only, and its tar (and so any
@@ -12,20 +14,18 @@
 // It lives in the store (not src/image) because the store derives blobs
 // from it, and the store may not depend on src/image.
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import * as tar from 'tar-stream';
-import { Gatherer } from '../../gather.js';
+import { Readable } from 'node:stream';
 import { native } from '../../native/index.js';
 import { isOverlayXattr, opaqueXattr } from '../privilege.js';
+import { tarPieces, type TarHeader, type TarItem } from './tar-pieces.js';
 
-type HeaderArg = Partial<tar.Header> & { name: string };
+type HeaderArg = Omit<TarHeader, 'type'>;
 
 export type ScanEntry = ReturnType<ReturnType<typeof native>['scanLayer']>[number];
 
-/** Below this, a file is read in one call: cheaper than a stream per small file. */
-const SMALL_FILE = 1 << 20;
+/** The size of the tar's pieces (what the hash and the compressor are called with). */
+const PIECE = 4 << 20;
 
 /** Paths (relative, no leading slash) left out of the layer, e.g. the init layer's files. */
 export type ExcludeSet = ReadonlySet<string>;
@@ -35,7 +35,7 @@ function isWhiteout(e: ScanEntry): boolean {
   return e.kind === 'char' && e.rdevMajor === 0 && e.rdevMinor === 0;
 }
 
-/** File-type bits: tar-stream replaces a mode of 0 with its default, so give it a non-zero value it then masks to 0o7777. */
+/** File-type bits, masked off again (mode & 0o7777) by the encoder; tar-stream, which made these tars before, needed a non-zero mode. */
 const TYPE_BITS: Record<string, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, char: 0o020000, block: 0o060000, fifo: 0o010000 };
 
 /**
@@ -78,37 +78,35 @@ function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-function entryWrite(pack: tar.Pack, header: HeaderArg, body?: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-/** Writes the tar of `entries` (from `root`) into `pack`, then finalizes it. */
-export async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[], clamp: number | undefined): Promise<void> {
+/**
+ * The tar entries of `entries` (from `root`), in order: whiteouts as OCI
+ * whiteouts, an opaque dir followed by its `.wh..wh..opq`, the second path
+ * of a hard-linked inode as a link to the first, sockets left out.
+ */
+export function* tarItems(root: string, entries: ScanEntry[], clamp: number | undefined): Generator<TarItem> {
   const firstPathOfInode = new Map<string, string>();
   for (const e of entries) {
     if (isWhiteout(e)) {
-      await entryWrite(pack, { name: `${dirOf(e.path)}.wh.${baseName(e.path)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: mtimeOf(e, clamp) });
+      yield { header: { name: `${dirOf(e.path)}.wh.${baseName(e.path)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: mtimeOf(e, clamp) } };
       continue;
     }
     const h = baseHeader(e, clamp);
     switch (e.kind) {
       case 'dir':
-        await entryWrite(pack, { ...h, type: 'directory' });
+        yield { header: { ...h, type: 'directory' } };
         if (e.xattrs?.some((x) => x.name === opaqueXattr() && x.value.toString() === 'y')) {
-          await entryWrite(pack, { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: h.mtime });
+          yield { header: { name: `${e.path}/.wh..wh..opq`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: h.mtime } };
         }
         break;
       case 'symlink':
-        await entryWrite(pack, { ...h, type: 'symlink', linkname: e.linkTarget ?? '' });
+        yield { header: { ...h, type: 'symlink', linkname: e.linkTarget ?? '' } };
         break;
       case 'char':
       case 'block':
-        await entryWrite(pack, { ...h, type: e.kind === 'char' ? 'character-device' : 'block-device', devmajor: e.rdevMajor, devminor: e.rdevMinor });
+        yield { header: { ...h, type: e.kind === 'char' ? 'character-device' : 'block-device', devmajor: e.rdevMajor, devminor: e.rdevMinor } };
         break;
       case 'fifo':
-        await entryWrite(pack, { ...h, type: 'fifo' });
+        yield { header: { ...h, type: 'fifo' } };
         break;
       case 'socket':
         break; // tar cannot carry sockets; docker skips them too
@@ -116,64 +114,24 @@ export async function writeTar(pack: tar.Pack, root: string, entries: ScanEntry[
         if (e.nlink > 1) {
           const first = firstPathOfInode.get(e.ino);
           if (first !== undefined) {
-            await entryWrite(pack, { ...h, type: 'link', linkname: first, size: 0 });
+            yield { header: { ...h, type: 'link', linkname: first, size: 0 } };
             break;
           }
           firstPathOfInode.set(e.ino, e.path);
         }
-        const full = join(root, e.path);
-        if (e.size < SMALL_FILE) {
-          await entryWrite(pack, { ...h, type: 'file', size: e.size }, readFileSync(full));
-        } else {
-          await new Promise<void>((resolve, reject) => {
-            const sink = pack.entry({ ...h, type: 'file', size: e.size }, (err) => (err ? reject(err) : resolve()));
-            createReadStream(full).on('error', reject).pipe(sink);
-          });
-        }
+        yield { header: { ...h, type: 'file', size: e.size }, file: join(root, e.path) };
       }
     }
-  }
-  pack.finalize();
-}
-
-/**
- * Gathers the tar's many small pieces (a 512-byte header and a few KiB per
- * small file) into large chunks: zlib and the hash cost per call, and a
- * context of 20,000 small files otherwise spends most of its time there.
- */
-export class Coalescer extends Transform {
-  private readonly gathered: Gatherer;
-  constructor(private readonly target = 1 << 20) {
-    super();
-    this.gathered = new Gatherer(target);
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    // Pieces of exactly `target` bytes: each is one gzip member, so cutting
-    // at fixed offsets (not wherever the packer's chunks happen to end) keeps
-    // the compressed bytes a function of the tar alone.
-    const piece = this.gathered.add(chunk);
-    if (piece) {
-      let off = 0;
-      for (; piece.length - off >= this.target; off += this.target) this.push(piece.subarray(off, off + this.target));
-      if (off < piece.length) this.gathered.add(piece.subarray(off));
-    }
-    cb();
-  }
-  override _flush(cb: TransformCallback): void {
-    const rest = this.gathered.take();
-    if (rest) this.push(rest);
-    cb();
   }
 }
 
 /** Passes bytes through while hashing and counting them. */
-export class Digester extends Transform {
+export class Digester {
   private readonly hash = createHash('sha256');
   size = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  update(chunk: Buffer): void {
     this.hash.update(chunk);
     this.size += chunk.length;
-    cb(null, chunk);
   }
   digest(): string {
     return `sha256:${this.hash.digest('hex')}`;
@@ -187,7 +145,7 @@ export function scanLayerEntries(dir: string, exclude?: ExcludeSet): { all: Scan
 }
 
 export interface LayerTar {
-  /** The tar bytes in pieces of about 4 MiB (fewer, larger calls for the hash and the compressor). */
+  /** The tar bytes in pieces of exactly 4 MiB, the last one shorter (fewer, larger calls for the hash and the compressor). */
   readonly stream: Readable;
   /** The diffID and byte count, valid once `stream` ended. */
   readonly diff: Digester;
@@ -195,15 +153,51 @@ export interface LayerTar {
 
 /**
  * The tar of `entries` (from a scan of `root`) as a stream, hashed on the
- * way out. Errors of the packer reach the stream.
+ * way out. Pieces are cut at fixed offsets, so a compressor making one gzip
+ * member per piece gives bytes that are a function of the tar alone.
  */
 export function layerTar(root: string, entries: ScanEntry[], clamp: number | undefined): LayerTar {
-  const pack = tar.pack();
   const diff = new Digester();
-  const coalesce = new Coalescer(4 << 20);
-  writeTar(pack, root, entries, clamp).catch((err: Error) => pack.destroy(err));
-  pack.on('error', (err) => coalesce.destroy(err));
-  coalesce.on('error', (err) => diff.destroy(err));
-  pack.pipe(coalesce).pipe(diff);
-  return { stream: diff, diff };
+  const pieces = tarPieces(tarItems(root, entries, clamp), PIECE, false);
+  // One piece per turn of the event loop: reading a big layer does not hold
+  // the loop (progress, the other stages, a push's uploads) for its length.
+  const stream = new Readable({
+    read(): void {
+      setImmediate(() => {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = pieces.next();
+        } catch (err) {
+          this.destroy(err as Error);
+          return;
+        }
+        if (next.done) {
+          this.push(null);
+          return;
+        }
+        diff.update(next.value);
+        this.push(next.value);
+      });
+    },
+    destroy(err, cb): void {
+      pieces.return(undefined); // closes the file being read, if any
+      cb(err);
+    },
+  });
+  return { stream, diff };
+}
+
+/**
+ * The diffID and size of the tar of `entries`, with nothing kept: one piece
+ * buffer reused throughout. Gives the event loop a turn every 64 MiB so
+ * that progress and other stages go on meanwhile.
+ */
+export async function hashLayerTar(root: string, entries: ScanEntry[], clamp: number | undefined): Promise<{ digest: string; size: number }> {
+  const diff = new Digester();
+  let n = 0;
+  for (const piece of tarPieces(tarItems(root, entries, clamp), PIECE, true)) {
+    diff.update(piece);
+    if (++n % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return { digest: diff.digest(), size: diff.size };
 }
