@@ -32,15 +32,30 @@ export function retimeKeyTime(mtime: number, epoch: number): number | 'epoch' {
   return mtime < epoch ? mtime : 'epoch';
 }
 
+/** Lines are hashed in batches of about this many characters: one update per line costs more than the hashing. */
+const BATCH = 1 << 16;
+
 class EntryHasher {
   private readonly links = new Map<string, string>();
+  private pending = '';
+  private pendingRetime = '';
 
   constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined, private readonly retime?: Hash) {}
 
   /** One line of both digests; `retimeFields` replaces `fields` in the retime one. */
   line(fields: unknown[], retimeFields: unknown[] = fields): void {
-    this.hash.update(`${JSON.stringify(fields)}\n`);
-    this.retime?.update(`${JSON.stringify(retimeFields)}\n`);
+    const text = `${JSON.stringify(fields)}\n`;
+    this.pending += text;
+    if (this.retime) this.pendingRetime += retimeFields === fields ? text : `${JSON.stringify(retimeFields)}\n`;
+    if (this.pending.length >= BATCH) this.flush();
+  }
+
+  /** Feeds the batched lines to the hashes (before reading a digest). */
+  flush(): void {
+    if (this.pending !== '') this.hash.update(this.pending);
+    if (this.pendingRetime !== '') this.retime?.update(this.pendingRetime);
+    this.pending = '';
+    this.pendingRetime = '';
   }
 
   entry(rel: string, path: string, st: Stats): void {
@@ -111,6 +126,7 @@ export async function copySourceDigests(step: CopyStep): Promise<{ exact: string
         }
       }
     }
+    h.flush();
     const exact = `sha256:${hash.digest('hex')}`;
     return retime ? { exact, retime: `sha256:${retime.digest('hex')}` } : { exact };
   } catch (err) {

@@ -18,7 +18,12 @@ const rel = (path: string): string => path.replace(/^\/+/, '');
 export class ContextTree implements SourceTree {
   readonly kind = 'context' as const;
 
-  constructor(private readonly dir: string, private readonly step: CopyStep, private readonly ignore?: IgnoreMatcher) {}
+  /** `dir` without trailing slashes, so that a canonical path can be appended to it. */
+  private readonly base: string;
+
+  constructor(private readonly dir: string, private readonly step: CopyStep, private readonly ignore?: IgnoreMatcher) {
+    this.base = dir.replace(/\/+$/, '');
+  }
 
   resolve(path: string, followFinal: boolean): string {
     return resolveInRoot(this, path, {
@@ -47,6 +52,9 @@ export class ContextTree implements SourceTree {
   }
 
   hostPath(path: string): string {
+    // The walk's paths are canonical (`/a/b`): appending them is what join
+    // would give, without its normalising pass over every entry's path.
+    if (path.startsWith('/') && this.base !== '' && !path.includes('//') && !path.includes('/.') && !path.endsWith('/')) return this.base + path;
     return join(this.dir, rel(path));
   }
 
