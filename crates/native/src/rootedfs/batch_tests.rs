@@ -103,7 +103,7 @@ fn hostile_entries_in_a_batch_stay_inside_the_root() {
     let mut l = Ops::default();
     l.op(batch::HARDLINK).str("p").str(outside.join("canary").to_str().unwrap());
     let err = batch::apply(&r, &mut st, &l.0).unwrap_err();
-    assert_eq!((err.code, err.op, err.path.as_str()), ("E_LAYER_FS", "link", outside.join("canary").to_str().unwrap()));
+    assert_eq!((err.code.as_str(), err.op, err.path.as_str()), ("E_LAYER_FS", "link", outside.join("canary").to_str().unwrap()));
     assert_eq!(fs::metadata(outside.join("canary")).unwrap().nlink(), 1);
     assert_outside_untouched(&outside);
 }
