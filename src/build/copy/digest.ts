@@ -17,12 +17,11 @@
 // each time as `mtime < epoch ? mtime : "epoch"`, so that it is the same
 // under two epochs exactly when retiming the layer gives what a fresh
 // build would.
-import type { Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { selectSources } from './select.js';
 import { sourceTree } from './trees.js';
-import { atStep, type CopyStep, entryKind, type SourceTree } from './types.js';
+import { atStep, type CopyStep, entryKind, type EntryStat, type SourceTree } from './types.js';
 import { downloadUrl } from './url.js';
 import { TreeWalker } from './walk.js';
 import { FileDigests } from './file-digests.js';
@@ -58,7 +57,7 @@ class EntryHasher {
     this.pendingRetime = '';
   }
 
-  entry(rel: string, path: string, st: Stats): void {
+  entry(rel: string, path: string, st: EntryStat): void {
     const kind = entryKind(st);
     if (!kind) return;
     const owner = this.tree.kind === 'layers' ? [st.uid, st.gid] : [];
@@ -122,7 +121,7 @@ export async function copySourceDigests(step: CopyStep): Promise<{ exact: string
             break;
           }
           h.entry(rel, item.path, item.stat);
-          for (const e of walker.walk(item.path, rel)) h.entry(e.rel, e.path, e.stat);
+          for (const e of walker.walkListed(item.path, rel)) h.entry(e.rel, e.path, e.stat);
         }
       }
     }

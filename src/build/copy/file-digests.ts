@@ -70,7 +70,7 @@ export class FileDigests {
   }
 
   /** The content digest of the regular file at `hostPath`, whose lstat is `st`. */
-  digest(hostPath: string, st: Stats): string {
+  digest(hostPath: string, st: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>): string {
     const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     const racy = Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < this.racyMs;
     if (racy) return sha256File(hostPath);

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { resolveInRoot, type LayerView } from '../../image/layer-view.js';
 import { stackView } from '../../image/stack-view.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
-import { type CopyStep, type SourceTree, stepError } from './types.js';
+import { type CopyStep, type EntryStat, type SourceTree, stepError } from './types.js';
+import { listDir } from './listing.js';
 
 const rel = (path: string): string => path.replace(/^\/+/, '');
 
@@ -47,6 +48,10 @@ export class ContextTree implements SourceTree {
     return readdirSync(this.hostPath(path)).sort();
   }
 
+  list(path: string): Array<[string, EntryStat]> | undefined {
+    return listDir(this.hostPath(path));
+  }
+
   readlink(path: string): string {
     return readlinkSync(this.hostPath(path), 'utf8');
   }
@@ -59,8 +64,9 @@ export class ContextTree implements SourceTree {
   }
 
   ignored(path: string): boolean {
+    if (this.ignore === undefined) return false;
     const r = rel(path);
-    return r !== '' && this.ignore !== undefined && this.ignore.ignores(r);
+    return r !== '' && this.ignore.ignores(r);
   }
 
   mayIncludeBelow(path: string): boolean {
