@@ -25,7 +25,7 @@ describe('FileDigests', () => {
   it('persists what a build used and answers from it without reading the file', () => {
     const f = join(dir, 'b');
     writeFileSync(f, 'persisted');
-    const path = join(dir, 'memo.json');
+    const path = join(dir, 'memo');
     const st = lstatSync(f);
     // racyMs 0: trust timestamps at once (the default waits 2 s, longer than a test should).
     const a = new FileDigests(path, 0);
@@ -42,7 +42,7 @@ describe('FileDigests', () => {
     const g = join(dir, 'd');
     writeFileSync(f, 'c');
     writeFileSync(g, 'd');
-    const path = join(dir, 'memo-noop.json');
+    const path = join(dir, 'memo-noop');
     const first = new FileDigests(path, 0);
     first.digest(f, lstatSync(f));
     first.digest(g, lstatSync(g));
@@ -58,11 +58,11 @@ describe('FileDigests', () => {
     const fewer = new FileDigests(path, 0);
     fewer.digest(f, lstatSync(f));
     fewer.save();
-    expect(Object.values(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>)).toEqual([sha256File(f)]);
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')[1])).toEqual([sha256File(f)]);
   });
 
   it('reads no memo when nothing is asked, and keeps one memo per context directory', () => {
-    const missing = join(dir, 'never', 'memo.json');
+    const missing = join(dir, 'never', 'memo');
     const memo = new FileDigests(missing, 0);
     memo.save();
     expect(existsSync(missing)).toBe(false);
@@ -70,5 +70,18 @@ describe('FileDigests', () => {
     expect(memoPath(root, '/ctx/a')).toBe(memoPath(root, '/ctx/a/'));
     expect(memoPath(root, '/ctx/a')).not.toBe(memoPath(root, '/ctx/b'));
     expect(memoPath(root, '/ctx/a').startsWith(join(root, 'cache', 'file-digests'))).toBe(true);
+  });
+
+  it('skips a torn line and keeps the whole ones', () => {
+    const f = join(dir, 'e');
+    writeFileSync(f, 'e');
+    const path = join(dir, 'memo-torn');
+    const a = new FileDigests(path, 0);
+    const d = a.digest(f, lstatSync(f));
+    a.save();
+    writeFileSync(path, `${readFileSync(path, 'utf8')}1:2:3:4:5 abcdef`);
+    const b = new FileDigests(path, 0);
+    expect(b.digest(join(dir, 'no-such-file'), lstatSync(f))).toBe(d);
+    expect(() => b.digest(join(dir, 'no-such-file'), { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 })).toThrow(/ENOENT/);
   });
 });
