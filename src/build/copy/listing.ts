@@ -65,6 +65,9 @@ export function decodeListing(names: string, stats: Buffer): Array<[string, Entr
 
 /** `hostDir`'s entries with their lstat, or undefined when the crate cannot list it (the caller falls back). */
 export function listDir(hostDir: string): Array<[string, EntryStat]> | undefined {
-  const l = native().lstatDir(hostDir);
+  const api = native();
+  // A .node built before lstatDir existed (a checkout not yet rebuilt with `npm run build:native`): the walk still works.
+  if (typeof api.lstatDir !== 'function') return undefined;
+  const l = api.lstatDir(hostDir);
   return l === null ? undefined : decodeListing(l.names, l.stats);
 }
