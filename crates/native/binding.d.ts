@@ -139,6 +139,15 @@ export interface CopyUpOptions {
 /** Decodes a raw wait status, as written by a detached container's monitor. */
 export declare function decodeWaitStatus(status: number): ExitStatus
 
+/**
+ * A directory's entries: `names` NUL-terminated, `stats` the records
+ * (dirstat::FIELDS little-endian f64 per entry, in the same order).
+ */
+export interface DirListing {
+  names: string
+  stats: Buffer
+}
+
 /** Ownership, permission bits (incl. setuid/setgid/sticky), mtime and xattrs of an entry. */
 export interface EntryMeta {
   uid: number
@@ -182,6 +191,13 @@ export interface JoinOptions {
  * flock on `path`, created if missing; resolves to the lock's fd.
  */
 export declare function lockFile(path: string, exclusive: boolean): Promise<number>
+
+/**
+ * The entries of `dir` with their lstat records in one call, or null when
+ * the directory cannot be read or holds a name that is not UTF-8 (the
+ * caller then reads it the ordinary way, which reports the error).
+ */
+export declare function lstatDir(dir: string): DirListing | null
 
 /**
  * A pipe as [readFd, writeFd], both close-on-exec: for capturing a

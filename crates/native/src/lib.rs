@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod cgroup;
 pub mod child;
+pub mod dirstat;
 pub mod error;
 pub mod launch;
 pub mod layerscan;
@@ -24,6 +25,7 @@ pub mod syscall;
 pub mod usage;
 pub mod userns;
 
+mod napi_dirstat;
 mod napi_fs;
 mod napi_layer;
 mod napi_procview;

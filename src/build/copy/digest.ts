@@ -17,12 +17,11 @@
 // each time as `mtime < epoch ? mtime : "epoch"`, so that it is the same
 // under two epochs exactly when retiming the layer gives what a fresh
 // build would.
-import type { Stats } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { selectSources } from './select.js';
 import { sourceTree } from './trees.js';
-import { atStep, type CopyStep, entryKind, type SourceTree } from './types.js';
+import { atStep, type CopyStep, entryKind, type EntryStat, type SourceTree } from './types.js';
 import { downloadUrl } from './url.js';
 import { TreeWalker } from './walk.js';
 import { FileDigests } from './file-digests.js';
@@ -32,18 +31,33 @@ export function retimeKeyTime(mtime: number, epoch: number): number | 'epoch' {
   return mtime < epoch ? mtime : 'epoch';
 }
 
+/** Lines are hashed in batches of about this many characters: one update per line costs more than the hashing. */
+const BATCH = 1 << 16;
+
 class EntryHasher {
   private readonly links = new Map<string, string>();
+  private pending = '';
+  private pendingRetime = '';
 
   constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined, private readonly retime?: Hash) {}
 
   /** One line of both digests; `retimeFields` replaces `fields` in the retime one. */
   line(fields: unknown[], retimeFields: unknown[] = fields): void {
-    this.hash.update(`${JSON.stringify(fields)}\n`);
-    this.retime?.update(`${JSON.stringify(retimeFields)}\n`);
+    const text = `${JSON.stringify(fields)}\n`;
+    this.pending += text;
+    if (this.retime) this.pendingRetime += retimeFields === fields ? text : `${JSON.stringify(retimeFields)}\n`;
+    if (this.pending.length >= BATCH) this.flush();
   }
 
-  entry(rel: string, path: string, st: Stats): void {
+  /** Feeds the batched lines to the hashes (before reading a digest). */
+  flush(): void {
+    if (this.pending !== '') this.hash.update(this.pending);
+    if (this.pendingRetime !== '') this.retime?.update(this.pendingRetime);
+    this.pending = '';
+    this.pendingRetime = '';
+  }
+
+  entry(rel: string, path: string, st: EntryStat): void {
     const kind = entryKind(st);
     if (!kind) return;
     const owner = this.tree.kind === 'layers' ? [st.uid, st.gid] : [];
@@ -107,10 +121,11 @@ export async function copySourceDigests(step: CopyStep): Promise<{ exact: string
             break;
           }
           h.entry(rel, item.path, item.stat);
-          for (const e of walker.walk(item.path, rel)) h.entry(e.rel, e.path, e.stat);
+          for (const e of walker.walkListed(item.path, rel)) h.entry(e.rel, e.path, e.stat);
         }
       }
     }
+    h.flush();
     const exact = `sha256:${hash.digest('hex')}`;
     return retime ? { exact, retime: `sha256:${retime.digest('hex')}` } : { exact };
   } catch (err) {

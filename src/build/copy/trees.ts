@@ -11,14 +11,20 @@ import { join } from 'node:path';
 import { resolveInRoot, type LayerView } from '../../image/layer-view.js';
 import { stackView } from '../../image/stack-view.js';
 import type { IgnoreMatcher } from '../context/ignore.js';
-import { type CopyStep, type SourceTree, stepError } from './types.js';
+import { type CopyStep, type EntryStat, type SourceTree, stepError } from './types.js';
+import { listDir } from './listing.js';
 
 const rel = (path: string): string => path.replace(/^\/+/, '');
 
 export class ContextTree implements SourceTree {
   readonly kind = 'context' as const;
 
-  constructor(private readonly dir: string, private readonly step: CopyStep, private readonly ignore?: IgnoreMatcher) {}
+  /** `dir` without trailing slashes, so that a canonical path can be appended to it. */
+  private readonly base: string;
+
+  constructor(private readonly dir: string, private readonly step: CopyStep, private readonly ignore?: IgnoreMatcher) {
+    this.base = dir.replace(/\/+$/, '');
+  }
 
   resolve(path: string, followFinal: boolean): string {
     return resolveInRoot(this, path, {
@@ -42,17 +48,25 @@ export class ContextTree implements SourceTree {
     return readdirSync(this.hostPath(path)).sort();
   }
 
+  list(path: string): Array<[string, EntryStat]> | undefined {
+    return listDir(this.hostPath(path));
+  }
+
   readlink(path: string): string {
     return readlinkSync(this.hostPath(path), 'utf8');
   }
 
   hostPath(path: string): string {
+    // The walk's paths are canonical (`/a/b`): appending them is what join
+    // would give, without its normalising pass over every entry's path.
+    if (path.startsWith('/') && this.base !== '' && !path.includes('//') && !path.includes('/.') && !path.endsWith('/')) return this.base + path;
     return join(this.dir, rel(path));
   }
 
   ignored(path: string): boolean {
+    if (this.ignore === undefined) return false;
     const r = rel(path);
-    return r !== '' && this.ignore !== undefined && this.ignore.ignores(r);
+    return r !== '' && this.ignore.ignores(r);
   }
 
   mayIncludeBelow(path: string): boolean {

@@ -70,6 +70,12 @@ export interface SourceTree {
   lstat(path: string): Stats | undefined;
   /** Visible names, sorted. */
   readdir(path: string): string[];
+  /**
+   * Names sorted as readdir's, each with its lstat, in one call where the
+   * tree can (undefined: use readdir and lstat). Entries removed meanwhile
+   * are left out, as lstat's undefined drops them.
+   */
+  list?(path: string): Array<[string, EntryStat]> | undefined;
   readlink(path: string): string;
   /** The host file holding `path`'s data. */
   hostPath(path: string): string;
@@ -103,10 +109,17 @@ export type SourceItem =
   | { kind: 'archive'; path: string; hostPath: string; stat: Stats; written: string; compression: ArchiveCompression }
   | { kind: 'url'; url: string; name: string };
 
+/**
+ * The lstat fields the walk and the cache key read: a Node Stats has them,
+ * and so does an entry listed in one native call (listing.ts).
+ */
+export type EntryStat = Pick<Stats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeMs' | 'ctimeMs'
+  | 'isDirectory' | 'isFile' | 'isSymbolicLink' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice'>;
+
 /** What one entry of a copied tree is. */
 export type EntryKind = 'dir' | 'file' | 'symlink' | 'fifo' | 'char' | 'block';
 
-export function entryKind(st: Stats): EntryKind | undefined {
+export function entryKind(st: EntryStat): EntryKind | undefined {
   if (st.isDirectory()) return 'dir';
   if (st.isFile()) return 'file';
   if (st.isSymbolicLink()) return 'symlink';

@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import fetch from 'node-fetch';
 import { type CopyStep, stepError } from './types.js';
 
 export interface Download {
@@ -82,6 +81,8 @@ async function fetchTo(step: CopyStep, url: string, dir: string): Promise<Downlo
   }
   let res;
   try {
+    // Loaded here, not at the top: every build loads this module, few download (node-fetch and its polyfills are ~250 KB to parse).
+    const { default: fetch } = await import('node-fetch');
     res = await fetch(url, { redirect: 'follow' });
   } catch (err) {
     throw stepError(step, 'E_URL_FETCH', `ADD ${url}: ${(err as Error).message}`, err);

@@ -11,7 +11,7 @@ import { openStore } from '../../store/index.js';
 import { MediaType, type ImageConfig, type ImageManifest } from '../../image/oci.js';
 import { parseStages, planBuild, readContainerfile, undeclaredWarning } from '../index.js';
 import { loadIgnore } from '../context/index.js';
-import { FileDigests } from '../copy/file-digests.js';
+import { FileDigests, memoPath } from '../copy/file-digests.js';
 import type { BuildContext, BuildOptions, StageResult } from './build-context.js';
 import { BuildCache } from './cache.js';
 import { drain } from './background.js';
@@ -69,7 +69,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       images: new Map(),
       resolved: new Map(),
       ignore: opts.contextIsTar ? undefined : loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
-      fileDigests: new FileDigests(join(opts.root, 'cache', 'file-digests.json')),
+      fileDigests: new FileDigests(memoPath(opts.root, opts.contextDir)),
       imports,
       usedSteps: [],
     };

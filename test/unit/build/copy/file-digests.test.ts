@@ -1,8 +1,8 @@
-import { lstatSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileDigests, sha256File } from '../../../../src/build/copy/file-digests.js';
+import { FileDigests, memoPath, sha256File } from '../../../../src/build/copy/file-digests.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsb-fd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +25,7 @@ describe('FileDigests', () => {
   it('persists what a build used and answers from it without reading the file', () => {
     const f = join(dir, 'b');
     writeFileSync(f, 'persisted');
-    const path = join(dir, 'memo.json');
+    const path = join(dir, 'memo');
     const st = lstatSync(f);
     // racyMs 0: trust timestamps at once (the default waits 2 s, longer than a test should).
     const a = new FileDigests(path, 0);
@@ -35,5 +35,53 @@ describe('FileDigests', () => {
     expect(new FileDigests(path, 0).digest(join(dir, 'no-such-file'), st)).toBe(d);
     // A file changed just now is never answered from the memo.
     expect(() => new FileDigests(path).digest(join(dir, 'no-such-file'), st)).toThrow(/ENOENT/);
+  });
+
+  it('writes nothing on a rebuild that learnt nothing, and rewrites when an entry goes unused', () => {
+    const f = join(dir, 'c');
+    const g = join(dir, 'd');
+    writeFileSync(f, 'c');
+    writeFileSync(g, 'd');
+    const path = join(dir, 'memo-noop');
+    const first = new FileDigests(path, 0);
+    first.digest(f, lstatSync(f));
+    first.digest(g, lstatSync(g));
+    first.save();
+    const written = statSync(path).ino;
+    // The same files again: every answer from the file, so it is left as it is (same inode, no rename).
+    const again = new FileDigests(path, 0);
+    expect(again.digest(f, lstatSync(f))).toBe(sha256File(f));
+    again.digest(g, lstatSync(g));
+    again.save();
+    expect(statSync(path).ino).toBe(written);
+    // Only one of them: the other is dropped, so the file is rewritten without it.
+    const fewer = new FileDigests(path, 0);
+    fewer.digest(f, lstatSync(f));
+    fewer.save();
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => l.split(' ')[1])).toEqual([sha256File(f)]);
+  });
+
+  it('reads no memo when nothing is asked, and keeps one memo per context directory', () => {
+    const missing = join(dir, 'never', 'memo');
+    const memo = new FileDigests(missing, 0);
+    memo.save();
+    expect(existsSync(missing)).toBe(false);
+    const root = join(dir, 'root');
+    expect(memoPath(root, '/ctx/a')).toBe(memoPath(root, '/ctx/a/'));
+    expect(memoPath(root, '/ctx/a')).not.toBe(memoPath(root, '/ctx/b'));
+    expect(memoPath(root, '/ctx/a').startsWith(join(root, 'cache', 'file-digests'))).toBe(true);
+  });
+
+  it('skips a torn line and keeps the whole ones', () => {
+    const f = join(dir, 'e');
+    writeFileSync(f, 'e');
+    const path = join(dir, 'memo-torn');
+    const a = new FileDigests(path, 0);
+    const d = a.digest(f, lstatSync(f));
+    a.save();
+    writeFileSync(path, `${readFileSync(path, 'utf8')}1:2:3:4:5 abcdef`);
+    const b = new FileDigests(path, 0);
+    expect(b.digest(join(dir, 'no-such-file'), lstatSync(f))).toBe(d);
+    expect(() => b.digest(join(dir, 'no-such-file'), { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 })).toThrow(/ENOENT/);
   });
 });
