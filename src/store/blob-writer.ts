@@ -19,7 +19,7 @@ import { createReadStream, fchmodSync, fstatSync, lstatSync, renameSync, unlinkS
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { WritebackPacer } from '../native/index.js';
 import { digestHex, digestMismatch } from './digest.js';
-import type { BlobInfo, ExpectedBlob } from './index.js';
+import type { BlobInfo, ExpectedBlob } from './types.js';
 
 /** Where committed blobs go, and how their directory entry is made durable. */
 export interface BlobTarget {

@@ -21,7 +21,7 @@ import { TsbuildError } from '../errors.js';
 import { BlobWriter, UNSYNCED_BIT } from './blob-writer.js';
 import { bootId } from './boot.js';
 import { digestHex, digestMismatch, sha256Of, VerifyingTransform } from './digest.js';
-import type { BlobInfo, ExpectedBlob } from './index.js';
+import type { BlobInfo, ExpectedBlob } from './types.js';
 
 /** Temp names carry the writer's pid so that clean() can tell garbage from work in progress. */
 export function tempName(kind: string): string {

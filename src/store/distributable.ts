@@ -12,7 +12,8 @@
 // byte for byte, so its digest stays the registry's.
 import type { Descriptor, ImageManifest } from '../image/oci.js';
 import { sha256Of } from './digest.js';
-import type { GzipChoice, Store } from './index.js';
+import type { GzipChoice } from './codec/layer-gzip.js';
+import type { Store } from './types.js';
 
 export interface DistributableManifest {
   bytes: Buffer;

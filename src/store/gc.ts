@@ -12,7 +12,7 @@ import type { ImageConfig, ImageManifest } from '../image/oci.js';
 import { tempName } from './blobs.js';
 import type { BlobStore } from './blobs.js';
 import { digestHex, isDigest } from './digest.js';
-import type { ImageRecord } from './index.js';
+import type { ImageRecord } from './types.js';
 
 export interface ContainerRef {
   id: string;

@@ -10,7 +10,7 @@ import { TsbuildError } from '../errors.js';
 import { tryParseReference, parseReference } from '../reference/index.js';
 import { fsyncDir, tempName } from './blobs.js';
 import { digestHex, isDigest } from './digest.js';
-import type { ImageRecord } from './index.js';
+import type { ImageRecord } from './types.js';
 
 interface IndexFile {
   version: 1;

@@ -29,7 +29,7 @@ import { bootId } from './boot.js';
 // (unpack.ts, tar-stream) still loads only when a layer is unpacked.
 import { startLayerUnpack } from './codec/layer-unpacker.js';
 import { fromNative, native } from '../native/index.js';
-import type { LayerSource } from './index.js';
+import type { LayerSource } from './types.js';
 import type { LockManager } from './lock.js';
 
 export interface LayerMeta {

@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import { tempName } from './blobs.js';
-import type { ByteSink, Store } from './index.js';
+import type { ByteSink, Store } from './types.js';
 
 export type LazySource =
   | { kind: 'registry'; host: string; repository: string; insecure?: boolean }

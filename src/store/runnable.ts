@@ -3,7 +3,7 @@
 import { TsbuildError } from '../errors.js';
 import type { RunnableImage } from '../image/runnable.js';
 import { tryParseReference } from '../reference/index.js';
-import type { Store } from './index.js';
+import type { Store } from './types.js';
 
 export async function resolveRunnable(store: Store, ref: string): Promise<RunnableImage> {
   return store.withLease(async () => {

@@ -15,7 +15,7 @@ import { BlobStore, notFound as blobNotFound } from './blobs.js';
 import { computeUsage, listContainers, recordContent, sweep } from './gc.js';
 import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './images.js';
 import { indexedManifests } from './index-records.js';
-import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './index.js';
+import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './types.js';
 import { LayerStore } from './layers.js';
 import { BlobOnDemand, type DerivedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';

@@ -161,4 +161,13 @@ describe('src/ layering (issue 15)', () => {
       .map((e) => `${area(e.from)} → ${area(e.to)}: ${show(e)}`);
     expect(bad, `upward imports:\n  ${bad.join('\n  ')}`).toEqual([]);
   });
+
+  it('keeps the store contract apart from its implementation', () => {
+    // store/types.ts is the contract (types only); store/index.ts exports it and opens a store.
+    // A store module that imported index.ts would import the implementation it is part of.
+    const back = typeEdges.filter((e) => e.from.startsWith('store/') && e.from !== 'store/index.ts' && e.to === 'store/index.ts').map(show);
+    expect(back).toEqual([]);
+    const runtime = edges.filter((e) => e.from === 'store/types.ts').map(show);
+    expect(runtime, 'store/types.ts holds types only').toEqual([]);
+  });
 });
