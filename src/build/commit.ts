@@ -9,9 +9,10 @@ import type { Store } from '../store/index.js';
 import { INIT_FILES } from '../run/container-fs.js';
 import type { ContainerState } from '../run/state.js';
 import { writeLayer } from '../image/layer-writer.js';
-import { MediaType, type ImageConfig, type ImageManifest } from '../image/oci.js';
+import type { ImageConfig } from '../image/oci.js';
 import { expandStage, parseStages } from './index.js';
-import { applyConfigInstruction } from './executor/config-steps.js';
+import { applyConfigInstruction } from './instructions/config-steps.js';
+import { writeImage } from './write-image.js';
 
 export interface CommitOptions {
   /** Instructions such as `CMD ["/app"]` or `ENV A=b`, applied to the config. */
@@ -53,15 +54,8 @@ export async function commitContainer(store: Store, c: ContainerState, upperDir:
     };
     config = applyChanges(config, opts.changes);
     if (layer) await store.ensureLayerUnpacked(layer.diffId, layer.digest, layer.mediaType);
-    const configBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(config)));
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
-      layers: [...baseManifest.layers, ...(layer ? [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }] : [])],
-    };
-    const manifestBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
-    const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags });
+    const baseLayers = baseManifest.layers.map((l, i) => ({ ...l, diffId: baseConfig.rootfs.diff_ids[i] as string }));
+    const { record } = await writeImage(store, config, [...baseLayers, ...(layer ? [layer] : [])], opts.tags);
     return { id: record.id, names: record.names };
   });
 }

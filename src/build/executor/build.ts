@@ -6,9 +6,9 @@
 // targets written last (src/build/cache). (--output and --push are the
 // CLI's, after this.)
 import { join } from 'node:path';
-import { TsbuildError } from '../../errors.js';
 import { openStore } from '../../store/index.js';
-import { MediaType, type ImageConfig, type ImageManifest } from '../../image/oci.js';
+import { MediaType, type ImageConfig } from '../../image/oci.js';
+import { writeImage } from '../write-image.js';
 import { parseStages, planBuild, readContainerfile, undeclaredWarning } from '../index.js';
 import { loadIgnore } from '../context/index.js';
 import { FileDigests, memoPath } from '../copy/file-digests.js';
@@ -146,19 +146,6 @@ async function recordImage(ctx: BuildContext, state: ImageState): Promise<Omit<B
   const inner = { ...(state.config.config ?? {}) };
   if (opts.labels.size > 0) inner.Labels = { ...(inner.Labels ?? {}), ...Object.fromEntries(opts.labels) };
   const config: ImageConfig = withFinalTimes({ ...state.config, config: inner }, opts.epoch);
-  const configBlob = await store.putBlobBytes(Buffer.from(JSON.stringify(config)));
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
-    layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  const manifestBlob = await store.putBlobBytes(manifestBytes);
-  // The build's one sync; it also proves layers of the image that another
-  // (killed) build of this boot left pending, so the name covers them.
-  await store.flush({ diffIds: state.layers.map((l) => l.diffId), blobs: state.layers.map((l) => l.digest) });
-  const record = await store.putImage({ manifestDigest: manifestBlob.digest, manifestMediaType: MediaType.ociManifest, configDigest: configBlob.digest, names: opts.tags, layerDigests: manifest.layers.map((l) => l.digest) });
-  if (record.id !== configBlob.digest) throw new TsbuildError('E_INTERNAL', 'image record does not match its config');
-  return { imageId: record.id, manifestDigest: manifestBlob.digest, manifestSize: manifestBytes.length, manifestMediaType: MediaType.ociManifest, tags: record.names };
+  const { record, manifestDigest, manifestSize } = await writeImage(store, config, state.layers, opts.tags);
+  return { imageId: record.id, manifestDigest, manifestSize, manifestMediaType: MediaType.ociManifest, tags: record.names };
 }

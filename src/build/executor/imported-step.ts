@@ -6,7 +6,7 @@
 import type { StageInstruction } from '../index.js';
 import type { ImportedEntry } from '../cache/import.js';
 import type { BuildContext } from './build-context.js';
-import { applyConfigInstruction } from './config-steps.js';
+import { applyConfigInstruction } from '../instructions/config-steps.js';
 import { withHistory, withLayer, type ImageState, type LayerRef } from './image-state.js';
 import { markLazy } from './lazy-layers.js';
 

@@ -18,7 +18,7 @@ import { containerEnv } from '../../run/process-spec.js';
 import type { SecurityConfig } from '../../run/security.js';
 import { resolveUser } from '../../run/user.js';
 import { runScript, type RunInstruction } from '../index.js';
-import { commandArgv, DEFAULT_SHELL } from './config-steps.js';
+import { commandArgv, DEFAULT_SHELL } from '../instructions/config-steps.js';
 import { prepareMounts, type MountContext } from './run-mounts.js';
 import { makeTempDir } from '../../store/blobs.js';
 import { checkStackDepth } from '../../run/overlay-depth.js';

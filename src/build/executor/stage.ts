@@ -18,7 +18,7 @@ import { expandStage, parseStages, resolveSource, type PlannedStage, type Stage,
 import type { BuildContext, StageResult } from './build-context.js';
 import { cacheKey } from './cache.js';
 import { newEntryTime, stepTime } from './history-times.js';
-import { applyConfigInstruction, nopHistory } from './config-steps.js';
+import { applyConfigInstruction, nopHistory } from '../instructions/config-steps.js';
 import { fromStored, layerDirs, scratchState, toStored, withHistory, withLayer, type ImageState } from './image-state.js';
 import { useImage } from './images.js';
 import { sourceState } from './source-state.js';
