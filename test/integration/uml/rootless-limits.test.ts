@@ -45,6 +45,13 @@ fork30='for i in $(seq 30); do sleep 2 & done; echo all-forked'
 asuser ${D}/init "${ts} run --rm --pids-limit 10 ${IMG} sh -c '$fork30'" >/tmp/pids.out 2>/tmp/pids.err; echo "pids.status=$?"
 sed 's/^/pids.stdout=/' /tmp/pids.out; sed 's/^/pids.stderr=/' /tmp/pids.err
 echo "inside=$(asuser ${D}/init "${ts} run --rm --cpus 0.5 --memory 32m ${IMG} cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/memory.max" 2>&1 | tr '\\n' ,)"
+# Detached: its cgroup sits below the delegated one, exec joins it, rm -f removes it.
+asuser ${D}/init "${ts} run -d --name lim --memory 32m --pids-limit 10 ${IMG} sleep 600" >/dev/null 2>/tmp/d.err; echo "d.status=$?"
+sed 's/^/d.stderr=/' /tmp/d.err
+for f in ${D}/tsbuild/*/memory.max; do echo "d.memory.max=$(cat $f)"; echo "d.procs=$(wc -l < $(dirname $f)/cgroup.procs)"; done
+echo "d.exec=$(asuser ${D}/init "${ts} exec lim cat /sys/fs/cgroup/pids.max" 2>&1)"
+asuser ${D}/init "${ts} rm -f lim" >/dev/null 2>&1; echo "d.rm=$?"
+echo "d.left=$(find ${D}/tsbuild -mindepth 1 -type d | wc -l)"
 asuser ${D}/init "${ts} run --rm --memory 32m ${IMG} true" >/dev/null 2>&1; echo "after.dirs=$(find ${D} -mindepth 1 -type d | grep -v '^${D}/init$' | grep -v '^${D}/tsbuild$' | wc -l)"
 asuser /sys/fs/cgroup/plain/init "${ts} run --rm --memory 32m ${IMG} true" 2>/tmp/plain.err; echo "plain.status=$?"
 sed 's/^/plain.stderr=/' /tmp/plain.err
@@ -80,6 +87,14 @@ describe('rootless limits in a delegated cgroup v2 subtree (user-mode-linux gues
   });
   it('writes cpu.max and memory.max for --cpus and --memory', () => {
     expect(one('inside'), guest.output).toBe('50000 100000,33554432,');
+  });
+  it('puts a detached container cgroup below the delegated one; exec joins it, rm -f removes it', () => {
+    expect(one('d.status'), all('d.stderr')).toBe('0');
+    expect(values.get('d.memory.max'), guest.output).toEqual([String(32 * 1024 * 1024)]);
+    expect(one('d.procs')).not.toBe('0');
+    expect(one('d.exec')).toBe('10');
+    expect(one('d.rm')).toBe('0');
+    expect(one('d.left')).toBe('0');
   });
   it('leaves no container cgroup, process or mount behind', () => {
     expect(one('after.dirs'), guest.output).toBe('0');
