@@ -1,12 +1,13 @@
 // The per-container cgroup, named tsbuild/<id> on whichever cgroup version
 // the host runs. The native writers do the work; this module only knows the
-// naming and where cgroupfs lives.
+// naming and where cgroupfs lives: the host's, or in rootless mode the
+// subtree delegated to the user (cgroup-delegation.ts).
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
 import { inUserNamespace } from '../store/privilege.js';
 import { TsbuildError } from '../errors.js';
+import { detectDelegation } from './cgroup-delegation.js';
 import type { ResourceLimits } from './limits.js';
 
 export const CGROUP_ROOT = process.env.TSBUILD_CGROUP_ROOT ?? '/sys/fs/cgroup';
@@ -25,7 +26,8 @@ export function storeTag(root: string): string {
 
 /**
  * Rootless mode (tsbuild runs in a user namespace): the host's cgroupfs
- * belongs to real root, so containers get no cgroup of their own.
+ * belongs to real root, so containers get a cgroup only when they have limits
+ * and the user has a delegated v2 subtree.
  */
 export function rootlessCgroups(): boolean {
   return inUserNamespace() && process.env.TSBUILD_CGROUP_ROOT === undefined;
@@ -41,25 +43,42 @@ function limitFlags(limits: ResourceLimits): string[] {
   return flags;
 }
 
+let delegatedRoot: string | undefined;
+
 /**
- * A limit flag in rootless mode is one line that says why it cannot work:
- * limits need a cgroup v2 subtree delegated to the user (systemd's
- * user@.service Delegate=yes), and on cgroup v1 nothing is delegated.
+ * Where container cgroups live: the host's cgroupfs, or for rootless mode the
+ * user's delegated subtree. Decided from where this process sits, so `rm`,
+ * `exec` and the reaper (other processes of the same user) find the same base.
+ */
+export function cgroupRoot(): string {
+  if (!rootlessCgroups()) return CGROUP_ROOT;
+  if (delegatedRoot === undefined) {
+    const d = detectDelegation(CGROUP_ROOT, {});
+    delegatedRoot = d.ok ? d.base : CGROUP_ROOT;
+  }
+  return delegatedRoot;
+}
+
+/**
+ * A limit flag in rootless mode works below a cgroup v2 subtree delegated to
+ * the user (systemd's user@.service Delegate=yes, or one chowned by hand);
+ * without one it is one line that names the missing file or controller.
  */
 export function refuseRootlessLimits(limits: ResourceLimits): void {
   const flags = limitFlags(limits);
   if (flags.length === 0) return;
-  const v2 = existsSync(join(CGROUP_ROOT, 'cgroup.controllers'));
-  const why = v2
-    ? 'this user has no delegated cgroup v2 subtree (a systemd user session with Delegate=yes)'
-    : `${CGROUP_ROOT} is cgroup v1, which cannot be delegated to an unprivileged user`;
-  throw new TsbuildError('E_ROOTLESS_LIMITS', `rootless: ${flags.join(', ')} needs a cgroup: ${why}; run without limits, or as root`, { exitCode: 125 });
+  const d = detectDelegation(CGROUP_ROOT, limits);
+  if (d.ok) {
+    delegatedRoot = d.base;
+    return;
+  }
+  throw new TsbuildError('E_ROOTLESS_LIMITS', `rootless: ${flags.join(', ')} needs a cgroup: ${d.why}; run without limits, or as root`, { exitCode: 125 });
 }
 
 /** Creates the cgroup and returns the cgroup.procs files the process must join. */
 export function createCgroup(name: string, limits: ResourceLimits): string[] {
   try {
-    const info = native().cgroupCreate(CGROUP_ROOT, name, {
+    const info = native().cgroupCreate(cgroupRoot(), name, {
       cpuPeriod: limits.cpuPeriod,
       cpuQuota: limits.cpuQuota,
       memory: limits.memory,
@@ -73,14 +92,14 @@ export function createCgroup(name: string, limits: ResourceLimits): string[] {
 }
 
 export function removeCgroup(name: string): void {
-  native().cgroupRemove(CGROUP_ROOT, name);
+  native().cgroupRemove(cgroupRoot(), name);
 }
 
 export function oomKilled(name: string): boolean {
-  return native().cgroupOomKills(CGROUP_ROOT, name) > 0;
+  return native().cgroupOomKills(cgroupRoot(), name) > 0;
 }
 
 /** The cgroup.procs files of an existing container cgroup (for exec). */
 export function cgroupProcsFiles(name: string): string[] {
-  return native().cgroupCreate(CGROUP_ROOT, name, {}).procsFiles;
+  return native().cgroupCreate(cgroupRoot(), name, {}).procsFiles;
 }

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
-import { CGROUP_ROOT } from './cgroups.js';
+import { cgroupRoot } from './cgroups.js';
 import { writeMeminfo } from './container-fs.js';
 import type { ResourceLimits } from './limits.js';
 
@@ -60,7 +60,7 @@ export function prepareProcView(containerDir: string, cgroup: string | undefined
   // TSBUILD_PROCVIEW=static: files written once, as for detached containers (the A/B in bench/procview.mjs).
   if (detached || process.env.TSBUILD_PROCVIEW === 'static') return snapshotView(dir, cgroup, limits);
   try {
-    native().procviewStart(dir, CGROUP_ROOT, cgroup);
+    native().procviewStart(dir, cgroupRoot(), cgroup);
   } catch {
     // No FUSE here (no /dev/fuse, or a kernel without it): the static view is still right about cpus and the limit.
     return snapshotView(dir, cgroup, limits);
@@ -72,7 +72,7 @@ function snapshotView(dir: string, cgroup: string, limits: ResourceLimits): Proc
   const binds: ProcBind[] = [];
   for (const f of ['cpuinfo', 'stat'] as const) {
     const path = join(dir, f);
-    writeFileSync(path, native().procviewRender(f, CGROUP_ROOT, cgroup));
+    writeFileSync(path, native().procviewRender(f, cgroupRoot(), cgroup));
     binds.push(bind(path, f));
   }
   if (limits.memory !== undefined) {

@@ -4,7 +4,7 @@
 // makes kill -9 of the CLI leave nothing behind for long.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP_ROOT, removeCgroup, storeTag } from './cgroups.js';
+import { cgroupRoot, removeCgroup, storeTag } from './cgroups.js';
 import { refreshContainer } from './container.js';
 import { listStates } from './state.js';
 
@@ -21,7 +21,7 @@ export function reapStale(root: string): void {
 
 /** tsbuild/<id> cgroups (in any controller) that no container record names. */
 function orphanCgroups(known: ReadonlySet<string>): string[] {
-  const parents = [join(CGROUP_ROOT, 'tsbuild'), join(CGROUP_ROOT, 'pids/tsbuild'), join(CGROUP_ROOT, 'memory/tsbuild'), join(CGROUP_ROOT, 'cpu/tsbuild')];
+  const parents = [join(cgroupRoot(), 'tsbuild'), join(cgroupRoot(), 'pids/tsbuild'), join(cgroupRoot(), 'memory/tsbuild'), join(cgroupRoot(), 'cpu/tsbuild')];
   const found = new Set<string>();
   for (const p of parents) {
     let entries: string[] = [];

@@ -12,7 +12,7 @@
 // that (VmHWM, before the child execs) and a peak not above it is reported
 // as an upper bound only (peakMemoryAtMostBytes), never as the step's own.
 import { native } from '../native/index.js';
-import { CGROUP_ROOT } from './cgroups.js';
+import { cgroupRoot } from './cgroups.js';
 
 export interface ProcessUsage {
   userSeconds: number;
@@ -50,6 +50,6 @@ export function chooseUsage(rusage: RawUsage | undefined | null, cgroup: RawUsag
 
 /** The usage of a waited container: its cgroup's when it has one (still present), else the rusage. */
 export function measureUsage(rusage: RawUsage | undefined | null, cgroupName: string | undefined, forkRssBytes?: number): ProcessUsage | undefined {
-  const cg = cgroupName === undefined ? undefined : native().cgroupUsage(CGROUP_ROOT, cgroupName);
+  const cg = cgroupName === undefined ? undefined : native().cgroupUsage(cgroupRoot(), cgroupName);
   return chooseUsage(rusage, cg, forkRssBytes);
 }
