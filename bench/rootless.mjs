@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { writeBusyboxLayout } from '../scripts/make-busybox-image.mjs';
 import { alternate, median, report, runMain } from './lib/measure.mjs';
 import { TSBUILD_BIN } from './lib/tsbuild.mjs';
+import { grantTraverse } from '../scripts/lib/user-access.mjs';
 
 const PREFIX = 'tsbbench';
 
@@ -27,7 +28,12 @@ function removeStaleUsers() {
   }
 }
 
+/** Per user made here: undoes its access to the checkout (grantTraverse). */
+const revokes = new Map();
+
 function removeUser(name) {
+  revokes.get(name)?.();
+  revokes.delete(name);
   const pids = spawnSync('ps', ['-u', name, '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
   for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   spawnSync('userdel', ['-r', '-f', name]);
@@ -39,6 +45,8 @@ function createUser() {
   const start = 3_000_000_000 + randomInt(10_000) * 65536;
   const range = `${start}-${start + 65535}`;
   execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]);
+  // The checkout (and TSBUILD_BIN) may sit in a private dir, as CI's `mktemp -d` clone does.
+  revokes.set(name, grantTraverse(name, TSBUILD_BIN));
   const [, , uid, gid, , home] = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`)).split(':');
   return { name, uid: Number(uid), gid: Number(gid), home, range };
 }

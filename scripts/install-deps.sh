@@ -6,7 +6,8 @@ set -euo pipefail
 # uidmap: the setuid newuidmap/newgidmap of rootless mode (and of rootless buildah, its oracle);
 # time: /usr/bin/time for bench/rootless.mjs's CPU figures.
 # debootstrap makes the bookworm base of bench/real-service.mjs and bench/pull-many-files.mjs (bench/lib/bookworm.mjs, many-files-image.mjs).
-pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config uidmap time debootstrap)
+# acl: setfacl, so a rootless test user can reach a checkout inside a private mktemp dir (scripts/lib/user-access.mjs).
+pkgs=(docker-registry busybox-static buildah skopeo umoci podman runc tmux apache2-utils zstd xz-utils bzip2 docker.io attr git user-mode-linux kmod libseccomp-dev pkg-config uidmap time debootstrap acl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -6,7 +6,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturn
 import { randomInt } from 'node:crypto';
 import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tsbuildBin } from '../fixtures.js';
+import { repoDir, tsbuildBin } from '../fixtures.js';
+import { grantTraverse } from '../../../scripts/lib/user-access.mjs';
 
 export interface TestUser {
   name: string;
@@ -32,6 +33,8 @@ export function createTestUser(prefix = 'tsrl'): TestUser {
   execFileSync('useradd', ['-m', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
   const range = `${subStart}-${subStart + subCount - 1}`;
   execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]);
+  // The checkout may sit in a private dir (CI clones into `mktemp -d`, mode 0700).
+  const revokeAccess = grantTraverse(name, repoDir);
   const [, , uid, gid, , home] = (readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`)) as string).split(':');
   // A login session's runtime dir (as pam_systemd makes /run/user/UID), inside the home so it goes with it:
   // without one, rootless buildah puts its runtime dirs in /tmp and /var/tmp.
@@ -51,6 +54,7 @@ export function createTestUser(prefix = 'tsrl'): TestUser {
       for (const pid of pids) {
         try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
       }
+      revokeAccess();
       spawnSync('usermod', ['--del-subuids', range, '--del-subgids', range, name]);
       spawnSync('userdel', ['-r', '-f', name]);
     },
