@@ -95,6 +95,32 @@ async function writeRandomLayer(blobsDir, tmpName, { index, files, fileMB, seed 
  * (`layerMB` MiB each, in 8 files), named `tag` (and `name`, the full
  * reference, for loaders that read containerd's annotation).
  */
+/**
+ * Writes an image's config and manifest blobs, oci-layout and index.json
+ * into the OCI layout DIR whose layer blobs (`layers`: digest, size, diffId;
+ * gzip) are already in DIR/blobs/sha256. Times are the epoch, so the same
+ * layers give the same digests.
+ */
+export function writeImageLayout(dir, { config: runConfig, layers, createdBy, tag, name }) {
+  const blobs = join(dir, 'blobs/sha256');
+  const config = Buffer.from(JSON.stringify({
+    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: runConfig,
+    rootfs: { type: 'layers', diff_ids: layers.map((d) => d.diffId) },
+    history: layers.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: createdBy })),
+  }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+    layers: layers.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d.digest, size: d.size })),
+  }));
+  for (const b of [config, manifest]) writeFileSync(join(blobs, sha(b).slice(7)), b);
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag, ...(name ? { 'io.containerd.image.name': name } : {}) } }],
+  }));
+}
+
 export async function writeLargeImageLayout(dir, { layers, layerMB, tag = '1', name, seed = 5 }) {
   const blobs = join(dir, 'blobs/sha256');
   mkdirSync(blobs, { recursive: true });
@@ -104,21 +130,12 @@ export async function writeLargeImageLayout(dir, { layers, layerMB, tag = '1', n
     renameSync(l.tmp, join(blobs, l.digest.slice(7)));
     descs.push(l);
   }
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: { Cmd: ['/bin/true'] },
-    rootfs: { type: 'layers', diff_ids: descs.map((d) => d.diffId) },
-    history: descs.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'tsbuild bench: random layer' })),
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: descs.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d.digest, size: d.size })),
-  }));
-  for (const b of [config, manifest]) writeFileSync(join(blobs, sha(b).slice(7)), b);
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag, ...(name ? { 'io.containerd.image.name': name } : {}) } }],
-  }));
+  writeImageLayout(dir, {
+    config: { Cmd: ['/bin/true'] },
+    layers: descs,
+    createdBy: 'tsbuild bench: random layer',
+    tag,
+    name,
+  });
   return { bytes: descs.reduce((a, d) => a + d.size, 0) };
 }

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { writeImageLayout } from './inputs.mjs';
 
 export const CACHE = process.env.TSBUILD_BENCH_CACHE ?? '/var/tmp/tsbuild-bench-cache';
 const DEBOOTSTRAP = '/usr/sbin/debootstrap';
@@ -112,27 +113,16 @@ async function writeLayer(blobsDir, root, paths, { prefix = '', before = [], ext
   return { digest, size, diffId: `sha256:${diff.digest('hex')}`, files };
 }
 
-const sha = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 /** Writes config, manifest, index.json and oci-layout for `layers`; returns {bytes, files, layers}. */
 function finishLayout(dir, layers, { tag, name, what }) {
-  const blobs = join(dir, 'blobs/sha256');
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: '1970-01-01T00:00:00Z', config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: layers.map((d) => d.diffId) },
-    history: layers.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: `tsbuild bench: ${what}` })),
-  }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: layers.map((d) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d.digest, size: d.size })),
-  }));
-  for (const b of [config, manifest]) writeFileSync(join(blobs, sha(b).slice(7)), b);
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag, ...(name ? { 'io.containerd.image.name': name } : {}) } }],
-  }));
+  writeImageLayout(dir, {
+    config: { Cmd: ['/bin/sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+    layers,
+    createdBy: `tsbuild bench: ${what}`,
+    tag,
+    name,
+  });
   const summary = { bytes: layers.reduce((a, d) => a + d.size, 0), files: layers.reduce((a, d) => a + d.files, 0), layers: layers.length };
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
   return summary;
