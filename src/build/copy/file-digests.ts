@@ -6,7 +6,7 @@
 // files. The memo is only a cache-key input; layers never come from it.
 // A no-op rebuild reads it once and writes nothing: it is rewritten only
 // when this build learnt a digest or stopped using a remembered one.
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, type Stats, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, type Stats, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 
@@ -18,7 +18,89 @@ import { dirname, join, resolve } from 'node:path';
  */
 export function memoPath(root: string, contextDir: string): string {
   const id = createHash('sha256').update(resolve(contextDir)).digest('hex').slice(0, 32);
-  return join(root, 'cache', 'file-digests', `${id}.memo`);
+  return join(memoDir(root), `${id}.memo`);
+}
+
+function memoDir(root: string): string {
+  return join(root, 'cache', 'file-digests');
+}
+
+/**
+ * A memo's first line names its context directory (JSON, UTF-8), so that
+ * prune can tell a memo of a deleted context from a live one: the file name
+ * is only a hash of the path.
+ */
+const HEADER = '# context ';
+
+function contextOf(memoFile: string): string | undefined {
+  const buf = Buffer.alloc(8192);
+  const fd = openSync(memoFile, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const line = buf.toString('utf8', 0, n).split('\n', 1)[0] ?? '';
+  if (!line.startsWith(HEADER)) return undefined;
+  try {
+    const dir: unknown = JSON.parse(line.slice(HEADER.length));
+    return typeof dir === 'string' ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while `pid` names a live process (a save in progress owns its temp file). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * For `tsbuild prune`: removes the memos of context directories that no
+ * longer exist (and memos without a header, written before it existed: a
+ * cache, the next build of that context hashes again) and the temp files
+ * of saves that crashed. Returns the bytes freed.
+ */
+export function pruneDigestMemos(root: string): number {
+  const dir = memoDir(root);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0; // no memo yet
+  }
+  let freed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    const tmp = /\.memo\.(\d+)\.tmp$/.exec(name);
+    let stale: boolean;
+    try {
+      if (tmp) stale = !alive(Number(tmp[1]));
+      else if (name.endsWith('.memo')) {
+        const context = contextOf(path);
+        stale = context === undefined || !isDirectory(context);
+      } else continue;
+      if (!stale) continue;
+      const size = statSync(path).size;
+      unlinkSync(path);
+      freed += size;
+    } catch { /* gone meanwhile: nothing to free */ }
+  }
+  return freed;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 const CHUNK = 1 << 20;
@@ -49,12 +131,12 @@ export class FileDigests {
 
   /**
    * `path`: where the memo persists (memoPath; a line `<key> <hex digest>` per entry);
-   * none keeps it in memory. `racyMs`: a file changed less than this long
+   * none keeps it in memory. `contextDir`: written in the memo's header for prune. `racyMs`: a file changed less than this long
    * ago is hashed every time and never remembered, because the kernel's
    * timestamps are coarse (jiffies): an edit within the same tick would
    * leave mtime and ctime as they were (git's "racy" entries).
    */
-  constructor(private readonly path?: string, private readonly racyMs = 2000) {}
+  constructor(private readonly path?: string, private readonly racyMs = 2000, private readonly contextDir?: string) {}
 
   /** The persisted memo, read on first use (a build that copies nothing never reads it). */
   private load(): Map<string, string> {
@@ -70,11 +152,12 @@ export class FileDigests {
     // Lines rather than JSON: a 200k-file context's memo loads in half the time.
     // A torn file (a crash mid-rename cannot make one, but a full disk may) only loses entries:
     // a line without a whole digest is skipped, and a wrong key is never looked up.
+    // The header line (HEADER, starting with #) is skipped.
     for (let i = 0; i < text.length;) {
       let nl = text.indexOf('\n', i);
       if (nl < 0) nl = text.length;
       const sp = nl - 65;
-      if (sp > i && text.charCodeAt(sp) === 32) this.known.set(text.slice(i, sp), text.slice(sp + 1, nl));
+      if (text.charCodeAt(i) !== 35 /* # */ && sp > i && text.charCodeAt(sp) === 32) this.known.set(text.slice(i, sp), text.slice(sp + 1, nl));
       i = nl + 1;
     }
     return this.known;
@@ -108,7 +191,8 @@ export class FileDigests {
     const tmp = `${this.path}.${process.pid}.tmp`;
     let text = '';
     for (const [k, v] of this.used) text += `${k} ${v}\n`;
-    writeFileSync(tmp, text, 'latin1');
+    const header = this.contextDir === undefined ? '' : `${HEADER}${JSON.stringify(resolve(this.contextDir))}\n`;
+    writeFileSync(tmp, Buffer.concat([Buffer.from(header, 'utf8'), Buffer.from(text, 'latin1')]));
     renameSync(tmp, this.path);
   }
 }

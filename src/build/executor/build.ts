@@ -69,7 +69,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       images: new Map(),
       resolved: new Map(),
       ignore: opts.contextIsTar ? undefined : loadIgnore(opts.contextDir, { path: opts.containerfile, display: opts.displayFile }),
-      fileDigests: new FileDigests(memoPath(opts.root, opts.contextDir)),
+      fileDigests: new FileDigests(memoPath(opts.root, opts.contextDir), undefined, opts.contextDir),
       imports,
       usedSteps: [],
     };

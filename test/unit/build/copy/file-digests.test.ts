@@ -1,8 +1,8 @@
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FileDigests, memoPath, sha256File } from '../../../../src/build/copy/file-digests.js';
+import { FileDigests, memoPath, pruneDigestMemos, sha256File } from '../../../../src/build/copy/file-digests.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsb-fd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,5 +83,36 @@ describe('FileDigests', () => {
     const b = new FileDigests(path, 0);
     expect(b.digest(join(dir, 'no-such-file'), lstatSync(f))).toBe(d);
     expect(() => b.digest(join(dir, 'no-such-file'), { dev: 1, ino: 2, size: 3, mtimeMs: 4, ctimeMs: 5 })).toThrow(/ENOENT/);
+  });
+
+  it('names its context in a header that lookups skip, and prune removes only the memos of gone contexts', () => {
+    const root = join(dir, 'prune-root');
+    // A context whose path has a space where a memo entry has one (65 characters from the end).
+    const live = join(dir, `live ${'x'.repeat(64)}`);
+    const gone = join(dir, 'gone-ctx');
+    for (const c of [live, gone]) {
+      mkdirSync(c);
+      writeFileSync(join(c, 'f'), c);
+      const memo = new FileDigests(memoPath(root, c), 0, c);
+      memo.digest(join(c, 'f'), lstatSync(join(c, 'f')));
+      memo.save();
+    }
+    const livePath = memoPath(root, live);
+    expect(readFileSync(livePath, 'utf8').split('\n')[0]).toBe(`# context ${JSON.stringify(live)}`);
+    // The header is not an entry: a rebuild that used every entry leaves the file as it is.
+    const ino = statSync(livePath).ino;
+    const again = new FileDigests(livePath, 0, live);
+    again.digest(join(live, 'f'), lstatSync(join(live, 'f')));
+    again.save();
+    expect(statSync(livePath).ino).toBe(ino);
+    // A memo without a header (an older one), a dead save's temp file, a live save's temp file.
+    const memoDir = join(root, 'cache', 'file-digests');
+    writeFileSync(join(memoDir, `${'0'.repeat(32)}.memo`), '1:2:3:4:5 ' + 'a'.repeat(64) + '\n');
+    writeFileSync(join(memoDir, `${'1'.repeat(32)}.memo.999999999.tmp`), 'torn');
+    writeFileSync(join(memoDir, `${'2'.repeat(32)}.memo.${process.pid}.tmp`), 'writing');
+    rmSync(gone, { recursive: true });
+    expect(pruneDigestMemos(root)).toBeGreaterThan(0);
+    expect(readdirSync(memoDir).sort()).toEqual([`${'2'.repeat(32)}.memo.${process.pid}.tmp`, livePath.split('/').pop()].sort());
+    expect(pruneDigestMemos(join(dir, 'no-store'))).toBe(0);
   });
 });
