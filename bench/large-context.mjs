@@ -4,7 +4,7 @@
 // a 70 MiB text file, then a RUN that reads them, no cache, then a push to
 // the local registry. The timed figure is build + push; the registry is
 // emptied before each push so that every tool uploads every blob.
-// Targets: tsbuild <= 0.8x BuildKit and <= 0.5x buildah.
+// Targets: tsbuild <= 0.3x BuildKit (issue 12) and <= 0.5x buildah.
 //   node bench/large-context.mjs [--quick] [--runs N] [--profile] [--json FILE]
 import { printBreakdown } from './lib/breakdown.mjs';
 import { writeLargeContext } from './lib/inputs.mjs';
@@ -12,7 +12,7 @@ import { alternate, fmtS, median, report, runMain } from './lib/measure.mjs';
 import { cpuProfile, perfStat, printPerf, profileBuild } from './lib/profile.mjs';
 import { buildkitContender, pullBase, setup, writeContainerfile } from './lib/setup.mjs';
 
-export const TARGETS = { buildkit: 0.8, buildah: 0.5 };
+export const TARGETS = { buildkit: 0.3, buildah: 0.5 };
 
 export async function main(opts) {
   const size = opts.quick ? { dirs: 2, files: 10, binMB: 1, textMB: 1 } : { dirs: 200, files: 100, binMB: 64, textMB: 70 };
