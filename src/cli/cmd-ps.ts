@@ -20,14 +20,26 @@ export function describeStatus(c: ContainerState, now = Date.now()): string {
   return 'Created';
 }
 
+/**
+ * A duration as docker prints it in CREATED and STATUS columns (go-units'
+ * HumanDuration): "Less than a second", "About a minute", "3 weeks",
+ * "56 years"; scripts and eyes used to docker read the same words.
+ */
 export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
-  const h = Math.round(m / 60);
-  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
-  return `${Math.round(h / 24)} days`;
+  const s = Math.floor(Math.max(0, ms) / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(ms / 3_600_000);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 7 * 2) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 30 * 2) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
 }
 
 export async function run(ctx: CliContext, argv: string[]): Promise<number> {

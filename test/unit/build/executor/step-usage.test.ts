@@ -102,7 +102,7 @@ describe('history', () => {
     expect(table[0]).toMatch(/^IMAGE +CREATED +CREATED BY +SIZE +COMMENT +CPU +MEM$/);
     expect(table[1]).toContain(`/bin/sh -c ${'x'.repeat(33)}…`);
     expect(table[1]).toMatch(/^0123456789ab +N\/A /);
-    expect(table[3]).toMatch(/^<missing> +1 minute ago +\/bin\/sh -c make +10\.5MB +1\.23s +50\.0MiB$/);
+    expect(table[3]).toMatch(/^<missing> +About a minute ago +\/bin\/sh -c make +10\.5MB +1\.23s +50\.0MiB$/);
     expect(table[5]).toMatch(/2MB$/);
     expect(historyTable(long, { noTrunc: true, now })).toContain(`/bin/sh -c ${'x'.repeat(60)} `);
   });
