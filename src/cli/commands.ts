@@ -30,5 +30,6 @@ export const commands: Record<string, Command> = {
   save: { summary: 'Save images to an OCI layout or a docker/OCI archive', load: () => import('./cmd-save.js') },
   load: { summary: 'Load images from an OCI layout or a docker/OCI archive', load: () => import('./cmd-load.js') },
   prune: { summary: 'Remove unused images, blobs and layers', load: () => import('./cmd-prune.js') },
+  version: { summary: 'Print the version of tsbuild', load: () => import('./cmd-version.js') },
   manifest: { summary: 'Create, add to, inspect and push multi-platform images (buildah spelling)', load: () => import('./cmd-manifest.js') },
 };

@@ -18,6 +18,7 @@ Global options:
                        rootless: ~/.local/share/tsbuild)
   --log-level LEVEL    error|warn|info|debug (default info)
   --help               show help for tsbuild or a command
+  --version, -v        print the version
 
 Commands:
 `;
@@ -46,6 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
       process.stdout.write(globalHelp + Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`).join('\n') + '\n');
       return first === undefined ? ExitCode.usage : 0;
+    }
+    if (first === '--version' || first === '-v') {
+      process.stdout.write((await import('./cmd-version.js')).versionLine());
+      return 0;
     }
     // `tsbuild -f FILE -t NAME CONTEXT` is `tsbuild build ...`.
     const [cmdName, cmdArgs] = first.startsWith('-') && commands.build ? ['build', rest] : [first, rest.slice(1)];
