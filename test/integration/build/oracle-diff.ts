@@ -4,7 +4,7 @@
 // quirk of that oracle. A quirk's path or field is checked against docker's
 // behaviour instead (the `expected` of the quirk), and the oracle must still
 // differ there, so a quirk gone stale (a fixed oracle, a wrong note) fails.
-import type { OracleConfigQuirk, OracleQuirk } from './corpus.js';
+import type { OracleConfigQuirk, OracleQuirk } from '../../shared/corpus.js';
 import { comparableConfig, diffConfig, diffRootfs, type FsEntry, type ImageDescription } from './oci-rootfs.js';
 
 export interface OracleLane {

@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { invocation } from '../../integration/build/corpus-invoke.js';
-import { listCases } from '../../integration/build/corpus.js';
+import { invocation } from '../../shared/corpus-invoke.js';
+import { listCases } from '../../shared/corpus.js';
 
 const STDIN = new Set(['containerfile', 'containerfile-only', 'context-tar', 'context-tar-gz']);
 

@@ -3,10 +3,13 @@
 // to build and how to finish the context. Git keeps neither hard links,
 // special modes nor owners, so those are made here, in a copy of the case
 // dir, by the `setup` ops; the copy is what both tools build from.
+// Shared by the unit corpus test and the differential test, hence test/shared/: listing and spelling
+// cases needs no root (prepareContext, which chowns, runs only in the integration test).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoDir } from '../fixtures.js';
+import { join, resolve } from 'node:path';
+// The repository root: corpus files live in test/fixtures/containerfiles.
+const repoDir = resolve(import.meta.dirname, '../..');
 
 export const corpusDir = join(repoDir, 'test/fixtures/containerfiles');
 
