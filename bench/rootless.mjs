@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { writeBusyboxLayout } from '../scripts/make-busybox-image.mjs';
 import { alternate, median, report, runMain } from './lib/measure.mjs';
 import { TSBUILD_BIN } from './lib/tsbuild.mjs';
-import { grantTraverse } from '../scripts/lib/user-access.mjs';
+import { createSubidUser, removeUser } from '../scripts/lib/subid-user.mjs';
 
 const PREFIX = 'tsbbench';
 
@@ -28,27 +28,9 @@ function removeStaleUsers() {
   }
 }
 
-/** Per user made here: undoes its access to the checkout (grantTraverse). */
-const revokes = new Map();
-
-function removeUser(name) {
-  revokes.get(name)?.();
-  revokes.delete(name);
-  const pids = spawnSync('ps', ['-u', name, '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  spawnSync('userdel', ['-r', '-f', name]);
-}
-
+/** The bench's user, named after this process so that a later run knows when it is stale. */
 function createUser() {
-  const name = `${PREFIX}${process.pid}`;
-  execFileSync('useradd', ['-m', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name]);
-  const start = 3_000_000_000 + randomInt(10_000) * 65536;
-  const range = `${start}-${start + 65535}`;
-  execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name]);
-  // The checkout (and TSBUILD_BIN) may sit in a private dir, as CI's `mktemp -d` clone does.
-  revokes.set(name, grantTraverse(name, TSBUILD_BIN));
-  const [, , uid, gid, , home] = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`)).split(':');
-  return { name, uid: Number(uid), gid: Number(gid), home, range };
+  return createSubidUser(`${PREFIX}${process.pid}`, { subStart: 3_000_000_000 + randomInt(10_000) * 65536, reach: TSBUILD_BIN });
 }
 
 /** Runs argv as `user` (or as root when user is undefined) under /usr/bin/time: {ms, cpuMs}. */
@@ -117,7 +99,7 @@ export async function main(opts) {
     process.stdout.write(`ratio: rootless cpu tsbuild/buildah ${(median(cpu.tsbuild) / median(cpu.buildah)).toFixed(3)}  tsbuild/tsbuild-root ${(median(cpu.tsbuild) / median(cpu['tsbuild-root'])).toFixed(3)}\n`);
     return records;
   } finally {
-    removeUser(user.name);
+    user.remove();
   }
 }
 
