@@ -26,14 +26,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlib } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { run } from '../../scripts/lib/proc.mjs';
 import { alive } from '../../scripts/lib/teardown.mjs';
+import { debootstrapBookworm, MIRROR } from './debootstrap.mjs';
 import { Tsbuild } from './tsbuild.mjs';
 import { removeDir, unmountUnder } from './workspace.mjs';
 
-export const DEBOOTSTRAP = '/usr/sbin/debootstrap';
 export const FIXTURES = process.env.BENCH_FIXTURES ?? '/var/cache/tsbuild-bench';
-export const MIRROR = process.env.BENCH_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 export const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 /** The name the layout carries (what `tsbuild load` tags it as). */
 export const LOCAL_NAME = 'localhost/bench/bookworm:minbase';
@@ -98,7 +96,7 @@ export async function bookwormLayout({ log = (s) => process.stderr.write(`bench:
     try {
       log(`making the bookworm base with debootstrap (${MIRROR}) in ${work}; cached afterwards in ${dir}`);
       const t0 = performance.now();
-      await debootstrap(rootfs, join(work, 'debootstrap.log'));
+      await debootstrapBookworm(rootfs, join(work, 'debootstrap.log'));
       customise(rootfs);
       const tmpLayout = join(work, 'layout');
       const { size } = await writeLayout(rootfs, tmpLayout);
@@ -115,17 +113,6 @@ export async function bookwormLayout({ log = (s) => process.stderr.write(`bench:
     return layout;
   } finally {
     rmSync(lock, { force: true });
-  }
-}
-
-async function debootstrap(rootfs, logFile) {
-  if (!existsSync(DEBOOTSTRAP)) throw new Error(`${DEBOOTSTRAP} is missing: run scripts/install-deps.sh`);
-  try {
-    const r = await run(DEBOOTSTRAP, ['--variant=minbase', 'bookworm', rootfs, MIRROR], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
-    writeFileSync(logFile, `${r.stdout}\n${r.stderr}`);
-  } finally {
-    // debootstrap mounts /proc and /sys in the target; a failure can leave them.
-    unmountUnder(rootfs);
   }
 }
 

@@ -17,31 +17,28 @@
 // hard links as links, gzip level 6 like docker's), so the bytes do not
 // depend on a tar binary. The layout of an image is cached next to the
 // tree under a name that says its shape.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { debootstrapBookworm } from './debootstrap.mjs';
 import { writeImageLayout } from './inputs.mjs';
 
 export const CACHE = process.env.TSBUILD_BENCH_CACHE ?? '/var/tmp/tsbuild-bench-cache';
-const DEBOOTSTRAP = '/usr/sbin/debootstrap';
-const MIRROR = process.env.TSBUILD_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian';
 /** Bumped when the layer recipe changes, so stale cached layouts are not reused. */
 const RECIPE = 1;
 
 /** The bookworm minbase tree, made on first use (minutes; needs the network). */
-export function bookwormRootfs() {
+export async function bookwormRootfs() {
   const dir = join(CACHE, 'bookworm-minbase');
   if (existsSync(join(dir, 'etc/debian_version'))) return dir;
-  if (!existsSync(DEBOOTSTRAP)) throw new Error(`${DEBOOTSTRAP} is missing (scripts/install-deps.sh installs debootstrap)`);
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(CACHE, { recursive: true });
   process.stderr.write(`bench: debootstrap --variant=minbase bookworm into ${dir} (once)\n`);
-  execFileSync(DEBOOTSTRAP, ['--variant=minbase', 'bookworm', partial, MIRROR], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await debootstrapBookworm(partial, join(CACHE, 'debootstrap.log'));
   renameSync(partial, dir);
   return dir;
 }
@@ -157,7 +154,7 @@ async function cachedLayout(key, opts, make) {
  * another tree (quick mode: the busybox rootfs) into an uncached layout.
  */
 export async function bookwormLayout({ replicas = 1, tag = '1', name, root: tree, dir } = {}) {
-  const root = tree ?? bookwormRootfs();
+  const root = tree ?? await bookwormRootfs();
   return cachedLayout(`bookworm-x${replicas}`, { tag, name, dir, what: 'bookworm minbase layer' }, async (blobs) => {
     const top = readdirSync(root).sort().filter((n) => n !== 'usr' && n !== 'var');
     const usr = readdirSync(join(root, 'usr')).sort().filter((n) => n !== 'share');
@@ -191,7 +188,7 @@ export async function bookwormLayout({ replicas = 1, tag = '1', name, root: tree
  * bytes, files, layers}.
  */
 export async function manyLayersLayout({ layers = 50, filesPerLayer = 200, tag = '1', name, root: tree, dir } = {}) {
-  const root = tree ?? bookwormRootfs();
+  const root = tree ?? await bookwormRootfs();
   return cachedLayout(`layers-${layers}x${filesPerLayer}`, { tag, name, dir, what: 'scaling layer' }, async (blobs) => {
     const docs = walk(root, tree ? '.' : 'usr/share/doc').filter((p) => { const st = lstatSync(join(root, p)); return st.isFile() && (!tree || st.size < 64 << 10); });
     const out = [];
