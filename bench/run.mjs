@@ -47,12 +47,13 @@ try {
 rmSync(tmp, { recursive: true, force: true });
 const quick = pass.includes('--quick') || process.env.BENCH_QUICK === '1';
 const lines = [`\n## Summary (${started.toISOString().slice(0, 10)}, ${cpus().length} cores${quick ? ', QUICK MODE: sizes too small to mean anything' : ''})`];
-lines.push('scenario        ratio                 value  target   met');
+lines.push(`${'scenario'.padEnd(20)} ${'ratio'.padEnd(20)}  value  target   met      per-round ratios`);
 for (const r of records) {
   const value = r.ratio === null ? 'n/a' : r.ratio.toFixed(3);
   const target = r.target === undefined ? '-' : `<= ${r.target}`;
   const met = r.met === null ? (r.ratio === null ? 'not run' : '-') : r.met ? 'yes' : 'NO';
-  lines.push(`${r.scenario.padEnd(15)} ${`tsbuild/${r.peer}`.padEnd(20)} ${value.padStart(6)}  ${target.padEnd(8)} ${met}`);
+  const rounds = r.rounds ? r.rounds.map((x) => x.toFixed(2)).join(' ') : '';
+  lines.push(`${r.scenario.padEnd(20)} ${`tsbuild/${r.peer}`.padEnd(20)} ${value.padStart(6)}  ${target.padEnd(8)} ${met.padEnd(8)} ${rounds}`);
 }
 if (failed.length > 0) lines.push(`failed: ${failed.join(', ')}`);
 process.stdout.write(`${lines.join('\n')}\n`);

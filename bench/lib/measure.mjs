@@ -97,6 +97,7 @@ export function report(scenario, title, results, targets, opts) {
       // Each round's own ratio (the tools ran back to back), as a check on the ratio of medians under changing load.
       const paired = base.samples.map((t, i) => t / r.samples[i]);
       rec.pairedMedian = median(paired);
+      rec.rounds = paired;
       const verdict = target === undefined ? 'no target' : `target <= ${target}: ${rec.met ? 'met' : 'MISSED'}`;
       out.push(`ratio: ${scenario} tsbuild/${peer} ${rec.ratio.toFixed(3)}  (${fmtS(base.median)} vs ${fmtS(r.median)}; per-round ratios ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}, median ${rec.pairedMedian.toFixed(3)})  ${verdict}${opts.quick ? '  [quick mode: not a measurement]' : ''}`);
     }
