@@ -79,6 +79,8 @@ export class LayerStore {
   deferred = false;
   /** Hex of the layers this store published pending and has not promoted. */
   private readonly pending = new Set<string>();
+  /** Removals of trees nobody needs (discard()); settle() waits for them. */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(root: string, private readonly tmpDir: string, private readonly blobs: BlobStore, private readonly locks: LockManager) {
     this.dir = join(root, 'layers');
@@ -86,6 +88,32 @@ export class LayerStore {
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+  }
+
+  /**
+   * Removes a tree nobody needs any more (a second copy of a layer the store
+   * already has: a --no-cache rebuild that made the same layer) without
+   * making the caller wait: it is renamed into tmp/ at once (gone from the
+   * caller's view; a name with our pid, so a concurrent open's clean()
+   * keeps it while we run and takes it if we are killed) and deleted in
+   * the background. 20k files took ~0.5-3 s to delete in the build's path.
+   */
+  private async discard(path: string): Promise<void> {
+    const target = join(this.tmpDir, tempName('discard'));
+    try {
+      renameSync(path, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(path, { recursive: true, force: true }); // not on this file system: remove it here
+      return;
+    }
+    const p: Promise<void> = rm(target, { recursive: true, force: true }).catch(() => undefined).finally(() => this.removals.delete(p));
+    this.removals.add(p);
+  }
+
+  /** Waits for the background removals started so far (the store's close()). */
+  async settle(): Promise<void> {
+    while (this.removals.size > 0) await Promise.all([...this.removals]);
   }
 
   /** The lowerdir of a diffID (whether or not it exists). */
@@ -174,7 +202,7 @@ export class LayerStore {
         await native().syncFilesystem(work).catch((err: unknown) => { throw fromNative(`sync ${work}`, err); });
       }
       if (!(await this.place(work, final))) {
-        await rm(work, { recursive: true, force: true });
+        await this.discard(work);
         return this.diffDir(meta.diffId);
       }
       if (deferred) this.pending.add(hex);
@@ -218,8 +246,8 @@ export class LayerStore {
       }
       return this.publish(work, { diffId, blobDigest, mediaType, compression: built ? 'none' : 'gzip', size, ...(built ? { built } : {}) });
     });
-    // Already present (made by someone else): the caller's copy is not needed.
-    if (statSync(dir, { throwIfNoEntry: false })) await rm(dir, { recursive: true, force: true });
+    // Already present (made by someone else, or by an earlier build of the same step): the caller's copy is not needed.
+    await this.discard(dir);
     return result;
   }
 

@@ -380,6 +380,7 @@ export class StoreImpl implements Store {
 
   async close(): Promise<void> {
     // Locks are scoped to calls and released by them; nothing is held between calls.
+    await this.layers.settle(); // nothing left deleting when the command ends
     await this.flush();
   }
 }

@@ -65,9 +65,15 @@ describe('layers', () => {
     const out = await store.adoptLayerDir(diffId, blob.digest, 'application/vnd.oci.image.layer.v1.tar+gzip', build, 14);
     expect(readFileSync(join(out, 'file'), 'utf8')).toBe('made by a step');
     expect(existsSync(build)).toBe(false);
-    mkdirSync(build);
+    // The second copy (a big tree, as a --no-cache rebuild makes) is gone from the caller's view at
+    // once and deleted in the background; close() waits for it, leaving nothing in tmp/.
+    mkdirSync(join(build, 'sub'), { recursive: true });
+    for (let i = 0; i < 200; i++) writeFileSync(join(build, 'sub', `f${i}`), 'x');
     expect(await store.adoptLayerDir(diffId, blob.digest, 'x', build, 14)).toBe(out);
     expect(existsSync(build)).toBe(false);
+    await store.close();
+    expect(readdirSync(join(dir, 'root/tmp'))).toEqual([]);
+    expect(readFileSync(join(out, 'file'), 'utf8')).toBe('made by a step');
   });
 
   describe('unpacking while the blob arrives (a pull)', () => {
