@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-[ -d node_modules ] && [ -f crates/native/tsbuild-native.linux-x64-gnu.node ] && [ -f dist/bundle/main.js ] || npm ci --no-audit --no-fund
+[ -d node_modules ] && [ -f crates/native/tsbuild-native.linux-x64-gnu.node ] && [ -f dist/bundle/tsbuild.cjs ] || npm ci --no-audit --no-fund
 
 work=$(mktemp -d /tmp/tsbuild-example.XXXXXX)
 registry_pid=""

@@ -12,7 +12,8 @@ export const TSBUILD_BIN = process.env.TSBUILD_BIN ? resolve(process.env.TSBUILD
 
 /** Fails early, with the fix, when dist/ has not been built. */
 export function checkBuilt() {
-  if (!existsSync(join(TSBUILD_BIN, '../../dist/bundle/main.js'))) {
+  // tsbuild.cjs since the one-file bundle; main.js in a snapshot of an older revision.
+  if (!['tsbuild.cjs', 'main.js'].some((f) => existsSync(join(TSBUILD_BIN, '../../dist/bundle', f)))) {
     throw new Error(`${join(TSBUILD_BIN, '../../dist/bundle')} is missing: run \`npm run build:ts\` first`);
   }
 }

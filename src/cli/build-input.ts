@@ -33,14 +33,16 @@ export interface BuildInput {
 
 const nothing = (): void => {};
 
-export async function readBuildInput(ctx: CliContext, context: string, file: string | undefined, stdin: NodeJS.ReadStream = process.stdin): Promise<BuildInput> {
+export async function readBuildInput(ctx: CliContext, context: string, file: string | undefined, stdinStream?: NodeJS.ReadStream): Promise<BuildInput> {
+  // process.stdin is a getter that makes the stream (~1 ms): only when stdin is read.
+  const stdin = (): NodeJS.ReadStream => stdinStream ?? process.stdin;
   if (context === '-' && file === '-') throw usageError("can't read both the build context and the Containerfile from stdin (- and -f -)");
   if (context === '-' || file === '-') {
-    if (stdin.isTTY) {
+    if (stdin().isTTY) {
       throw usageError(context === '-' ? 'the build context is "-" but stdin is a terminal: pipe a context tar or a Containerfile into it' : '-f - reads the Containerfile from stdin, but stdin is a terminal');
     }
   }
-  if (context === '-') return fromStdin(ctx, file, stdin);
+  if (context === '-') return fromStdin(ctx, file, stdin());
 
   const contextDir = resolve(context);
   let isDir = false;
@@ -52,7 +54,7 @@ export async function readBuildInput(ctx: CliContext, context: string, file: str
   if (!isDir) throw usageError(`the build context ${context} is not a directory (a tar goes on stdin: tsbuild build - < ${context})`);
   if (file === '-') {
     const { readStdinText, STDIN_NAME } = await import('../build/context/stdin.js');
-    return { contextDir, containerfile: '-', containerfileText: await readStdinText(stdin), displayFile: STDIN_NAME, dispose: nothing };
+    return { contextDir, containerfile: '-', containerfileText: await readStdinText(stdin()), displayFile: STDIN_NAME, dispose: nothing };
   }
   const { findContainerfile } = await import('../build/instructions/frontend.js');
   const path = file ?? (await findContainerfile(context));

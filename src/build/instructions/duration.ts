@@ -7,7 +7,8 @@ const UNIT_NS: Record<string, number> = {
   ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9,
 };
 
-const PART = /^(\d*(?:\.\d*)?)(ns|us|µs|μs|ms|s|m|h)/;
+// µ and μ as escapes: the CLI's bundle stays ASCII (scripts/bundle.mjs).
+const PART = /^(\d*(?:\.\d*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/;
 
 export function parseGoDuration(text: string): number {
   let rest = text;

@@ -7,8 +7,8 @@
 //
 // The inner CLI finds TSBUILD_ROOTLESS=<host uid> in its environment: it
 // keeps the store at ~/.local/share/tsbuild and does not re-execute again.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { constants, release, userInfo } from 'node:os';
 import { TsbuildError } from '../../errors.js';
 import { native } from '../../native/index.js';
@@ -32,6 +32,9 @@ function readOptional(file: string): string | undefined {
 }
 
 function runMapper(tool: string, args: string[]): void {
+  // Loaded here: main.ts imports this module on every command, and node:child_process
+  // (with net and stream) is ~8 ms of a cached build's start-up.
+  const { spawnSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new TsbuildError('E_ROOTLESS_MAPPER', `rootless: ${tool} not found (install Debian's uidmap package)`, { exitCode: 125 });

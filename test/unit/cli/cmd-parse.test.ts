@@ -12,7 +12,8 @@ const repoRoot = resolve(import.meta.dirname, '../../..');
 // of bin/tsbuild.js that runs it: rebuilding dist/bundle itself could pull chunks from under an
 // integration test that runs the CLI at the same time.
 const bundleDir = join(repoRoot, 'dist', `bundle-parse-test-${process.pid}`);
-const bin = join(bundleDir, 'tsbuild.js');
+// .cjs: bin/tsbuild.js is CommonJS by bin/package.json, which the copy's dir does not have.
+const bin = join(bundleDir, 'bin.cjs');
 let dir = '';
 
 beforeAll(() => {
@@ -23,8 +24,8 @@ beforeAll(() => {
   const bundled = spawnSync(process.execPath, [join(repoRoot, 'scripts/bundle.mjs'), relative(repoRoot, bundleDir)], { cwd: repoRoot, encoding: 'utf8' });
   if (bundled.status !== 0) throw new Error(`scripts/bundle.mjs failed: ${bundled.stderr}`);
   const entry = readFileSync(join(repoRoot, 'bin/tsbuild.js'), 'utf8');
-  if (!entry.includes("'../dist/bundle/main.js'")) throw new Error('bin/tsbuild.js no longer imports ../dist/bundle/main.js: update this test');
-  writeFileSync(bin, entry.replace("'../dist/bundle/main.js'", "'./main.js'"));
+  if (!entry.includes("'../dist/bundle/tsbuild.cjs'")) throw new Error('bin/tsbuild.js no longer runs ../dist/bundle/tsbuild.cjs: update this test');
+  writeFileSync(bin, entry.replace("'../dist/bundle/tsbuild.cjs'", "'tsbuild.cjs'"));
   dir = mkdtempSync(join(tmpdir(), 'tsbuild-parse-'));
 }, 180_000);
 
