@@ -12,12 +12,17 @@ const HEADER = /^#(\d+) (\[[^\]]+\] .*|exporting to image)$/;
 const DONE = /^#(\d+) DONE (\d+(?:\.\d+)?)s$/;
 const CACHED = /^#(\d+) CACHED$/;
 
-/** `[build 2/7] RUN go build` → {stage: 'build', text: 'RUN go build'}; `[internal] load …` → {stage: 'internal'}. */
+/**
+ * `[build 2/7] RUN go build` → {stage: 'build', text: 'RUN go build', isStep};
+ * `[internal] load …` → {stage: 'internal'}. A one-stage build prints no
+ * stage name (`[2/2] RUN true`): that is stage 0, as tsbuild numbers it.
+ */
 function splitName(name) {
   const m = /^\[([^\]]+)\] (.*)$/.exec(name);
-  if (!m) return { stage: '', text: name };
-  const stage = m[1].replace(/\s+\d+\/\d+$/, '');
-  return { stage, text: m[2], isStep: /\s\d+\/\d+$/.test(m[1]) };
+  if (!m) return { stage: '', text: name, isStep: false };
+  const pos = /^(?:(.*?)\s+)?\d+\/\d+$/.exec(m[1]);
+  if (!pos) return { stage: m[1], text: m[2], isStep: false };
+  return { stage: pos[1] ?? 'stage-0', text: m[2], isStep: true };
 }
 
 /**

@@ -21,6 +21,8 @@ import { growthOf } from '../../../bench/lib/growth.mjs';
 import { printBreakdown, printVersus } from '../../../bench/lib/breakdown.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations
 import { buildkitStepsOf } from '../../../bench/lib/buildkit-steps.mjs';
+// @ts-expect-error: plain .mjs modules without type declarations
+import { childTimes } from '../../../bench/step-runtime.mjs';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -215,6 +217,8 @@ describe('bench/lib/buildkit-steps', () => {
     expect(r.outside.map((o: { text: string; ms: number }) => [o.text, o.ms])).toEqual([['[internal] load build definition from Containerfile.go', 0], ['[internal] load metadata for 127.0.0.1:37381/bookworm:latest', 0], ['[build] FROM 127.0.0.1:37381/bookworm:latest@sha256:00c0', 5000], ['[internal] load build context', 0], ['exporting to image', 400]]);
     expect(r.cached).toBe(0);
     expect(buildkitStepsOf('#6 [build 3/7] WORKDIR /src\n#6 CACHED\n').cached).toBe(1);
+    // One stage: no stage name in the brackets.
+    expect(buildkitStepsOf('#5 [1/2] FROM 127.0.0.1:1/b@sha256:00\n#5 DONE 4.6s\n#6 [2/2] RUN true\n#6 DONE 0.3s\n')).toMatchObject({ steps: [{ stage: 'stage-0', text: 'stage-0: RUN true', ms: 300 }], outside: [{ text: '[stage-0] FROM 127.0.0.1:1/b@sha256:00', ms: 4600 }] });
   });
 
   it('prints both tools per step, an unnamed stage matched to stage-N, and each one\'s time outside steps', () => {
@@ -240,5 +244,12 @@ describe('bench/lib/buildkit-steps', () => {
     expect(lines.find((l) => l.includes('go vet'))).toMatch(/^ +- +8\.40 +build: RUN go vet/);
     expect(lines.find((l) => l.includes('outside steps: tsbuild'))).toContain('tsbuild 12.95 s, BuildKit 5.20 s');
     expect(lines.find((l) => l.includes('BuildKit outside steps'))).toMatch(/FROM 127\.0\.0\.1:37381\/bookworm.* 5\.00; exporting to image 0\.40; no vertex -0\.20 s/);
+  });
+});
+
+describe('bench/step-runtime', () => {
+  it("reads the workload's children CPU time from bash's `times`, and refuses output without it", () => {
+    expect(childTimes('vet ok\n0m0.004s 0m0.008s\n1m9.439s 0m2.506s\n')).toEqual({ user: 69.439, sys: 2.506 });
+    expect(() => childTimes('no times here\n')).toThrow(/no `times` line/);
   });
 });
