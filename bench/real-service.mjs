@@ -14,7 +14,10 @@
 //   changed  one source file edited (a new version string each round),
 //            so the steps from `COPY . .` on run again.
 // Targets: cold <= 0.9x BuildKit; cached and changed <= 0.8x BuildKit;
-// buildah reported, no target.
+// buildah reported, no target. After each mode: tsbuild's breakdown, then
+// each executed step's time in tsbuild and in BuildKit side by side (from
+// BuildKit's --progress plain, bench/lib/buildkit-steps.mjs) and each tool's
+// time outside steps (BuildKit's base pull is its FROM vertex).
 //   node bench/real-service.mjs [--quick] [--runs N] [--json FILE]   (default runs: 3 cold, 5 warm)
 //   --quick: the Go service only, one run per mode (a few minutes).
 import { writeFileSync } from 'node:fs';
