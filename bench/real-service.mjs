@@ -14,10 +14,15 @@
 //   changed  one source file edited (a new version string each round),
 //            so the steps from `COPY . .` on run again.
 // Targets: cold <= 0.9x BuildKit; cached and changed <= 0.8x BuildKit;
-// buildah reported, no target.
+// buildah reported, no target. After each mode: tsbuild's breakdown, then
+// each executed step's time in tsbuild and in BuildKit side by side (from
+// BuildKit's --progress plain, bench/lib/buildkit-steps.mjs) and each tool's
+// time outside steps (BuildKit's base pull is its FROM vertex).
 //   node bench/real-service.mjs [--quick] [--runs N] [--json FILE]   (default runs: 3 cold, 5 warm)
 //   --quick: the Go service only, one run per mode (a few minutes).
-import { printBreakdown } from './lib/breakdown.mjs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { printBreakdown, printVersus } from './lib/breakdown.mjs';
 import { pushBookworm } from './lib/bookworm.mjs';
 import { loadLine, printMachine } from './lib/machine.mjs';
 import { alternate, report, runMain } from './lib/measure.mjs';
@@ -37,20 +42,26 @@ async function selftest(env, svc, tag) {
   process.stderr.write(`bench: ${svc.name} image works: ${r.stdout.trim()}\n`);
 }
 
-function contenders(env, spec, mode, tsRuns, svc) {
+function contenders(env, spec, mode, tsRuns, svc, bkRuns) {
+  // BuildKit's plain progress (stderr) carries its step times: kept for the side-by-side breakdown.
+  const bkRun = async () => {
+    const r = await env.buildkit.build(spec);
+    bkRuns.push({ wallMs: r.ms, stderr: r.stderr });
+    return r.ms;
+  };
   const round = (i) => { if (mode === 'changed') svc.edit(`v${i + 1}`); };
   if (mode === 'cold') {
     return [
       { name: 'tsbuild', prepare: () => env.tsbuild.wipe(), run: tsbuildBuildRun(env, spec, tsRuns) },
       { name: 'buildah', prepare: () => env.buildah.wipe(), run: async () => (await env.buildah.build({ ...spec, pull: 'true' })).ms },
-      buildkitContender(env, { prepare: () => env.buildkit.wipe(), run: async () => (await env.buildkit.build(spec)).ms }),
+      buildkitContender(env, { prepare: () => env.buildkit.wipe(), run: bkRun }),
     ];
   }
   // The edit is made before the round's first build; the others see the same file.
   return [
     { name: 'tsbuild', prepare: round, run: tsbuildBuildRun(env, spec, tsRuns) },
     { name: 'buildah', prepare: round, run: async () => (await env.buildah.build(spec)).ms },
-    buildkitContender(env, { prepare: round, run: async () => (await env.buildkit.build(spec)).ms }),
+    buildkitContender(env, { prepare: round, run: bkRun }),
   ];
 }
 
@@ -71,14 +82,19 @@ export async function main(opts) {
       const spec = { file, context: svc.context, tag, network: 'host' };
       for (const mode of ['cold', 'cached', 'changed']) {
         const tsRuns = [];
+        const bkRuns = [];
         process.stderr.write(`bench: ${svc.name} service, ${mode}\n`);
         const runs = runsOf(mode);
-        const results = await alternate(contenders(env, spec, mode, tsRuns, svc), runs);
+        const results = await alternate(contenders(env, spec, mode, tsRuns, svc, bkRuns), runs);
         // After the cold builds every store holds the last one: the warm modes start from there.
         if (mode === 'cold') await selftest(env, svc, tag);
         const what = { cold: 'empty stores, base pulled', cached: 'nothing changed', changed: 'one source file edited' }[mode];
         records.push(...report(`real-${svc.name}-${mode}`, `${svc.name} service on bookworm, ${what}; ${runs} run(s) each, alternating`, results, TARGETS[mode], opts));
         printBreakdown(`${svc.name} ${mode}`, tsRuns, { steps: 4 });
+        printVersus(`${svc.name} ${mode}`, tsRuns, bkRuns);
+        // BENCH_BUILDKIT_LOGS=DIR keeps BuildKit's progress output, to check the parse against.
+        const logs = process.env.BENCH_BUILDKIT_LOGS;
+        if (logs) for (const [i, r] of bkRuns.entries()) writeFileSync(join(logs, `buildkit-${svc.name}-${mode}-${i + 1}.log`), r.stderr);
         process.stdout.write(`  ${loadLine()}\n`);
       }
     }

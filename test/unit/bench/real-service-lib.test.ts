@@ -18,7 +18,11 @@ import { goContainerfile, goQuotes, nodeContainerfile, nodeServer } from '../../
 // @ts-expect-error: plain .mjs modules without type declarations
 import { growthOf } from '../../../bench/lib/growth.mjs';
 // @ts-expect-error: plain .mjs modules without type declarations
-import { printBreakdown } from '../../../bench/lib/breakdown.mjs';
+import { printBreakdown, printVersus } from '../../../bench/lib/breakdown.mjs';
+// @ts-expect-error: plain .mjs modules without type declarations
+import { buildkitStepsOf } from '../../../bench/lib/buildkit-steps.mjs';
+// @ts-expect-error: plain .mjs modules without type declarations
+import { childTimes } from '../../../bench/step-runtime.mjs';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -154,5 +158,98 @@ describe('bench/lib/breakdown slowest steps', () => {
     expect(listed[0]).toContain('15.00 s  build: RUN apt-get update');
     expect(listed[0]).toContain('run 14.90 + commit 0.10 s');
     expect(listed[1]).toContain('0.05 s  build: COPY . .');
+  });
+});
+
+// Lines as docker 20.10's BuildKit prints them with --progress plain (a
+// cold and a one-file-changed build of the go service, trimmed): the FROM
+// vertex is printed again, CACHED, when the second stage reaches it, and a
+// vertex's name comes back when another vertex printed in between.
+const BK_COLD = `#1 [internal] load build definition from Containerfile.go
+#1 transferring dockerfile: 592B done
+#1 DONE 0.0s
+
+#3 [internal] load metadata for 127.0.0.1:37381/bookworm:latest
+#3 DONE 0.0s
+
+#4 [build 1/7] FROM 127.0.0.1:37381/bookworm:latest@sha256:00c0
+#4 resolve 127.0.0.1:37381/bookworm:latest@sha256:00c0 done
+#4 extracting sha256:9d1f 2.1s done
+#4 DONE 5.0s
+
+#5 [build 2/7] RUN apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*
+#5 0.512 Get:1 http://deb.debian.org/debian bookworm InRelease [151 kB]
+
+#7 [internal] load build context
+#7 transferring context: 3.1kB done
+#7 DONE 0.0s
+
+#5 [build 2/7] RUN apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*
+#5 21.80 Setting up golang-go (2:1.19~1) ...
+#5 DONE 22.3s
+
+#11 [build 7/7] RUN go vet ./... && go build -ldflags=-s -o /out/quotes .
+#11 DONE 8.4s
+
+#4 [build 1/7] FROM 127.0.0.1:37381/bookworm:latest@sha256:00c0
+#4 CACHED
+
+#12 [stage-1 2/2] COPY --from=build /out/quotes /usr/local/bin/quotes
+#12 DONE 0.1s
+
+#13 exporting to image
+#13 exporting layers 0.3s done
+#13 writing image sha256:23df done
+#13 naming to docker.io/bench/real-go:latest done
+#13 DONE 0.4s
+`;
+
+describe('bench/lib/buildkit-steps', () => {
+  it('reads executed steps, cached vertices and time outside steps from plain progress', () => {
+    const r = buildkitStepsOf(BK_COLD);
+    expect(r.steps).toEqual([
+      { stage: 'build', kind: 'RUN', text: 'build: RUN apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*', ms: 22_300 },
+      { stage: 'build', kind: 'RUN', text: 'build: RUN go vet ./... && go build -ldflags=-s -o /out/quotes .', ms: 8400 },
+      { stage: 'stage-1', kind: 'COPY', text: 'stage-1: COPY --from=build /out/quotes /usr/local/bin/quotes', ms: 100 },
+    ]);
+    expect(r.stepsMs).toBeCloseTo(30_800, 6);
+    // The FROM printed DONE once and CACHED for the second stage: the pull is not lost, nor counted as a step.
+    expect(r.outside.map((o: { text: string; ms: number }) => [o.text, o.ms])).toEqual([['[internal] load build definition from Containerfile.go', 0], ['[internal] load metadata for 127.0.0.1:37381/bookworm:latest', 0], ['[build] FROM 127.0.0.1:37381/bookworm:latest@sha256:00c0', 5000], ['[internal] load build context', 0], ['exporting to image', 400]]);
+    expect(r.cached).toBe(0);
+    expect(buildkitStepsOf('#6 [build 3/7] WORKDIR /src\n#6 CACHED\n').cached).toBe(1);
+    // One stage: no stage name in the brackets.
+    expect(buildkitStepsOf('#5 [1/2] FROM 127.0.0.1:1/b@sha256:00\n#5 DONE 4.6s\n#6 [2/2] RUN true\n#6 DONE 0.3s\n')).toMatchObject({ steps: [{ stage: 'stage-0', text: 'stage-0: RUN true', ms: 300 }], outside: [{ text: '[stage-0] FROM 127.0.0.1:1/b@sha256:00', ms: 4600 }] });
+  });
+
+  it('prints both tools per step, an unnamed stage matched to stage-N, and each one\'s time outside steps', () => {
+    const ts = {
+      wallMs: 33_000,
+      events: [
+        { type: 'step', stage: 'build', n: 2, text: 'RUN apt-get update && apt-get install -y --no-install-recommends golang-go && rm -rf /var/lib/apt/lists/*' },
+        { type: 'done', stage: 'build', step: 2, durationMs: 20_000, timings: { run: 19_000, commit: 1000 } },
+        { type: 'step', stage: '1', n: 2, text: 'COPY --from=build /out/quotes /usr/local/bin/quotes' },
+        { type: 'done', stage: '1', step: 2, durationMs: 50, timings: { copy: 30, commit: 20 } },
+      ],
+    };
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+    try {
+      printVersus('go cold', [ts], [{ wallMs: 36_000, stderr: BK_COLD }]);
+    } finally {
+      spy.mockRestore();
+    }
+    const lines = out.join('').split('\n');
+    expect(lines.find((l) => l.includes('RUN apt-get'))).toMatch(/^ +20\.00 +22\.30 +0\.90x +build: RUN apt-get/);
+    expect(lines.find((l) => l.includes('COPY --from'))).toMatch(/^ +0\.05 +0\.10 +0\.50x +1: COPY --from=build/);
+    expect(lines.find((l) => l.includes('go vet'))).toMatch(/^ +- +8\.40 +build: RUN go vet/);
+    expect(lines.find((l) => l.includes('outside steps: tsbuild'))).toContain('tsbuild 12.95 s, BuildKit 5.20 s');
+    expect(lines.find((l) => l.includes('BuildKit outside steps'))).toMatch(/FROM 127\.0\.0\.1:37381\/bookworm.* 5\.00; exporting to image 0\.40; no vertex -0\.20 s/);
+  });
+});
+
+describe('bench/step-runtime', () => {
+  it("reads the workload's children CPU time from bash's `times`, and refuses output without it", () => {
+    expect(childTimes('vet ok\n0m0.004s 0m0.008s\n1m9.439s 0m2.506s\n')).toEqual({ user: 69.439, sys: 2.506 });
+    expect(() => childTimes('no times here\n')).toThrow(/no `times` line/);
   });
 });
