@@ -23,6 +23,7 @@ import type { BlobWriter } from '../store/blob-writer.js';
 import type { ByteSink, Store } from '../store/index.js';
 import { isConnectionError, type RegistryClient } from './http.js';
 import type { Progress } from './progress.js';
+import { pidAlive } from '../pid-alive.js';
 
 /** Bytes gathered from the network before they are written and passed on. */
 const PIECE_BYTES = 1 << 20;
@@ -126,21 +127,12 @@ async function claim(lockPath: string): Promise<string | undefined> {
     const pid = Number(await readFile(lockPath, 'utf8').catch(() => ''));
     // Our own pid here is a stale lock from a killed process that had the same
     // pid: downloads inside this process are already deduplicated by `inflight`.
-    if (pid > 0 && pid !== process.pid && processAlive(pid)) return undefined;
+    if (pid > 0 && pid !== process.pid && pidAlive(pid)) return undefined;
     await unlink(lockPath).catch(() => undefined);
   }
   return undefined;
 }
 
-/** True while process `pid` exists (EPERM: it exists but isn't ours). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Feed `writer` (and the sink) the blob: first whatever the partial file
@@ -233,11 +225,11 @@ export async function cleanStalePartials(store: Store, now = Date.now()): Promis
     if (!st) continue;
     const isPrivate = n.endsWith('.private');
     const owner = isPrivate ? Number(n.split('.')[1]) : undefined;
-    const orphan = isPrivate && owner !== undefined && !processAlive(owner);
+    const orphan = isPrivate && owner !== undefined && !pidAlive(owner);
     if (orphan || now - st.mtimeMs > STALE_MS) {
       const lock = `${join(dir, n.split('.')[0] as string)}.lock`;
       const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
-      if (!isPrivate && holder > 0 && processAlive(holder)) continue;
+      if (!isPrivate && holder > 0 && pidAlive(holder)) continue;
       await rm(p, { force: true });
     }
   }

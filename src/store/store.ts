@@ -22,15 +22,10 @@ import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
 import { fromNative, native } from '../native/index.js';
 import { fetchLazyBlob, readLazyBlob, removeLazyBlob } from './lazy-blobs.js';
+import { pidAlive } from '../pid-alive.js';
 
 function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid === process.pid || pidAlive(pid);
 }
 
 export class StoreImpl implements Store {

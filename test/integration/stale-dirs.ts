@@ -4,7 +4,7 @@
 // the helper and removes the dir, unless its owner still runs.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { processAlive } from '../../src/registry/partial-blob.js';
+import { pidAlive } from '../../src/pid-alive.js';
 
 function readOr(path: string): string {
   try {
@@ -21,7 +21,7 @@ export function reapStaleDirs(prefix: string, kill: (pid: number) => void): void
     const dir = join('/tmp', name);
     // A helper whose test process still lives belongs to a run in progress.
     const owner = Number(readOr(join(dir, 'owner')));
-    if (owner > 0 && processAlive(owner)) continue;
+    if (owner > 0 && pidAlive(owner)) continue;
     const pid = Number(readOr(join(dir, 'pid')));
     try {
       if (pid > 0) kill(pid);

@@ -9,6 +9,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, type Stats, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
+import { pidAlive } from '../../pid-alive.js';
 
 /**
  * Where a context's memo persists: one file per context directory under
@@ -51,16 +52,6 @@ function contextOf(memoFile: string): string | undefined {
   }
 }
 
-/** True while `pid` names a live process (a save in progress owns its temp file). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * For `tsbuild prune`: removes the memos of context directories that no
  * longer exist (and memos without a header, written before it existed: a
@@ -81,7 +72,7 @@ export function pruneDigestMemos(root: string): number {
     const tmp = /\.memo\.(\d+)\.tmp$/.exec(name);
     let stale: boolean;
     try {
-      if (tmp) stale = !alive(Number(tmp[1]));
+      if (tmp) stale = !pidAlive(Number(tmp[1]));
       else if (name.endsWith('.memo')) {
         const context = contextOf(path);
         stale = context === undefined || !isDirectory(context);

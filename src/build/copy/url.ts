@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CopyStep, stepError } from './types.js';
+import { pidAlive } from '../../pid-alive.js';
 
 export interface Download {
   path: string;
@@ -28,15 +29,6 @@ const PREFIX = 'tsbuild-add-';
 const CHECKSUM_RE = /^(sha256|sha384|sha512):([a-f0-9]+)$/;
 const tempDirs = new Map<string, string>();
 const downloads = new WeakMap<object, Map<string, Promise<Download>>>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function tempDirIn(root: string): string {
   const known = tempDirs.get(root);
