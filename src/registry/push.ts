@@ -20,6 +20,7 @@ import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from '../image/manifest.js';
 import { startDistributable, type PendingLayerBlob } from '../store/distributable.js';
+import type { StreamedBlob } from '../store/index.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 import { readLazyBlob } from '../store/lazy-blobs.js';
@@ -132,15 +133,28 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
 }
 
 /** Make sure the registry has blob `desc` in the destination repository. */
-async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<void>): Promise<void> {
+async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>): Promise<void> {
   const repo = t.dest.repository;
   const scope = { repository: repo, actions: ['pull', 'push'] as const };
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
-  // A built layer known only by its record is made now: the registry lacks it.
-  await ensureBlob?.(desc.digest);
-  const have = await store.hasBlob(desc.digest);
+  // A built layer known only by its record, its blob pruned since: made
+  // again while it uploads (the registry lacks it), checked against the
+  // record by the CAS and against the digest by the registry.
+  const streamed = await ensureBlob?.(desc.digest);
+  try {
+    await uploadMissing(store, t, desc, mountFrom, streamed);
+  } finally {
+    streamed?.body.destroy(); // not read (mounted after all, or failed): leaves nothing in the CAS
+  }
+}
+
+/** pushBlob once the registry is known to lack `desc`: mount it from a sibling repository, or upload it. */
+async function uploadMissing(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], streamed: StreamedBlob | undefined): Promise<void> {
+  const repo = t.dest.repository;
+  const scope = { repository: repo, actions: ['pull', 'push'] as const };
+  const have = streamed !== undefined || (await store.hasBlob(desc.digest));
   // A layer a cached build left lazy (store/lazy-blobs.ts): mounted from the
   // repository it lives in when that is on this registry, else fetched first.
   const lazy = readLazyBlob(store.root, desc.digest);
@@ -164,8 +178,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     if (res.status === 201) { t.counts.mounted++; t.progress.finish(desc.digest, `mounted from ${from}`); return; }
     location = await locationOf(t, res, `mounting blob ${desc.digest}`);
     if (i < candidates.length - 1) {
-      const cancel = await t.client.request({ ...scope, method: 'DELETE', path: location, expect: [204, 404] }).catch(() => undefined);
-      await cancel?.arrayBuffer();
+      await cancelUpload(t, location);
       location = undefined;
     }
   }
@@ -173,6 +186,13 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     const res = await t.client.request({ ...scope, method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' } });
     await res.arrayBuffer();
     location = await locationOf(t, res, `starting upload of ${desc.digest}`);
+  }
+  if (streamed) {
+    t.progress.start(desc.digest, desc.size);
+    await streamUpload(t, location, desc.digest, streamed.body, streamed.blob);
+    t.counts.uploaded++;
+    t.progress.finish(desc.digest, 'done');
+    return;
   }
   if (lazy) await store.materializeBlob(desc.digest); // digest and diffID checked before it goes up
   t.progress.start(desc.digest, desc.size);
@@ -209,43 +229,60 @@ async function cancelUpload(t: Target, location: string): Promise<void> {
  * leaves nothing in the CAS (blob-on-demand.ts), and cancels the session.
  * Not retried: the session's offset has moved; the next push starts over.
  */
-async function pushStreamed(store: Store, t: Target, pending: PendingLayerBlob, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<void>): Promise<void> {
+async function pushStreamed(store: Store, t: Target, pending: PendingLayerBlob, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>): Promise<void> {
   const opened = await pending.open();
   // Made meanwhile (by a concurrent push of this process or another): an ordinary blob.
   if (!('body' in opened)) { await pushBlob(store, t, opened, mountFrom, ensureBlob); return; }
   const { body, descriptor } = opened;
   const repo = t.dest.repository;
   const label = pending.diffId;
-  const what = `uploading layer ${label} to ${t.dest.name}`;
-  const common = { repository: repo, actions: ['pull', 'push'] as const, what };
-  let location: string | undefined;
+  let location: string;
   try {
-    const res = await t.client.request({ ...common, method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' } });
+    const res = await t.client.request({ repository: repo, actions: ['pull', 'push'], method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' }, what: `starting upload of layer ${label}` });
     await res.arrayBuffer();
     location = await locationOf(t, res, `starting upload of layer ${label}`);
-    t.progress.start(label, pending.tarSize);
-    t.log?.debug(`uploading layer ${label} while it compresses, in one streamed PATCH`);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  t.progress.start(label, pending.tarSize);
+  const desc = await streamUpload(t, location, label, body, descriptor);
+  t.counts.uploaded++;
+  t.progress.finish(label, `done: ${desc.digest.slice(0, 19)}`);
+}
+
+/**
+ * The streamed part of an upload: `body` (made while it is read; `made`
+ * settles when all of it is, with the digest) as one chunked PATCH to the
+ * open session at `location`, then the closing PUT ?digest=. On failure the
+ * stream is destroyed (nothing left in the CAS) and the session cancelled.
+ */
+async function streamUpload<D extends { digest: string }>(t: Target, location: string, label: string, body: Readable, made: Promise<D>): Promise<D> {
+  const what = `uploading blob ${label} to ${t.dest.name}`;
+  const common = { repository: t.dest.repository, actions: ['pull', 'push'] as const, what };
+  let at = location;
+  try {
+    t.log?.debug(`uploading ${label} while it compresses, in one streamed PATCH`);
     const patched = await t.client.request({
-      ...common, method: 'PATCH', path: location, expect: [202], once: true,
+      ...common, method: 'PATCH', path: at, expect: [202], once: true,
       headers: { 'Content-Type': 'application/octet-stream' },
       // Byte mode with a small buffer: the default (object mode, 16 chunks)
       // would let the compressor run up to 16 blocks ahead of the socket.
       body: Readable.from(counted(body, (n) => t.progress.advance(label, n)), { objectMode: false, highWaterMark: 1 << 20 }),
     });
     await patched.arrayBuffer();
-    location = await locationOf(t, patched, what);
-    const desc = await descriptor; // every byte made and in the CAS: the digest is known
-    const closing = await t.client.request({ ...common, method: 'PUT', path: withDigest(location, desc.digest), headers: { 'Content-Length': '0' }, expect: [201] });
+    at = await locationOf(t, patched, what);
+    const desc = await made; // every byte made and in the CAS: the digest is known
+    const closing = await t.client.request({ ...common, method: 'PUT', path: withDigest(at, desc.digest), headers: { 'Content-Length': '0' }, expect: [201] });
     await closing.arrayBuffer();
-    t.counts.uploaded++;
-    t.progress.finish(label, `done: ${desc.digest.slice(0, 19)}`);
+    return desc;
   } catch (err) {
     body.destroy();
     // The compressor's own failure (a layer directory changed under the store) says more than the broken upload it caused.
-    const made = await descriptor.then(() => undefined, (e: unknown) => e);
-    if (location) await cancelUpload(t, location);
+    const failed = await made.then(() => undefined, (e: unknown) => e);
+    await cancelUpload(t, at);
     t.progress.finish(label, 'failed');
-    throw made instanceof TsbuildError ? made : err;
+    throw failed instanceof TsbuildError ? failed : err;
   }
 }
 
@@ -253,7 +290,7 @@ export interface ContentPushOptions extends PushOptions {
   /** More repositories of the destination registry to mount blobs from (a build's cache refs). */
   mountFrom?: readonly string[];
   /** Called for a blob the registry lacks, before it is read: makes a remembered blob the store dropped. */
-  ensureBlob?: (digest: string) => Promise<void>;
+  ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>;
 }
 
 /**

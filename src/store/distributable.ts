@@ -15,6 +15,7 @@ import type { Descriptor, ImageManifest } from '../image/oci.js';
 import { sha256Of } from './digest.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 import type { Store } from './types.js';
+import type { StreamedBlob } from './blob-on-demand.js';
 
 export interface DistributableManifest {
   bytes: Buffer;
@@ -58,10 +59,13 @@ export interface DistributableParts {
   uploads: Promise<Descriptor | PendingLayerBlob>[];
   result: Promise<DistributableManifest>;
   /**
-   * With `deferRecorded`: make the blob of a layer that was named by its
-   * record without being made (a no-op for any other digest).
+   * With `deferRecorded`: for a layer that was named by its record and
+   * whose blob is not in the CAS (prune freed it), start making it again
+   * as a stream (store.streamLayerBlob: its bytes checked against the
+   * record as they go into the CAS); undefined for any other digest, or
+   * when the blob is there (made meanwhile, too).
    */
-  ensure: (digest: string) => Promise<void>;
+  ensure: (digest: string) => Promise<StreamedBlob | undefined>;
 }
 
 export interface DistributableOptions {
@@ -157,9 +161,11 @@ export function startDistributable(store: Store, bytes: Buffer, manifest: ImageM
   });
   // Whoever awaits `result` sees a failure; the per-layer promises must not also be unhandled.
   for (const l of [...layers, ...uploads]) l.catch(() => undefined);
-  const ensure = async (digest: string): Promise<void> => {
+  const ensure = async (digest: string): Promise<StreamedBlob | undefined> => {
     const diffId = deferred.get(digest);
-    if (diffId && !(await store.hasBlob(digest))) await store.compressedLayerBlob(diffId, choice);
+    if (!diffId || (await store.hasBlob(digest))) return undefined;
+    const s = await store.streamLayerBlob(diffId, choice);
+    return 'body' in s ? s : undefined;
   };
   return { layers, uploads, result, ensure };
 }
