@@ -24,7 +24,7 @@ import { TsbuildError } from '../errors.js';
 import { tempName, type BlobStore } from './blobs.js';
 import { DEFAULT_GZIP, gzipRecordKey, ParallelGzip, type GzipChoice } from './codec/layer-gzip.js';
 import { layerTar, scanLayerEntries } from './codec/layer-tar.js';
-import { digestHex, isDigest, VerifyingTransform } from './digest.js';
+import { digestHex, isDigest } from './digest.js';
 import { layerTrusted, readLayerMeta, type LayerMeta } from './layers.js';
 
 export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
@@ -120,10 +120,8 @@ export class BlobOnDemand {
     const dir = join(this.hexDir(diffId), 'diff');
     const { entries } = scanLayerEntries(dir);
     // The directory already holds the clamped times (writeLayer set them), so no clamp here.
-    const { stream } = layerTar(dir, entries, undefined);
-    const verify = new VerifyingTransform(`layer ${diffId} made again from ${dir}`, { digest: diffId, size: size ?? meta.size });
-    stream.on('error', (err) => verify.destroy(err));
-    return stream.pipe(verify);
+    // Checked by the tar's own hash (no second pass over it): an error instead of its end.
+    return layerTar(dir, entries, undefined, { what: `layer ${diffId} made again from ${dir}`, digest: diffId, size: size ?? meta.size }).stream;
   }
 
   async records(diffId: string): Promise<BlobRecords> {
