@@ -49,6 +49,14 @@ export interface StreamedBlob {
   blob: Promise<DerivedBlob>;
 }
 
+/**
+ * Bytes of a streamed blob made ahead of its upload: a few gzip members, so
+ * the compressor keeps both its blocks in work while the socket sends the
+ * last one (with 1 MiB, each 4 MiB member waited for the socket, then for
+ * the disk, before the next was started).
+ */
+const BODY_BUFFER = 16 << 20;
+
 /** Wait until `body` wants more, or throw if it was destroyed meanwhile. */
 function drained(body: PassThrough): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -60,8 +68,9 @@ function drained(body: PassThrough): Promise<void> {
 }
 
 /**
- * The chunks of `src`, each also written to `body` (at its reader's pace:
- * a slow upload slows the compression rather than filling memory). Ends
+ * The chunks of `src`, each also written to `body` (at its reader's pace,
+ * beyond BODY_BUFFER: a slow upload slows the compression rather than
+ * filling memory). Ends
  * `body` when `src` ends; a destroyed `body` stops the copy with an error.
  */
 async function* teeInto(src: Readable, body: PassThrough): AsyncGenerator<Buffer> {
@@ -69,8 +78,11 @@ async function* teeInto(src: Readable, body: PassThrough): AsyncGenerator<Buffer
   try {
     for await (const chunk of src) {
       if (body.destroyed) throw body.errored ?? new Error('the reader of the blob went away');
-      if (!body.write(chunk)) await drained(body);
+      body.write(chunk);
+      // The CAS writes this chunk while the socket sends it; only then wait
+      // for the socket, if it is more than the buffer behind.
       yield chunk as Buffer;
+      if (body.writableNeedDrain) await drained(body);
     }
     body.end();
     ended = true;
@@ -191,7 +203,7 @@ export class BlobOnDemand {
     // put still gets it: iterating an errored stream throws its error.
     gzip.on('error', () => {});
     const zipped = tar.pipe(gzip);
-    const body = onStream ? new PassThrough({ highWaterMark: 1 << 20 }) : undefined;
+    const body = onStream ? new PassThrough({ highWaterMark: BODY_BUFFER }) : undefined;
     if (body) onStream?.(body);
     // With a record, the bytes must come out as they did before: the CAS
     // checks it at commit (and a streamed upload's registry at its PUT).
