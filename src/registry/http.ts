@@ -41,8 +41,14 @@ export interface RequestOptions {
   /** More scopes, e.g. `repository:FROM:pull` for a cross-repository mount. */
   extraScopes?: readonly string[];
   headers?: Record<string, string>;
-  /** A factory, so the body can be sent again on retry or after a 401. */
-  body?: Buffer | string | (() => Promise<Readable> | Readable);
+  /** A factory, so the body can be sent again on retry or after a 401 (a stream only with `once`). */
+  body?: Buffer | string | Readable | (() => Promise<Readable> | Readable);
+  /**
+   * The body is a stream that can be read only once (an upload made while
+   * it is sent): no retry and no second try after a 401, the caller
+   * starts over instead.
+   */
+  once?: boolean;
   /** Statuses handed back to the caller; others become errors. Default: any 2xx. */
   expect?: readonly number[];
   /** What a 404 means, for the E_IMAGE_NOT_FOUND/E_BLOB_NOT_FOUND message (`manifest for host/a:1`). */
@@ -203,7 +209,7 @@ export class RegistryClient {
     await this.ping();
     const method = o.method ?? 'GET';
     const url = /^https?:\/\//.test(o.path) ? o.path : `${this.baseUrl}${o.path}`;
-    const retries = this.opts.retries ?? 4;
+    const retries = o.once ? 0 : (this.opts.retries ?? 4);
     const base = this.opts.baseDelayMs ?? 250;
     let reauthed = false;
     for (let attempt = 0; ; attempt++) {
@@ -222,7 +228,7 @@ export class RegistryClient {
       const wanted = o.expect ? o.expect.includes(res.status) : res.status >= 200 && res.status < 300;
       if (wanted) return res;
 
-      if (res.status === 401 && !reauthed) {
+      if (res.status === 401 && !reauthed && !o.once) {
         // The token may have expired, or the registry wants another scope:
         // learn the new challenge and try once more with a fresh token.
         reauthed = true;

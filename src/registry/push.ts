@@ -8,7 +8,8 @@
 // PATCH and a closing PUT for large ones. A pulled image's manifest goes up
 // byte for byte as stored, so its digest is the same on both sides; a built
 // image's names its layers' gzip blobs, made on demand
-// (store/distributable.ts), the same on every store.
+// (store/distributable.ts), the same on every store. A built layer never
+// compressed before is compressed while it uploads (pushStreamed).
 import pLimit from 'p-limit';
 import { Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
@@ -18,7 +19,8 @@ import type { Logger } from '../log.js';
 import { RegistryClient, type ClientOptions } from './http.js';
 import { repositoryScope } from './auth.js';
 import { parseManifest, sha256Digest } from '../image/manifest.js';
-import { startDistributable } from '../store/distributable.js';
+import { startDistributable, type PendingLayerBlob } from '../store/distributable.js';
+import type { StreamedBlob } from '../store/index.js';
 import { silentProgress, type Progress } from './progress.js';
 import { parseReference, tryParseReference, type ImageReference } from '../reference/index.js';
 import { readLazyBlob } from '../store/lazy-blobs.js';
@@ -131,15 +133,28 @@ async function upload(store: Store, t: Target, desc: Descriptor, location: strin
 }
 
 /** Make sure the registry has blob `desc` in the destination repository. */
-async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<void>): Promise<void> {
+async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>): Promise<void> {
   const repo = t.dest.repository;
   const scope = { repository: repo, actions: ['pull', 'push'] as const };
   const head = await t.client.request({ ...scope, method: 'HEAD', path: `/v2/${repo}/blobs/${desc.digest}`, expect: [200, 404] });
   await head.arrayBuffer();
   if (head.status === 200) { t.counts.existing++; t.progress.finish(desc.digest, 'skipped: already exists'); return; }
-  // A built layer known only by its record is made now: the registry lacks it.
-  await ensureBlob?.(desc.digest);
-  const have = await store.hasBlob(desc.digest);
+  // A built layer known only by its record, its blob pruned since: made
+  // again while it uploads (the registry lacks it), checked against the
+  // record by the CAS and against the digest by the registry.
+  const streamed = await ensureBlob?.(desc.digest);
+  try {
+    await uploadMissing(store, t, desc, mountFrom, streamed);
+  } finally {
+    streamed?.body.destroy(); // not read (mounted after all, or failed): leaves nothing in the CAS
+  }
+}
+
+/** pushBlob once the registry is known to lack `desc`: mount it from a sibling repository, or upload it. */
+async function uploadMissing(store: Store, t: Target, desc: Descriptor, mountFrom: readonly string[], streamed: StreamedBlob | undefined): Promise<void> {
+  const repo = t.dest.repository;
+  const scope = { repository: repo, actions: ['pull', 'push'] as const };
+  const have = streamed !== undefined || (await store.hasBlob(desc.digest));
   // A layer a cached build left lazy (store/lazy-blobs.ts): mounted from the
   // repository it lives in when that is on this registry, else fetched first.
   const lazy = readLazyBlob(store.root, desc.digest);
@@ -163,8 +178,7 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     if (res.status === 201) { t.counts.mounted++; t.progress.finish(desc.digest, `mounted from ${from}`); return; }
     location = await locationOf(t, res, `mounting blob ${desc.digest}`);
     if (i < candidates.length - 1) {
-      const cancel = await t.client.request({ ...scope, method: 'DELETE', path: location, expect: [204, 404] }).catch(() => undefined);
-      await cancel?.arrayBuffer();
+      await cancelUpload(t, location);
       location = undefined;
     }
   }
@@ -173,6 +187,13 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
     await res.arrayBuffer();
     location = await locationOf(t, res, `starting upload of ${desc.digest}`);
   }
+  if (streamed) {
+    t.progress.start(desc.digest, desc.size);
+    await streamUpload(t, location, desc.digest, streamed.body, streamed.blob);
+    t.counts.uploaded++;
+    t.progress.finish(desc.digest, 'done');
+    return;
+  }
   if (lazy) await store.materializeBlob(desc.digest); // digest and diffID checked before it goes up
   t.progress.start(desc.digest, desc.size);
   await upload(store, t, desc, location);
@@ -180,11 +201,96 @@ async function pushBlob(store: Store, t: Target, desc: Descriptor, mountFrom: re
   t.progress.finish(desc.digest, 'done');
 }
 
+async function cancelUpload(t: Target, location: string): Promise<void> {
+  const res = await t.client.request({ repository: t.dest.repository, actions: ['pull', 'push'], method: 'DELETE', path: location, expect: [204, 404] }).catch(() => undefined);
+  await res?.arrayBuffer().catch(() => undefined);
+}
+
+/**
+ * Upload a built layer's gzip blob while it is made (issue 12): the
+ * session opens first, the compressor's output is the body of one PATCH
+ * (chunked, no Content-Range or Length: its size is not known yet; the
+ * Debian docker-registry, distribution 2.8, takes it, as it takes
+ * containers/image's PutBlobWithOptions, which streams a blob of unknown
+ * size the same way) while the same bytes go into the CAS, which hashes
+ * them; the digest is needed only by the closing PUT ?digest=, where the
+ * registry checks it. The blob is recorded (blobs.json), so a later push
+ * knows its digest and HEADs it first.
+ *
+ * The trade-off: with no record there is no digest to ask for (HEAD) or
+ * mount before uploading, so a registry that already has the same layer
+ * (pushed from another store: the bytes are the same everywhere) gets it
+ * again. docker push (moby's distribution/push_v2.go) has the same gap: it
+ * HEADs and mounts only digests its metadata service remembers for the
+ * diffID, else compresses while it uploads; BuildKit instead compresses
+ * whole before the push and HEADs the result.
+ *
+ * A failure mid-stream (upload or compression) destroys the stream, which
+ * leaves nothing in the CAS (blob-on-demand.ts), and cancels the session.
+ * Not retried: the session's offset has moved; the next push starts over.
+ */
+async function pushStreamed(store: Store, t: Target, pending: PendingLayerBlob, mountFrom: readonly string[], ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>): Promise<void> {
+  const opened = await pending.open();
+  // Made meanwhile (by a concurrent push of this process or another): an ordinary blob.
+  if (!('body' in opened)) { await pushBlob(store, t, opened, mountFrom, ensureBlob); return; }
+  const { body, descriptor } = opened;
+  const repo = t.dest.repository;
+  const label = pending.diffId;
+  let location: string;
+  try {
+    const res = await t.client.request({ repository: repo, actions: ['pull', 'push'], method: 'POST', path: `/v2/${repo}/blobs/uploads/`, expect: [202], headers: { 'Content-Length': '0' }, what: `starting upload of layer ${label}` });
+    await res.arrayBuffer();
+    location = await locationOf(t, res, `starting upload of layer ${label}`);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
+  t.progress.start(label, pending.tarSize);
+  const desc = await streamUpload(t, location, label, body, descriptor);
+  t.counts.uploaded++;
+  t.progress.finish(label, `done: ${desc.digest.slice(0, 19)}`);
+}
+
+/**
+ * The streamed part of an upload: `body` (made while it is read; `made`
+ * settles when all of it is, with the digest) as one chunked PATCH to the
+ * open session at `location`, then the closing PUT ?digest=. On failure the
+ * stream is destroyed (nothing left in the CAS) and the session cancelled.
+ */
+async function streamUpload<D extends { digest: string }>(t: Target, location: string, label: string, body: Readable, made: Promise<D>): Promise<D> {
+  const what = `uploading blob ${label} to ${t.dest.name}`;
+  const common = { repository: t.dest.repository, actions: ['pull', 'push'] as const, what };
+  let at = location;
+  try {
+    t.log?.debug(`uploading ${label} while it compresses, in one streamed PATCH`);
+    const patched = await t.client.request({
+      ...common, method: 'PATCH', path: at, expect: [202], once: true,
+      headers: { 'Content-Type': 'application/octet-stream' },
+      // Byte mode with a small buffer: the default (object mode, 16 chunks)
+      // would let the compressor run up to 16 blocks ahead of the socket.
+      body: Readable.from(counted(body, (n) => t.progress.advance(label, n)), { objectMode: false, highWaterMark: 1 << 20 }),
+    });
+    await patched.arrayBuffer();
+    at = await locationOf(t, patched, what);
+    const desc = await made; // every byte made and in the CAS: the digest is known
+    const closing = await t.client.request({ ...common, method: 'PUT', path: withDigest(at, desc.digest), headers: { 'Content-Length': '0' }, expect: [201] });
+    await closing.arrayBuffer();
+    return desc;
+  } catch (err) {
+    body.destroy();
+    // The compressor's own failure (a layer directory changed under the store) says more than the broken upload it caused.
+    const failed = await made.then(() => undefined, (e: unknown) => e);
+    await cancelUpload(t, at);
+    t.progress.finish(label, 'failed');
+    throw failed instanceof TsbuildError ? failed : err;
+  }
+}
+
 export interface ContentPushOptions extends PushOptions {
   /** More repositories of the destination registry to mount blobs from (a build's cache refs). */
   mountFrom?: readonly string[];
   /** Called for a blob the registry lacks, before it is read: makes a remembered blob the store dropped. */
-  ensureBlob?: (digest: string) => Promise<void>;
+  ensureBlob?: (digest: string) => Promise<StreamedBlob | undefined>;
 }
 
 /**
@@ -204,12 +310,16 @@ export async function push(store: Store, image: string, destination?: string, op
   return store.withLease(async () => {
     // Layers compressed before are named by their record at once; a blob is
     // made again only if the registry lacks it (ensureBlob).
-    const parts = startDistributable(store, bytes, parsed.manifest, { deferRecorded: true });
+    // Pushed by a digest other than the stored one, the manifest must be known
+    // before anything goes up: then layers are compressed first, not streamed.
+    const parts = startDistributable(store, bytes, parsed.manifest, { deferRecorded: true, streamUnrecorded: !dest.digest });
     if (dest.digest && dest.digest !== record.manifestDigest && dest.digest !== (await parts.result).digest) {
       throw new TsbuildError('E_DIGEST_MISMATCH', `cannot push ${image} as ${dest.toString()}: its manifest digest is ${(await parts.result).digest}`);
     }
     const manifest = parts.result.then((out) => ({ bytes: out.bytes, mediaType: parsed.mediaType }));
-    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.layers], { ...opts, mountFrom: sources, ensureBlob: parts.ensure });
+    // Awaited only after every blob is up: a layer that failed fails the blob push first, and must not also be unhandled here.
+    manifest.catch(() => undefined);
+    return pushContent(store, dest, manifest, [parsed.manifest.config, ...parts.uploads], { ...opts, mountFrom: sources, ensureBlob: parts.ensure });
   });
 }
 
@@ -219,7 +329,7 @@ export async function push(store: Store, image: string, destination?: string, op
  * the manifest goes under its own digest. The image push above and the
  * build cache export share it.
  */
-export async function pushContent(store: Store, dest: ImageReference, manifestIn: { bytes: Buffer; mediaType: string } | Promise<{ bytes: Buffer; mediaType: string }>, blobs: readonly (Descriptor | Promise<Descriptor>)[], opts: ContentPushOptions = {}): Promise<PushResult> {
+export async function pushContent(store: Store, dest: ImageReference, manifestIn: { bytes: Buffer; mediaType: string } | Promise<{ bytes: Buffer; mediaType: string }>, blobs: readonly (Descriptor | Promise<Descriptor | PendingLayerBlob>)[], opts: ContentPushOptions = {}): Promise<PushResult> {
   const client = opts.client ?? new RegistryClient(dest.registry, opts);
   const t: Target = { client, dest, progress: opts.progress ?? silentProgress, monolithicLimit: opts.monolithicLimit ?? DEFAULT_MONOLITHIC_LIMIT, counts: { uploaded: 0, mounted: 0, existing: 0 }, log: opts.log };
   try {
@@ -227,6 +337,7 @@ export async function pushContent(store: Store, dest: ImageReference, manifestIn
     const started = new Set<string>();
     await Promise.all(blobs.map(async (p) => {
       const d = await p;
+      if ('kind' in d) { await limit(() => pushStreamed(store, t, d, opts.mountFrom ?? [], opts.ensureBlob)); return; }
       if (started.has(d.digest)) return;
       started.add(d.digest);
       await limit(() => pushBlob(store, t, d, opts.mountFrom ?? [], opts.ensureBlob));

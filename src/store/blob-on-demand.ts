@@ -19,12 +19,12 @@
 // layer.json has no `built` mark.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 import { tempName, type BlobStore } from './blobs.js';
 import { DEFAULT_GZIP, gzipRecordKey, ParallelGzip, type GzipChoice } from './codec/layer-gzip.js';
 import { layerTar, scanLayerEntries } from './codec/layer-tar.js';
-import { digestHex, isDigest, VerifyingTransform } from './digest.js';
+import { digestHex, isDigest } from './digest.js';
 import { layerTrusted, readLayerMeta, type LayerMeta } from './layers.js';
 
 export const TAR_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
@@ -35,6 +35,61 @@ export interface DerivedBlob {
   digest: string;
   size: number;
   mediaType: string;
+}
+
+/**
+ * A gzip blob being made while someone reads it (a push streaming it as it
+ * compresses): `body` gives the bytes as they are made, the same bytes go
+ * into the CAS, and `blob` settles once they are all there and recorded.
+ * Destroying `body` (the upload failed) stops the compression and leaves
+ * nothing in the CAS; `blob` then rejects.
+ */
+export interface StreamedBlob {
+  body: Readable;
+  blob: Promise<DerivedBlob>;
+}
+
+/**
+ * Bytes of a streamed blob made ahead of its upload: a few gzip members, so
+ * the compressor keeps both its blocks in work while the socket sends the
+ * last one (with 1 MiB, each 4 MiB member waited for the socket, then for
+ * the disk, before the next was started).
+ */
+const BODY_BUFFER = 16 << 20;
+
+/** Wait until `body` wants more, or throw if it was destroyed meanwhile. */
+function drained(body: PassThrough): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => { body.off('drain', done); body.off('close', closed); resolve(); };
+    const closed = (): void => { body.off('drain', done); reject(body.errored ?? new Error('the reader of the blob went away')); };
+    body.once('drain', done);
+    body.once('close', closed);
+  });
+}
+
+/**
+ * The chunks of `src`, each also written to `body` (at its reader's pace,
+ * beyond BODY_BUFFER: a slow upload slows the compression rather than
+ * filling memory). Ends
+ * `body` when `src` ends; a destroyed `body` stops the copy with an error.
+ */
+async function* teeInto(src: Readable, body: PassThrough): AsyncGenerator<Buffer> {
+  let ended = false;
+  try {
+    for await (const chunk of src) {
+      if (body.destroyed) throw body.errored ?? new Error('the reader of the blob went away');
+      body.write(chunk);
+      // The CAS writes this chunk while the socket sends it; only then wait
+      // for the socket, if it is more than the buffer behind.
+      yield chunk as Buffer;
+      if (body.writableNeedDrain) await drained(body);
+    }
+    body.end();
+    ended = true;
+  } finally {
+    // Stopped early (the CAS writer failed, or src did): the reader must not wait for more.
+    if (!ended) body.destroy(new Error('making the blob failed'));
+  }
 }
 
 /** ROOT/layers/<hex>/blobs.json: what each compression choice gave for this layer. */
@@ -77,10 +132,8 @@ export class BlobOnDemand {
     const dir = join(this.hexDir(diffId), 'diff');
     const { entries } = scanLayerEntries(dir);
     // The directory already holds the clamped times (writeLayer set them), so no clamp here.
-    const { stream } = layerTar(dir, entries, undefined);
-    const verify = new VerifyingTransform(`layer ${diffId} made again from ${dir}`, { digest: diffId, size: size ?? meta.size });
-    stream.on('error', (err) => verify.destroy(err));
-    return stream.pipe(verify);
+    // Checked by the tar's own hash (no second pass over it): an error instead of its end.
+    return layerTar(dir, entries, undefined, { what: `layer ${diffId} made again from ${dir}`, digest: diffId, size: size ?? meta.size }).stream;
   }
 
   async records(diffId: string): Promise<BlobRecords> {
@@ -113,7 +166,28 @@ export class BlobOnDemand {
     return p;
   }
 
-  private async make(diffId: string, choice: GzipChoice): Promise<DerivedBlob> {
+  /**
+   * Like compressed(), for a reader that wants the bytes while they are
+   * made (a push that uploads as it compresses): a StreamedBlob, or the
+   * blob itself when there is nothing to stream — it is in the CAS, or
+   * another caller of this process is making it (then this waits for that
+   * one: one compression per layer, as compressed() shares).
+   */
+  stream(diffId: string, choice: GzipChoice = DEFAULT_GZIP): Promise<StreamedBlob | DerivedBlob> {
+    const key = `${diffId} ${gzipRecordKey(choice)}`;
+    const running = this.inflight.get(key);
+    if (running) return running;
+    return new Promise((resolve, reject) => {
+      const p: Promise<DerivedBlob> = this.make(diffId, choice, (body) => resolve({ body, blob: p }))
+        .finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+      // Settles this promise if make() never streamed (the blob was there);
+      // once resolved with a stream, `blob` carries the outcome.
+      p.then(resolve, reject);
+    });
+  }
+
+  private async make(diffId: string, choice: GzipChoice, onStream?: (body: Readable) => void): Promise<DerivedBlob> {
     const before = await this.recorded(diffId, choice);
     if (before) {
       const have = await this.blobs.stat(before.digest);
@@ -122,12 +196,24 @@ export class BlobOnDemand {
     const tar = await this.openTar(diffId);
     const gzip = new ParallelGzip(choice);
     tar.on('error', (err) => gzip.destroy(err));
+    // A compression stopped early (its reader went away) closes the files the tar reads.
+    gzip.on('close', () => tar.destroy());
     // put() reads the gzip only once its temp file is open: a tar that fails
     // before (a small one can end that soon) must not be an uncaught error.
     // put still gets it: iterating an errored stream throws its error.
     gzip.on('error', () => {});
-    // With a record, the bytes must come out as they did before: the CAS checks it.
-    const got = await this.blobs.put(tar.pipe(gzip), before ? { digest: before.digest, size: before.size } : {});
+    const zipped = tar.pipe(gzip);
+    const body = onStream ? new PassThrough({ highWaterMark: BODY_BUFFER }) : undefined;
+    if (body) onStream?.(body);
+    // With a record, the bytes must come out as they did before: the CAS
+    // checks it at commit (and a streamed upload's registry at its PUT).
+    const got = await this.blobs.put(body ? teeInto(zipped, body) : zipped, before ? { digest: before.digest, size: before.size } : {});
+    if (body && !body.writableEnded && !body.destroyed) {
+      // put() found the blob already there (another process made it since
+      // the check above) and read nothing: the reader gets the CAS's copy.
+      gzip.destroy();
+      (await this.blobs.open(got.digest, got.size)).pipe(body);
+    }
     const blob: DerivedBlob = { digest: got.digest, size: got.size, mediaType: GZIP_MEDIA_TYPE };
     if (!before) await this.remember(diffId, gzipRecordKey(choice), blob);
     return blob;

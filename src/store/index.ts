@@ -50,7 +50,7 @@ import { StoreImpl } from './store.js';
 import { resolveRunnable } from './runnable.js';
 import type { Store } from './types.js';
 
-export type { DerivedBlob } from './blob-on-demand.js';
+export type { DerivedBlob, StreamedBlob } from './blob-on-demand.js';
 export { DEFAULT_GZIP, type GzipChoice } from './codec/layer-gzip.js';
 
 export { readLayerMeta } from './layers.js';

@@ -17,7 +17,7 @@ import { ImageIndex, isIdReference, lookup, normaliseName, notFound } from './im
 import { indexedManifests } from './index-records.js';
 import type { BlobInfo, ExpectedBlob, ImageRecord, LayerSource, PruneResult, PutImageInput, RemoveImageResult, Store } from './types.js';
 import { LayerStore } from './layers.js';
-import { BlobOnDemand, type DerivedBlob } from './blob-on-demand.js';
+import { BlobOnDemand, type DerivedBlob, type StreamedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
 import { fromNative, native } from '../native/index.js';
@@ -138,6 +138,17 @@ export class StoreImpl implements Store {
 
   compressedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob> {
     return this.withLease(() => this.onDemand.compressed(diffId, choice));
+  }
+
+  streamLayerBlob(diffId: string, choice?: GzipChoice): Promise<StreamedBlob | DerivedBlob> {
+    // The lease lasts until the blob is made, not only until its stream is handed out.
+    return new Promise((resolve, reject) => {
+      this.withLease(async () => {
+        const s = await this.onDemand.stream(diffId, choice);
+        resolve(s);
+        if ('body' in s) await s.blob.catch(() => undefined);
+      }).catch(reject);
+    });
   }
 
   recordedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob | undefined> {

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { BlobWriter } from './blob-writer.js';
 import type { RunnableImage } from '../image/runnable.js';
 import type { ImageConfig, ImageManifest } from '../image/oci.js';
-import type { DerivedBlob } from './blob-on-demand.js';
+import type { DerivedBlob, StreamedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 
 /** A blob's identity: `sha256:<hex>` and its length in bytes. */
@@ -122,6 +122,14 @@ export interface Store {
    * it is pushed or copied: prune frees it again.
    */
   compressedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob>;
+  /**
+   * compressedLayerBlob for a reader that wants the bytes as they are made
+   * (a push that uploads while it compresses): the blob's bytes in `body`
+   * (also written into the CAS and recorded; `blob` settles when they all
+   * are), or the blob itself when it is there already or being made by
+   * another caller. Destroying `body` stops it and leaves nothing in the CAS.
+   */
+  streamLayerBlob(diffId: string, choice?: GzipChoice): Promise<StreamedBlob | DerivedBlob>;
   /** What compressedLayerBlob gave for `diffId` before, without making anything. */
   recordedLayerBlob(diffId: string, choice?: GzipChoice): Promise<DerivedBlob | undefined>;
   /** The whole verified blob in memory (for manifests and configs). */

@@ -65,7 +65,10 @@ export class ParallelGzip extends Transform {
   private readonly gathered: Gatherer;
 
   constructor(private readonly choice: GzipChoice = DEFAULT_GZIP, private readonly depth = Math.max(2, availableParallelism())) {
-    super();
+    // Room for one finished member on the way out: with the default 16 KiB,
+    // taking the next input waited until the reader had taken the whole
+    // last member, so the pool idled while a slow reader (an upload) read.
+    super({ readableHighWaterMark: choice.blockSize + 1 });
     this.gathered = new Gatherer(choice.blockSize);
   }
 

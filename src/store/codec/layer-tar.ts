@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { native } from '../../native/index.js';
+import { digestMismatch } from '../digest.js';
 import { isOverlayXattr, opaqueXattr } from '../privilege.js';
 import { tarPieces, type TarHeader, type TarItem } from './tar-pieces.js';
 
@@ -144,6 +145,13 @@ export function scanLayerEntries(dir: string, exclude?: ExcludeSet): { all: Scan
   return { all, entries: exclude && exclude.size > 0 ? all.filter((e) => !exclude.has(e.path)) : all };
 }
 
+/** What a tar made again must hash to (its diffID and size), and what to call it in the error. */
+export interface ExpectedTar {
+  what: string;
+  digest: string;
+  size: number;
+}
+
 export interface LayerTar {
   /** The tar bytes in pieces of exactly 4 MiB, the last one shorter (fewer, larger calls for the hash and the compressor). */
   readonly stream: Readable;
@@ -154,9 +162,12 @@ export interface LayerTar {
 /**
  * The tar of `entries` (from a scan of `root`) as a stream, hashed on the
  * way out. Pieces are cut at fixed offsets, so a compressor making one gzip
- * member per piece gives bytes that are a function of the tar alone.
+ * member per piece gives bytes that are a function of the tar alone. With
+ * `expected`, the stream fails (E_DIGEST_MISMATCH) instead of ending unless
+ * that hash matches, and as soon as it grows past the size: the check a
+ * VerifyingTransform would make, without hashing the tar a second time.
  */
-export function layerTar(root: string, entries: ScanEntry[], clamp: number | undefined): LayerTar {
+export function layerTar(root: string, entries: ScanEntry[], clamp: number | undefined, expected?: ExpectedTar): LayerTar {
   const diff = new Digester();
   const pieces = tarPieces(tarItems(root, entries, clamp), PIECE, false);
   // One piece per turn of the event loop: reading a big layer does not hold
@@ -172,10 +183,16 @@ export function layerTar(root: string, entries: ScanEntry[], clamp: number | und
           return;
         }
         if (next.done) {
-          this.push(null);
+          const got = expected ? { digest: diff.digest(), size: diff.size } : undefined;
+          if (expected && got && (got.digest !== expected.digest || got.size !== expected.size)) this.destroy(digestMismatch(expected.what, expected, got));
+          else this.push(null);
           return;
         }
         diff.update(next.value);
+        if (expected && diff.size > expected.size) {
+          this.destroy(digestMismatch(expected.what, expected, { size: diff.size }));
+          return;
+        }
         this.push(next.value);
       });
     },

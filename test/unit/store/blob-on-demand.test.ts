@@ -2,7 +2,9 @@
 // only the directory; the store serves its tar made again (checked against
 // the diffID), makes a gzip blob only when asked, remembers it, makes the
 // same bytes again after the blob is gone, and refuses a directory someone
-// changed. The parallel gzip is a function of the tar bytes alone.
+// changed; streamed while it compresses (a push uploading it), it gives
+// the same bytes and record, and a reader that goes away leaves nothing.
+// The parallel gzip is a function of the tar bytes alone.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -179,4 +181,44 @@ describe('ParallelGzip', () => {
     expect(out.length).toBeLessThan(rnd.length + 4 * 1024);
     expect(existsSync(dir)).toBe(true);
   });
+});
+
+describe('a built layer streamed while it compresses (a push uploading it)', () => {
+  it('gives the bytes compressedLayerBlob gives, puts the blob in the CAS and records it; a second caller shares the one compression', async () => {
+    const layer = await writeLayer(store, makeUpper('up'), { adopt: true });
+    if (!layer) throw new Error('no layer');
+    const first = await store.streamLayerBlob(layer.diffId);
+    if (!('body' in first)) throw new Error('expected a stream');
+    // Asked again while the first is being made: no second stream, the same blob.
+    const second = store.streamLayerBlob(layer.diffId);
+    const bytes = await drain(first.body);
+    const blob = await first.blob;
+    expect(sha(bytes)).toBe(blob.digest);
+    expect(bytes.length).toBe(blob.size);
+    expect(await second).toEqual(blob);
+    expect(blobFiles()).toEqual([blob.digest.slice(7)]);
+    expect(await store.recordedLayerBlob(layer.diffId)).toEqual(blob);
+    // Deterministic: the same bytes as a compression to the CAS gives.
+    rmSync(join(dir, 'root/blobs/sha256', blob.digest.slice(7)));
+    expect(await store.compressedLayerBlob(layer.diffId)).toEqual(blob);
+    // In the CAS now: nothing to stream.
+    expect(await store.streamLayerBlob(layer.diffId)).toEqual(blob);
+  });
+
+  it('a reader that goes away mid-stream leaves no blob, temp file or record', async () => {
+    // Far more than the stream buffers on the way (the compressor's blocks in flight, the body's MiB).
+    const up = makeUpper('up');
+    writeFileSync(join(up, 'app', 'big.bin'), randomBytes(32 << 20));
+    utimesSync(join(up, 'app', 'big.bin'), 1_600_000_000, 1_600_000_000);
+    utimesSync(join(up, 'app'), 1_600_000_000, 1_600_000_000);
+    const layer = await writeLayer(store, up, { adopt: true });
+    if (!layer) throw new Error('no layer');
+    const s = await store.streamLayerBlob(layer.diffId);
+    if (!('body' in s)) throw new Error('expected a stream');
+    for await (const _ of s.body) break; // one chunk, then the upload "fails"
+    await expect(s.blob).rejects.toThrow();
+    expect(blobFiles()).toEqual([]);
+    expect(readdirSync(join(dir, 'root/tmp')).filter((f) => f.startsWith('blob'))).toEqual([]);
+    expect(await store.recordedLayerBlob(layer.diffId)).toBeUndefined();
+  }, 60_000);
 });
