@@ -80,7 +80,11 @@ export class Dockerd {
     writeFileSync(cfg, JSON.stringify(daemonConfig(this.dir, this.opts), null, 2));
     if (!existsSync(RUN_DOCKER)) writeFileSync(RUN_DOCKER_MARKER, '');
     const logFd = openSync(this.log, 'a');
-    const child = spawn(DOCKERD, ['--config-file', cfg], { stdio: ['ignore', logFd, logFd], detached: true });
+    // TMPDIR inside the dir: containerd dumps its goroutines to $TMPDIR/containerd.PID.stacks.log when
+    // dockerd stops it slowly, and such a dump (of a containerd already gone) went on living in /tmp.
+    const tmp = join(this.dir, 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    const child = spawn(DOCKERD, ['--config-file', cfg], { stdio: ['ignore', logFd, logFd], detached: true, env: { ...process.env, TMPDIR: tmp } });
     closeSync(logFd);
     child.unref();
     this.child = child;
