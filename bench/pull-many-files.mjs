@@ -88,23 +88,31 @@ export async function main(opts) {
     const layouts = [];
     for (const layers of sizes) layouts.push(await manyLayersLayout({ layers, filesPerLayer: opts.quick ? 20 : 200, ...quickTree, ...(opts.quick ? { dir: env.ws.path(`quick-layers-${layers}`) } : {}) }));
     const pusher = new Tsbuild(env.ws.path('tsbuild-push-root'));
-    const scale = { pull: [], push: [] };
+    // Both sizes alternate (10, 50, 10, 50, ...), pulls first, then pushes: this VM's file creation
+    // slows down as writeback builds up over a run, so five 10-layer pulls followed by five 50-layer
+    // ones measured the 50 under a heavier backlog (per-layer ratio 1.64 in a full run, rounds rising
+    // 4.5 -> 8.1 s, as skopeo's did just before).
+    await env.registry.reset();
+    const srcs = sizes.map((n) => `${env.registry.host}/bench/layers${n}:1`);
+    for (const [i, layout] of layouts.entries()) await skopeoCopy(`oci:${layout.dir}:1`, `docker://${srcs[i]}`);
+    const layerPulls = await alternate(sizes.map((n, i) => ({ name: `pull-${n}`, prepare: () => env.tsbuild.wipe(), run: () => timed(env.tsbuild.argv(['pull', '-q', srcs[i]])) })), runs);
+    const locals = [];
     for (const [i, layout] of layouts.entries()) {
-      const n = sizes[i];
-      const src = `${env.registry.host}/bench/layers${n}:1`;
-      const local = `docker.io/bench/layers${n}:1`;
-      await env.registry.reset();
-      await skopeoCopy(`oci:${layout.dir}:1`, `docker://${src}`);
-      const p = await alternate([{ name: 'tsbuild', prepare: () => env.tsbuild.wipe(), run: () => timed(env.tsbuild.argv(['pull', '-q', src])) }], runs);
-      scale.pull.push({ ...p.tsbuild, layers: n });
       // The cached layouts carry no name: tag what load reports.
       const loaded = /Loaded image ID: (sha256:[0-9a-f]{64})/.exec((await pusher.cmd(['load', '-i', layout.dir])).stdout);
       if (!loaded) throw new Error(`tsbuild load -i ${layout.dir} printed no image ID`);
-      await pusher.cmd(['tag', loaded[1], local]);
-      const dest = `${env.registry.host}/bench/pushed${n}:1`;
-      const q = await alternate([{ name: 'tsbuild', prepare: () => env.registry.reset(), run: () => timed(pusher.argv(['push', '-q', local, dest])) }], runs);
-      scale.push.push({ ...q.tsbuild, layers: n });
-      process.stdout.write(`  ${n} layers (${layout.files} entries, ${(layout.bytes / 2 ** 20).toFixed(0)} MiB): pull median ${fmtS(p.tsbuild.median)} (cpu ${fmtS(median(p.tsbuild.extras.map((e) => e.cpuMs)))}), push median ${fmtS(q.tsbuild.median)} (cpu ${fmtS(median(q.tsbuild.extras.map((e) => e.cpuMs)))})\n`);
+      locals.push(`docker.io/bench/layers${sizes[i]}:1`);
+      await pusher.cmd(['tag', loaded[1], locals[i]]);
+    }
+    const layerPushes = await alternate(sizes.map((n, i) => ({ name: `push-${n}`, prepare: () => env.registry.reset(), run: () => timed(pusher.argv(['push', '-q', locals[i], `${env.registry.host}/bench/pushed${n}:1`])) })), runs);
+    const scale = { pull: [], push: [] };
+    for (const [i, layout] of layouts.entries()) {
+      const n = sizes[i];
+      const p = layerPulls[`pull-${n}`];
+      const q = layerPushes[`push-${n}`];
+      scale.pull.push({ ...p, layers: n });
+      scale.push.push({ ...q, layers: n });
+      process.stdout.write(`  ${n} layers (${layout.files} entries, ${(layout.bytes / 2 ** 20).toFixed(0)} MiB): pull median ${fmtS(p.median)} (cpu ${fmtS(median(p.extras.map((e) => e.cpuMs)))}), push median ${fmtS(q.median)} (cpu ${fmtS(median(q.extras.map((e) => e.cpuMs)))})\n`);
     }
     records.push(scalingRecord('pull-50-layers', scale.pull[0], scale.pull[1], opts));
     records.push(scalingRecord('push-50-layers', scale.push[0], scale.push[1], opts));
