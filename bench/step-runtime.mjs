@@ -12,7 +12,8 @@
 // seccomp, cgroup placement, overlay options or /proc views that cost the
 // workload would show there. No target; not part of bench/run.mjs.
 //   node bench/step-runtime.mjs [--runs N]          (default 3 runs each)
-//   STEP_CMD='...' overrides the workload (default: go vet + go build, build cache removed after).
+//   STEP_CMD='...' overrides the workload (default: go vet + go build, build cache removed after);
+//   STEP_NETWORK=host for one that downloads.
 import { pushBookworm } from './lib/bookworm.mjs';
 import { Buildah } from './lib/buildah.mjs';
 import { loadLine, printMachine } from './lib/machine.mjs';
@@ -34,6 +35,8 @@ export function childTimes(stdout) {
 export async function main(opts) {
   const runs = opts.quick ? 1 : (opts.runs ?? 3);
   const cmd = process.env.STEP_CMD ?? DEFAULT_CMD;
+  // host for a workload that downloads (apt-get install, npm ci); none otherwise.
+  const network = process.env.STEP_NETWORK ?? 'none';
   const env = await setup('step-runtime', { buildkit: false });
   try {
     printMachine('start');
@@ -58,8 +61,8 @@ export async function main(opts) {
       return r.ms;
     };
     const results = await alternate([
-      { name: 'tsbuild', run: timed('tsbuild', () => env.tsbuild.cmd(['run', '--rm', '--network', 'none', 'stage:1', ...workload])) },
-      { name: 'runc', run: timed('runc', () => run('/usr/bin/podman', [...podman, 'run', '--rm', '--network', 'none', ref, ...workload])) },
+      { name: 'tsbuild', run: timed('tsbuild', () => env.tsbuild.cmd(['run', '--rm', '--network', network, 'stage:1', ...workload])) },
+      { name: 'runc', run: timed('runc', () => run('/usr/bin/podman', [...podman, 'run', '--rm', '--network', network, ref, ...workload])) },
     ], runs);
     const records = report('step-runtime', `\`${cmd}\` in the go builder stage, tsbuild run vs podman+runc; ${runs} run(s) each, alternating`, results, { runc: undefined }, opts);
     const [t, r] = [median(cpu.tsbuild), median(cpu.runc)];
