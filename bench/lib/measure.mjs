@@ -51,7 +51,10 @@ export async function alternate(contenders, runs, log = (s) => process.stderr.wr
   const active = contenders.filter((c) => c.available !== false);
   for (const c of contenders) results[c.name] = { samples: [], extras: [], available: c.available !== false, reason: c.reason };
   for (let i = 0; i < runs; i++) {
-    for (const c of active) {
+    // The order rotates each round (A B C, B C A, C A B, ...): whoever runs first meets a cold
+    // proxy, page cache or mirror more often, and that must not always be the same tool.
+    const order = active.map((_, k) => active[(k + i) % active.length]);
+    for (const c of order) {
       if (c.prepare) await c.prepare(i);
       const r = await c.run(i);
       const ms = typeof r === 'number' ? r : r.ms;
