@@ -29,6 +29,7 @@ import { bootId } from './boot.js';
 // (unpack.ts, tar-stream) still loads only when a layer is unpacked.
 import { startLayerUnpack } from './codec/layer-unpacker.js';
 import { fromNative, native } from '../native/index.js';
+import { BackgroundTasks } from '../background-tasks.js';
 import type { LayerSource } from './types.js';
 import type { LockManager } from './lock.js';
 
@@ -80,7 +81,7 @@ export class LayerStore {
   /** Hex of the layers this store published pending and has not promoted. */
   private readonly pending = new Set<string>();
   /** Removals of trees nobody needs (discard()); settle() waits for them. */
-  private readonly removals = new Set<Promise<void>>();
+  private readonly removals = new BackgroundTasks();
 
   constructor(root: string, private readonly tmpDir: string, private readonly blobs: BlobStore, private readonly locks: LockManager) {
     this.dir = join(root, 'layers');
@@ -107,13 +108,12 @@ export class LayerStore {
       await rm(path, { recursive: true, force: true }); // not on this file system: remove it here
       return;
     }
-    const p: Promise<void> = rm(target, { recursive: true, force: true }).catch(() => undefined).finally(() => this.removals.delete(p));
-    this.removals.add(p);
+    this.removals.later(rm(target, { recursive: true, force: true }));
   }
 
   /** Waits for the background removals started so far (the store's close()). */
-  async settle(): Promise<void> {
-    while (this.removals.size > 0) await Promise.all([...this.removals]);
+  settle(): Promise<void> {
+    return this.removals.drain();
   }
 
   /** The lowerdir of a diffID (whether or not it exists). */

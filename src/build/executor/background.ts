@@ -3,15 +3,16 @@
 // started with later() is awaited by drain(), which build() calls on its
 // way out, success or failure, so nothing is left behind by a build that
 // returns. A killed build leaves records its next start reaps.
-const running = new Set<Promise<void>>();
+import { BackgroundTasks } from '../../background-tasks.js';
+
+const tasks = new BackgroundTasks();
 
 /** Runs `p` in the background; its failure is ignored (the reaper retries). */
 export function later(p: Promise<void>): void {
-  const tracked = p.catch(() => undefined).finally(() => running.delete(tracked));
-  running.add(tracked);
+  tasks.later(p);
 }
 
 /** Waits for every background removal started so far. */
 export async function drain(): Promise<void> {
-  while (running.size > 0) await Promise.all([...running]);
+  await tasks.drain();
 }
