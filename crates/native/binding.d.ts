@@ -205,6 +205,12 @@ export declare function lstatDir(dir: string): DirListing | null
  */
 export declare function makePipe(): Array<number>
 
+/**
+ * Mark the directory `path` as the top of unrelated trees (FS_TOPDIR_FL;
+ * see topdir.rs): true when the file system keeps the flag.
+ */
+export declare function markTopDir(path: string): boolean
+
 /** Opens a pty pair (both fds close-on-exec) with the given window size. */
 export declare function openPty(cols: number, rows: number): PtyPair
 

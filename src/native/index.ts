@@ -132,6 +132,21 @@ export function fromNative(what: string, err: unknown): TsbuildError {
 }
 
 /**
+ * Best effort: mark `dir` as the top of unrelated trees (FS_TOPDIR_FL, the
+ * crate's topdir.rs), so that ext4 starts each subdirectory in a group of
+ * its own instead of the parent's, where inodes freed in the last seconds
+ * make every new file slow to allocate (ext4 without a journal). True when
+ * the file system keeps the flag; a refusal changes nothing but placement.
+ */
+export function markTopDir(dir: string): boolean {
+  try {
+    return native().markTopDir(dir);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Best effort: start writing `fd`'s dirty pages to disk now (see the
  * crate's rootedfs::writeback). A failure only means the later flush does
  * all the work, so it is ignored.

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
 import type { OciContainerConfig } from '../image/runnable.js';
+import { markTopDir } from '../native/index.js';
 import type { ResourceLimits } from './limits.js';
 import type { SecurityConfig } from './security.js';
 
@@ -106,7 +107,22 @@ export function randomName(taken: ReadonlySet<string>): string {
   }
 }
 
+const markedRoots = new Set<string>();
+
+/**
+ * containers/ holds one tree per container (its upper dir gets every file a
+ * step writes): marked once per process as the top of unrelated trees, so
+ * that each container starts in a block group of its own (see markTopDir).
+ */
+function ensureContainersDir(root: string): void {
+  if (markedRoots.has(root)) return;
+  mkdirSync(containersDir(root), { recursive: true });
+  markTopDir(containersDir(root));
+  markedRoots.add(root);
+}
+
 export function writeState(root: string, state: ContainerState): void {
+  ensureContainersDir(root);
   const dir = containerDir(root, state.id);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `state.json.${process.pid}.tmp`);

@@ -20,7 +20,7 @@ import { LayerStore } from './layers.js';
 import { BlobOnDemand, type DerivedBlob, type StreamedBlob } from './blob-on-demand.js';
 import type { GzipChoice } from './codec/layer-gzip.js';
 import { LockManager } from './lock.js';
-import { fromNative, native } from '../native/index.js';
+import { fromNative, markTopDir, native } from '../native/index.js';
 import { fetchLazyBlob, readLazyBlob, removeLazyBlob } from './lazy-blobs.js';
 import { pidAlive } from '../pid-alive.js';
 
@@ -51,6 +51,10 @@ export class StoreImpl implements Store {
     try {
       await mkdir(root, { recursive: true, mode: 0o700 });
       await Promise.all([mkdir(s.tmpDir, { recursive: true }), mkdir(join(root, 'locks'), { recursive: true })]);
+      // tmp/ holds one directory per layer being unpacked or rebuilt, each the top of its own
+      // tree. Marked on every open (one ioctl; the CLI has loaded the native module already),
+      // so that stores made before the mark get it too.
+      markTopDir(s.tmpDir);
       await Promise.all([s.blobs.init(), s.index.init(), s.layers.init()]);
     } catch (err) {
       throw new TsbuildError('E_STORE', `cannot open the store at ${root}: ${(err as Error).message}`, { cause: err });

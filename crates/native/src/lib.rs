@@ -22,6 +22,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod topdir;
 pub mod usage;
 pub mod userns;
 

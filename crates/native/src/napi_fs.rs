@@ -194,6 +194,13 @@ pub fn start_writeback(fd: i32) -> Result<()> {
     writeback::start(fd).map_err(|e| error::to_napi(NativeError::io(Code::Io, "sync_file_range", &e)))
 }
 
+/// Mark the directory `path` as the top of unrelated trees (FS_TOPDIR_FL;
+/// see topdir.rs): true when the file system keeps the flag.
+#[napi]
+pub fn mark_top_dir(path: String) -> Result<bool> {
+    crate::topdir::mark(&path).map_err(|e| error::to_napi(NativeError::io(Code::Io, "FS_IOC_SETFLAGS", &e)))
+}
+
 /// Take a lock without blocking: returns the lock's fd, or -1 when another
 /// holder (in any process, or another fd in this one) conflicts.
 #[napi]
