@@ -103,4 +103,9 @@ export interface BuildContext {
   imports: CacheImports;
   /** Every layer step this build used (ran or found cached), for --cache-to. */
   usedSteps: UsedStep[];
+  /**
+   * Aborted, with its error, when a stage fails: the other stages, which
+   * run in parallel, stop before their next step and kill a running RUN.
+   */
+  cancel?: AbortSignal;
 }

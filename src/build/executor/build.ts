@@ -56,6 +56,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
   const imports = opts.cacheFrom?.length && !opts.noCache
     ? CacheImports.start(opts.cacheFrom, { store, log: opts.log, progress: (name) => progress.transfer('pull', name), ...(opts.tlsVerify === false ? { tlsVerify: false } : {}) })
     : CacheImports.empty();
+  const failed = new AbortController();
   try {
     const ctx: BuildContext = {
       opts,
@@ -72,6 +73,7 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       fileDigests: new FileDigests(memoPath(opts.root, opts.contextDir), undefined, opts.contextDir),
       imports,
       usedSteps: [],
+      cancel: failed.signal,
     };
     // The whole build holds a lease: a concurrent prune must not free the
     // layers it has made but not yet referenced from an image.
@@ -80,14 +82,14 @@ export async function build(given: BuildOptions, progressMode: ProgressMode): Pr
       await resolvePlannedImages(ctx);
       // Every stage starts at once and waits for what it depends on, so
       // independent stages build in parallel.
+      // The first failure stops the others (ctx.cancel) and is the one reported.
       for (const ps of plan.stages) {
         const p = buildStage(ctx, ps);
-        p.catch(() => {}); // observed below
+        p.catch((err: unknown) => { if (!failed.signal.aborted) failed.abort(err); });
         ctx.stages.set(ps.index, p);
       }
-      const settled = await Promise.allSettled([...ctx.stages.values()]);
-      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failure) throw failure.reason;
+      await Promise.allSettled([...ctx.stages.values()]);
+      if (failed.signal.aborted) throw failed.signal.reason;
       const target = (await ctx.stages.get(plan.target)) as StageResult;
       // Layers only cached steps fed stay lazy: the store records where to get
       // them (lazy-layers.ts), every stage's, so the image, a cache export and

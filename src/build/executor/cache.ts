@@ -50,9 +50,47 @@ export class BuildCache {
     if (this.contentKeyOf(chainKey) !== contentKey) this.chains.put(chainKey, { contentKey });
   }
 
-  /** Exclusive lock on one key across processes; resolves to its release. */
+  /**
+   * Exclusive lock on one key across processes; resolves to its release.
+   * The flock files are shared by key prefix (256 of them), so within this
+   * process a prefix is locked once and shared by every key under it (the
+   * stages of a build run in parallel, and two of their steps must not wait
+   * for each other, nor block two thread-pool threads on one file); the
+   * same key is still one holder at a time.
+   */
   async lock(key: string): Promise<() => void> {
-    const fd = await native().lockFile(join(this.lockDir, key.slice(0, 2)), true);
-    return () => native().unlockFile(fd);
+    const mine = this.keys.get(key) ?? Promise.resolve();
+    let releaseKey!: () => void;
+    const next = new Promise<void>((r) => { releaseKey = r; });
+    this.keys.set(key, mine.then(() => next));
+    await mine;
+    const prefix = key.slice(0, 2);
+    let held = this.prefixes.get(prefix);
+    if (!held) {
+      const fd = native().lockFile(join(this.lockDir, prefix), true);
+      held = { fd, users: 0 };
+      this.prefixes.set(prefix, held);
+    }
+    held.users++;
+    let fd: number;
+    try {
+      fd = await held.fd;
+    } catch (err) {
+      if (--held.users === 0) this.prefixes.delete(prefix);
+      releaseKey();
+      throw err;
+    }
+    const h = held;
+    return () => {
+      if (--h.users === 0) {
+        this.prefixes.delete(prefix);
+        native().unlockFile(fd);
+      }
+      releaseKey();
+    };
   }
+
+  /** This process's holders: per key, the tail of its queue; per prefix, the flock and how many keys use it. */
+  private readonly keys = new Map<string, Promise<void>>();
+  private readonly prefixes = new Map<string, { fd: Promise<number>; users: number }>();
 }

@@ -2,7 +2,9 @@
 // lines, the RUN output as it comes, and `--> CACHED` markers; json mode
 // prints one event per line; tty mode keeps a live step list with timings.
 // In plain mode RUN output goes straight to fd 2, so the container writes
-// to it without tsbuild copying bytes; the other modes read it from a pipe.
+// to it without tsbuild copying bytes; the other modes read it from a pipe,
+// one per RUN step that runs beside another (stages build in parallel), so
+// that each chunk is told as its own step's.
 import { createReadStream } from 'node:fs';
 import { native } from '../../native/index.js';
 import { usageSummary, type StepUsage } from './step-usage.js';
@@ -20,7 +22,15 @@ export interface StepInfo {
   line: number;
 }
 
+/** Where one RUN step's processes write; close() once they are gone (the rest of the output is then read). */
+export interface StepOutput {
+  readonly fd: number;
+  close(): Promise<void>;
+}
+
 export interface StepTracker {
+  /** The fd a RUN step's container writes its output to. */
+  output(): StepOutput;
   /**
    * The step's result came from a cache: this store's (`from` absent) or a
    * --cache-from ref; `retimed` when it was remade from an entry built under
@@ -32,8 +42,6 @@ export interface StepTracker {
 }
 
 export interface Progress {
-  /** The fd RUN steps write their output to. */
-  readonly outputFd: number;
   step(info: StepInfo): StepTracker;
   message(text: string): void;
   /** Progress of blob transfers for `what` (an image or a cache ref), in this mode. */
@@ -51,18 +59,20 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
   if (mode === 'json') return jsonProgress();
   if (mode === 'tty') return ttyProgress(multiStage);
   const write = (s: string) => process.stderr.write(s);
+  const stderr: StepOutput = { fd: 2, close: async () => {} };
   return {
-    outputFd: 2,
     step(info) {
+      // Stages run in parallel: each line says whose it is.
       const prefix = multiStage ? `[${info.stage}] ` : '';
       write(`${prefix}STEP ${info.n}/${info.total}: ${oneLine(info.text)}\n`);
       const start = performance.now();
       return {
-        cached: (from, how) => write(`--> CACHED${from ? ` from ${from}` : ''}${how?.retimed ? ' (retimed)' : ''}\n`),
+        output: () => stderr,
+        cached: (from, how) => write(`${prefix}--> CACHED${from ? ` from ${from}` : ''}${how?.retimed ? ' (retimed)' : ''}\n`),
         done: ({ layer, usage }) => {
           const took = `${((performance.now() - start) / 1000).toFixed(2)}s${usage ? `; ${usageSummary(usage)}` : ''}`;
-          if (layer) write(`--> ${layer.slice(7, 19)} (${took})\n`);
-          else if (usage) write(`--> no layer (${took})\n`);
+          if (layer) write(`${prefix}--> ${layer.slice(7, 19)} (${took})\n`);
+          else if (usage) write(`${prefix}--> no layer (${took})\n`);
         },
       };
     },
@@ -75,7 +85,7 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
 }
 
 /** Reads RUN output from a pipe the containers write to. */
-function outputPipe(onData: (data: string) => void): { fd: number; close(): Promise<void> } {
+function outputPipe(onData: (data: string) => void): StepOutput {
   const [readFd, writeFd] = native().makePipe() as [number, number];
   const reader = createReadStream('', { fd: readFd, encoding: 'utf8' });
   const drained = new Promise<void>((resolve) => { reader.on('close', resolve); reader.on('error', () => resolve()); });
@@ -90,53 +100,78 @@ function outputPipe(onData: (data: string) => void): { fd: number; close(): Prom
 }
 
 /**
+ * RUN output pipes for one build: a step that runs alone writes to one pipe
+ * shared by the whole build (no pipe set-up per step; made on first use, so
+ * a cached build makes none); a step that starts while another holds it
+ * gets a pipe of its own, closed and drained when it ends.
+ */
+function outputPipes(onData: (step: StepInfo, data: string) => void): { open(step: StepInfo): StepOutput; close(): Promise<void> } {
+  let shared: StepOutput | undefined;
+  let owner: StepInfo | undefined;
+  // Bytes still in the shared pipe when its step ended are that step's.
+  let last: StepInfo | undefined;
+  return {
+    open(step) {
+      if (owner !== undefined) {
+        const own = outputPipe((d) => onData(step, d));
+        return { fd: own.fd, close: () => own.close() };
+      }
+      owner = step;
+      last = step;
+      shared ??= outputPipe((d) => { if (last) onData(last, d); });
+      return { fd: shared.fd, close: async () => { if (owner === step) owner = undefined; } };
+    },
+    close: async () => { await shared?.close(); },
+  };
+}
+
+/**
  * A live step list: each step is one line that is rewritten in place with
  * its outcome and time; the running step's output appears (dimmed) under
  * it, and once output has appeared the step's result gets its own line.
  */
 function ttyProgress(multiStage: boolean): Progress {
   const write = (s: string) => process.stderr.write(s);
-  let clean = true; // nothing printed since the current step's line
-  const pipe = outputPipe((data) => {
-    clean = false;
+  // The step whose line is the last one printed: only its line may be rewritten in place.
+  let lastLine: StepInfo | undefined;
+  const pipes = outputPipes((_step, data) => {
+    lastLine = undefined;
     write(`\x1b[2m${data}\x1b[0m`);
   });
   return {
-    outputFd: pipe.fd,
     step(info) {
       const label = `${multiStage ? `[${info.stage}] ` : ''}STEP ${info.n}/${info.total}: ${oneLine(info.text)}`;
       write(`\x1b[36m=>\x1b[0m ${label}\n`);
-      clean = true;
+      lastLine = info;
       const start = performance.now();
       const finish = (what: string) => {
         const line = `\x1b[32m✔\x1b[0m ${label} \x1b[2m${what}\x1b[0m\n`;
-        write(clean ? `\x1b[1A\x1b[2K${line}` : line);
-        clean = true;
+        write(lastLine === info ? `\x1b[1A\x1b[2K${line}` : line);
+        lastLine = undefined;
       };
       return {
+        output: () => pipes.open(info),
         cached: (from, how) => finish(`${from ? `CACHED from ${from}` : 'CACHED'}${how?.retimed ? ' (retimed)' : ''}`),
         done: ({ usage }) => finish(`${((performance.now() - start) / 1000).toFixed(2)}s${usage ? ` · ${usageSummary(usage)}` : ''}`),
       };
     },
-    message: (text) => { clean = false; write(`${text}\n`); },
-    transfer: (direction, what) => { clean = false; return transferProgress('tty', direction, what); },
+    message: (text) => { lastLine = undefined; write(`${text}\n`); },
+    transfer: (direction, what) => { lastLine = undefined; return transferProgress('tty', direction, what); },
     // The ID itself goes to stdout, which is this terminal too: don't print it twice.
     result: (_id, tags) => { if (tags.length > 0) write(`Successfully tagged ${tags.join(', ')}\n`); },
-    close: () => pipe.close(),
+    close: () => pipes.close(),
   };
 }
 
 function jsonProgress(): Progress {
   const emit = (ev: object) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...ev })}\n`);
-  let current: StepInfo | undefined;
-  const pipe = outputPipe((data) => emit({ type: 'output', stage: current?.stage, step: current?.n, data }));
+  const pipes = outputPipes((step, data) => emit({ type: 'output', stage: step.stage, step: step.n, data }));
   return {
-    outputFd: pipe.fd,
     step(info) {
-      current = info;
       emit({ type: 'step', ...info });
       const start = performance.now();
       return {
+        output: () => pipes.open(info),
         cached: (from, how) => emit({ type: 'cached', stage: info.stage, step: info.n, cache: from ?? 'local', ...(how?.retimed ? { retimed: true } : {}) }),
         done: ({ layer, timings, usage }) => emit({ type: 'done', stage: info.stage, step: info.n, layer, durationMs: Math.round(performance.now() - start), timings, usage }),
       };
@@ -144,6 +179,6 @@ function jsonProgress(): Progress {
     message: (text) => emit({ type: 'message', text }),
     transfer: (direction, what) => transferProgress('json', direction, what),
     result: (id, tags) => emit({ type: 'image', id, tags }),
-    close: () => pipe.close(),
+    close: () => pipes.close(),
   };
 }

@@ -37,6 +37,8 @@ export interface RunStepInput {
   mounts: Omit<MountContext, 'line' | 'workdir' | 'root' | 'owner' | 'layerDirs'>;
   /** Where the command's output goes (an fd). */
   outputFd: number;
+  /** Aborted when another stage of the build failed: the command is killed. */
+  cancel?: AbortSignal;
 }
 
 export interface RunStepResult {
@@ -151,13 +153,23 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     let pid: number;
     const started = performance.now();
     try {
+      input.cancel?.throwIfAborted();
       pid = launchContainer(input.root, state, { fds: [devnull, input.outputFd, input.outputFd] });
     } catch (err) {
       throw script && err instanceof TsbuildError ? scriptError(err, script, input.mounts.file) : err;
     } finally {
       native().closeFd(devnull);
     }
-    const exit = await waitContainer(input.root, state, pid);
+    // PID 1 of the step's PID namespace: killing it ends every process of the step.
+    const kill = () => { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } };
+    input.cancel?.addEventListener('abort', kill, { once: true });
+    let exit: Awaited<ReturnType<typeof waitContainer>>;
+    try {
+      exit = await waitContainer(input.root, state, pid);
+    } finally {
+      input.cancel?.removeEventListener('abort', kill);
+    }
+    input.cancel?.throwIfAborted();
     const wallMs = performance.now() - started;
     const code = exitStatusCode(exit);
     if (code !== 0) {

@@ -27,6 +27,7 @@ import { makeTempDir } from '../../store/blobs.js';
 import { stepUsage, type StepUsage } from './step-usage.js';
 import { stepKey, writeStepUsage } from '../../store/step-usage.js';
 import type { ProcessUsage } from '../../run/usage.js';
+import type { StepTracker } from './progress.js';
 import { formatPlatform } from '../../image/platform.js';
 import { ensureRunnable, stagePlatform } from '../platforms.js';
 import { fromImported, noteUsed, workdirAfter } from './imported-step.js';
@@ -120,7 +121,10 @@ async function settle(pending: Promise<void>[]): Promise<void> {
 }
 
 async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Promise<void>[]): Promise<StageResult> {
-  for (const dep of ps.dependsOn) if (dep !== ps.index) await ctx.stages.get(dep);
+  // No waiting for the stages this one depends on before it starts: each
+  // step that reads one (FROM, COPY --from, RUN --mount from=) awaits it, so
+  // the steps before it run meanwhile, as in BuildKit (a runtime stage's
+  // apt-get install beside the builder stage's).
   // One build per platform runs at once (multi-platform.ts): buildx's `[linux/arm64 builder 2/3]`.
   const label = ctx.opts.stagePrefix ? `${ctx.opts.stagePrefix} ${stageLabel(ps)}` : stageLabel(ps);
   const file = ctx.opts.displayFile;
@@ -144,6 +148,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
   const cmdState = { cmdFromBase: true };
   for (const [i, step] of steps.entries()) {
     const ins = step.instruction;
+    ctx.cancel?.throwIfAborted(); // another stage failed: the build stops here
     checkEntitlements([ins], ctx.opts); // ONBUILD triggers too
     const tracker = ctx.progress.step({ stage: label, n: i + 2, total, text: ins.source, line: ins.line });
     const stepKeyParts: unknown[] = [key, describe(ins)];
@@ -190,6 +195,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       used(key, state, retimeKey);
       continue;
     }
+    await awaitSourceStages(ctx, ins);
     const release = await ctx.cache.lock(key);
     try {
       const again = ctx.opts.noCache ? undefined : await lookup(ctx, key, state);
@@ -235,7 +241,7 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       await materialize(ctx, state);
       const timings: Record<string, number> = {};
       const measured: Measured = {};
-      state = await execute(ctx, state, ins, step.args, timings, measured);
+      state = await execute(ctx, state, ins, step.args, timings, measured, tracker);
       ctx.cache.put(key, toStored(state));
       keepRetime(ctx, retimeKey, state);
       used(key, state, retimeKey);
@@ -247,6 +253,20 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
     }
   }
   return { state, key, ...(retimeKey !== undefined ? { retimeKey } : {}), args: steps.at(-1)?.args ?? baseArgs };
+}
+
+/**
+ * Waits for the stages this step reads (COPY --from, RUN --mount from=)
+ * before the step takes its cache lock: the locks are shared by key prefix,
+ * so a stage waiting for another while it holds one could hold the very
+ * lock a step of that other stage needs.
+ */
+async function awaitSourceStages(ctx: BuildContext, ins: StageInstruction): Promise<void> {
+  const froms = ins.kind === 'copy' ? [ins.from] : ins.kind === 'run' ? ins.mounts.map((m) => m.from) : [];
+  for (const from of froms) {
+    const ref = from === null ? undefined : resolveSource(from, ctx.allStages);
+    if (ref?.kind === 'stage') await ctx.stages.get(ref.index);
+  }
 }
 
 /** The chain key of a COPY --from: the step, chained on the source stage's key; undefined for an image source. */
@@ -289,7 +309,7 @@ async function lookup(ctx: BuildContext, key: string, from: ImageState): Promise
 }
 
 /** Runs a layer-making step and returns the state after it. */
-async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>, measured: Measured = {}): Promise<ImageState> {
+async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>, measured: Measured, tracker: StepTracker): Promise<ImageState> {
   const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
@@ -305,6 +325,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
     ensureRunnable(state.config, ctx.opts.displayFile, ins.line);
     // Loaded on first use: a fully cached build never starts a container.
     const { runStep } = await import('./run-step.js');
+    const output = tracker.output();
     const result = await runStep({
       root: ctx.opts.root,
       run: ins,
@@ -314,7 +335,8 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
       network: ctx.opts.network,
       limits: ctx.opts.limits,
       security: ctx.opts.security,
-      outputFd: ctx.progress.outputFd,
+      outputFd: output.fd,
+      ...(ctx.cancel ? { cancel: ctx.cancel } : {}),
       mounts: {
         contextDir: ctx.opts.contextDir,
         file: ctx.opts.displayFile,
@@ -322,7 +344,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
         ...(ctx.ignore ? { ignore: ctx.ignore } : {}),
         layersOf: async (from) => layerDirs(await sourceState(ctx, from, ins.line)),
       },
-    });
+    }).finally(() => output.close());
     timings.run = performance.now() - t0;
     measured.run = { wallMs: result.wallMs, ...(result.usage ? { usage: result.usage } : {}) };
     try {

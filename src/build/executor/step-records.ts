@@ -25,7 +25,6 @@ export interface StepRecord {
 /** `inner`, recording every step into `records` (in the order steps start). */
 export function recordingProgress(inner: Progress, records: StepRecord[]): Progress {
   return {
-    get outputFd() { return inner.outputFd; },
     step(info) {
       const tracker = inner.step(info);
       const start = now();
@@ -33,6 +32,7 @@ export function recordingProgress(inner: Progress, records: StepRecord[]): Progr
       records.push(record);
       const took = () => Math.round(now() - start);
       return {
+        output: () => tracker.output(),
         cached: (from, how) => {
           Object.assign(record, { cached: true, cache: from ?? 'local', durationMs: took(), ...(how?.retimed ? { retimed: true } : {}) });
           tracker.cached(from, how);

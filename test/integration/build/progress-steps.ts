@@ -19,8 +19,10 @@ export interface StepOutcome {
 }
 
 const STEP = /^(?:\[([^\]]+)\] )?STEP (\d+)\/\d+: (.*)$/;
+// A step's outcome line; in a multi-stage build it names its stage, since stages run in parallel.
+const OUTCOME = /^(?:\[([^\]]+)\] )?(--> .*)$/;
 
-/** The steps of a plain-progress build log (stderr), in order. */
+/** The steps of a plain-progress build log (stderr), in the order they started. */
 export function parseSteps(stderr: string): StepOutcome[] {
   const steps: StepOutcome[] = [];
   for (const line of stderr.split('\n')) {
@@ -29,16 +31,20 @@ export function parseSteps(stderr: string): StepOutcome[] {
       steps.push({ stage: m[1] ?? '', n: Number(m[2]), text: m[3] ?? '', status: 'none' });
       continue;
     }
-    const last = steps.at(-1);
+    const o = OUTCOME.exec(line);
+    if (!o) continue;
+    const stage = o[1] ?? '';
+    const last = steps.findLast((s) => s.stage === stage);
     if (!last || last.status !== 'none') continue;
-    if (line === '--> CACHED') last.status = 'cached';
-    else if (line === '--> CACHED (retimed)') Object.assign(last, { status: 'cached', retimed: true });
-    else if (line.startsWith('--> CACHED from ')) {
-      const from = line.slice('--> CACHED from '.length);
+    const outcome = o[2] as string;
+    if (outcome === '--> CACHED') last.status = 'cached';
+    else if (outcome === '--> CACHED (retimed)') Object.assign(last, { status: 'cached', retimed: true });
+    else if (outcome.startsWith('--> CACHED from ')) {
+      const from = outcome.slice('--> CACHED from '.length);
       const retimed = from.endsWith(' (retimed)');
       Object.assign(last, { status: 'cached', cacheFrom: retimed ? from.slice(0, -' (retimed)'.length) : from, ...(retimed ? { retimed } : {}) });
     }
-    else if (/^--> [0-9a-f]{12} \(/.test(line)) last.status = 'built';
+    else if (/^--> [0-9a-f]{12} \(/.test(outcome)) last.status = 'built';
   }
   return steps;
 }
