@@ -71,6 +71,7 @@ fn unsupported(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
 
     /// ext2/3/4 keep the flag (one magic number for all three).
     fn is_ext4(path: &str) -> bool {
@@ -85,15 +86,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tsbuild-topdir-{}", std::process::id()));
         std::fs::create_dir(&dir).unwrap();
         let p = dir.to_str().unwrap();
-        let first = mark(p).unwrap();
-        assert_eq!(first, is_ext4(p), "the flag is kept exactly where the file system is ext4");
-        // Idempotent, and a second call sees the flag already set.
-        assert_eq!(mark(p).unwrap(), first);
+        let ext4 = is_ext4(p);
+        let first = mark(p);
+        let second = mark(p);
+        let flags = File::open(&dir).map(|f| get_flags(&OwnedFd::from(f)));
+        std::fs::remove_dir(&dir).unwrap(); // before asserting: a failure leaves nothing behind
+        let first = first.unwrap();
+        assert_eq!(first, ext4, "the flag is kept exactly where the file system is ext4");
+        // Idempotent: a second call sees the flag already set.
+        assert_eq!(second.unwrap(), first);
         if first {
-            let fd = unsafe { OwnedFd::from_raw_fd(libc::open(CString::new(p).unwrap().as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY)) };
-            assert_ne!(get_flags(&fd).unwrap() & FS_TOPDIR_FL, 0);
+            assert_ne!(flags.unwrap().unwrap() & FS_TOPDIR_FL, 0);
         }
-        std::fs::remove_dir(&dir).unwrap();
     }
 
     #[test]
@@ -101,8 +105,9 @@ mod tests {
         assert_eq!(mark("/nonexistent/tsbuild-topdir").unwrap_err().raw_os_error(), Some(libc::ENOENT));
         let link = std::env::temp_dir().join(format!("tsbuild-topdir-link-{}", std::process::id()));
         std::os::unix::fs::symlink("/", &link).unwrap();
+        let refused = mark(link.to_str().unwrap());
+        std::fs::remove_file(&link).unwrap(); // before asserting: a failure leaves nothing behind
         // O_NOFOLLOW with O_DIRECTORY: a symlink in the store's place is not followed (ENOTDIR).
-        assert_eq!(mark(link.to_str().unwrap()).unwrap_err().raw_os_error(), Some(libc::ENOTDIR));
-        std::fs::remove_file(&link).unwrap();
+        assert_eq!(refused.unwrap_err().raw_os_error(), Some(libc::ENOTDIR));
     }
 }
