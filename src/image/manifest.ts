@@ -9,7 +9,7 @@
 // rejecting schema1 and non-image artifacts with a clear error, checking
 // descriptors before any blob is fetched, and platform selection
 // (`--platform os/arch[/variant]`, default: this host).
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import { TsbuildError } from '../errors.js';
 import { MediaType, type Descriptor, type ImageIndex, type ImageManifest, type Platform } from './oci.js';
 
@@ -26,7 +26,7 @@ export type ParsedManifest =
   | { kind: 'image'; mediaType: string; manifest: ImageManifest };
 
 export function sha256Digest(data: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${sha256Hex(data)}`;
 }
 
 function unsupported(what: string, why: string): TsbuildError {

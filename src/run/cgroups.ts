@@ -2,7 +2,7 @@
 // the host runs. The native writers do the work; this module only knows the
 // naming and where cgroupfs lives: the host's, or in rootless mode the
 // subtree delegated to the user (cgroup-delegation.ts).
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import { join } from 'node:path';
 import { native } from '../native/index.js';
 import { inUserNamespace } from '../store/privilege.js';
@@ -21,7 +21,7 @@ export function cgroupName(root: string, containerId: string): string {
 }
 
 export function storeTag(root: string): string {
-  return createHash('sha256').update(root).digest('hex').slice(0, 8);
+  return sha256Hex(root).slice(0, 8);
 }
 
 /**

@@ -2,7 +2,7 @@
 // CLI exiting (detached containers, working containers) and are what `ps`
 // lists. Writes go through a temp file and rename so a crash never leaves a
 // torn record.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
@@ -93,7 +93,7 @@ export function containerDir(root: string, id: string): string {
 }
 
 export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
+  return nodeCrypto().randomBytes(32).toString('hex');
 }
 
 const adjectives = ['brave', 'calm', 'eager', 'fond', 'keen', 'lucid', 'merry', 'quiet', 'sharp', 'swift', 'tidy', 'witty'];
@@ -101,7 +101,7 @@ const nouns = ['turing', 'hopper', 'lovelace', 'ritchie', 'thompson', 'knuth', '
 
 export function randomName(taken: ReadonlySet<string>): string {
   for (;;) {
-    const b = randomBytes(3);
+    const b = nodeCrypto().randomBytes(3);
     const name = `${adjectives[(b[0] as number) % adjectives.length]}_${nouns[(b[1] as number) % nouns.length]}${taken.size > 50 ? (b[2] as number) : ''}`;
     if (!taken.has(name)) return name;
   }

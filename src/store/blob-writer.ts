@@ -14,7 +14,8 @@
 // syncfs has returned and BlobStore.promote() clears it. A sticky blob
 // may be torn after a crash, so nobody but its writer trusts it, and a
 // deferred writer never replaces a durable blob of the same digest.
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { createReadStream, fchmodSync, fstatSync, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { WritebackPacer } from '../native/index.js';
@@ -36,7 +37,7 @@ export interface BlobTarget {
 export const UNSYNCED_BIT = 0o1000;
 
 export class BlobWriter {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = nodeCrypto().createHash('sha256');
   private bytes = 0;
   private readonly writeback: WritebackPacer;
   private replayed = false;

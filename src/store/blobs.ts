@@ -12,7 +12,7 @@
 // (after the batch's syncfs) clears both marks.
 // Concurrent puts of one digest are safe without a lock: each writes its own
 // temp file and rename() atomically replaces identical content.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { chmodSync, createReadStream, lstatSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import type { BlobInfo, ExpectedBlob } from './types.js';
 
 /** Temp names carry the writer's pid so that clean() can tell garbage from work in progress. */
 export function tempName(kind: string): string {
-  return `${kind}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${kind}-${process.pid}-${nodeCrypto().randomBytes(6).toString('hex')}`;
 }
 
 /**

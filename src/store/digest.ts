@@ -3,7 +3,9 @@
 // exactly those bytes has been checked (containers/image's digesting reader:
 // the check happens at EOF, so a consumer that reads to the end has either
 // received the right content or an error).
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
+import { sha256Hex } from '../sha256.js';
 import { Transform, type TransformCallback } from 'node:stream';
 import { TsbuildError } from '../errors.js';
 
@@ -21,7 +23,7 @@ export function isDigest(s: string): boolean {
 }
 
 export function sha256Of(data: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${sha256Hex(data)}`;
 }
 
 /** The error every digest or size check throws; it always names the expected digest. */
@@ -34,7 +36,7 @@ export function digestMismatch(what: string, expected: { digest?: string; size?:
 
 /** Hashes and counts bytes passing through; `digest()` is valid after the end. */
 export class HashingTransform extends Transform {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = nodeCrypto().createHash('sha256');
   bytes = 0;
   private final: string | undefined;
 
@@ -56,7 +58,7 @@ export class HashingTransform extends Transform {
  * more than `size` bytes arrive) unless the stream hashes to `digest`.
  */
 export class VerifyingTransform extends Transform {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash = nodeCrypto().createHash('sha256');
   private bytes = 0;
 
   constructor(private readonly what: string, private readonly expected: { digest: string; size?: number }) {

@@ -8,7 +8,7 @@
 //
 // Why a separate file and not images/index.json: every reader of image
 // records expects a config and layers; an index has neither.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
@@ -66,7 +66,7 @@ export function parseIndexRecord(r: IndexRecord): ImageIndex {
 
 /** Name `index` (bytes as given) under each of `names`, replacing what they named. */
 export function putIndexRecord(root: string, names: readonly string[], json: string, mediaType: string): IndexRecord[] {
-  const digest = `sha256:${createHash('sha256').update(json).digest('hex')}`;
+  const digest = `sha256:${sha256Hex(json)}`;
   const normal = names.map((n) => normaliseName(n));
   const created = new Date().toISOString();
   const records = loadIndexRecords(root).filter((r) => !normal.includes(r.name));

@@ -7,7 +7,7 @@
 // of the run that made it. Files are written atomically; a missing or
 // unreadable record just means "not measured here". Like the step cache,
 // records are not swept by prune (a few hundred bytes each).
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HistoryEntry, ImageConfig } from '../image/oci.js';
@@ -36,7 +36,7 @@ export function stepKey(config: Pick<ImageConfig, 'history' | 'rootfs'>, index: 
   const entry: HistoryEntry | undefined = history[index];
   const layersSoFar = history.slice(0, index + 1).filter((h) => !h.empty_layer).length;
   const diffIds = (config.rootfs?.diff_ids ?? []).slice(0, layersSoFar);
-  return createHash('sha256').update(JSON.stringify([index, entry?.created ?? null, entry?.created_by ?? null, entry?.empty_layer === true, diffIds])).digest('hex');
+  return sha256Hex(JSON.stringify([index, entry?.created ?? null, entry?.created_by ?? null, entry?.empty_layer === true, diffIds]));
 }
 
 function dir(root: string): string {

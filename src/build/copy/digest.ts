@@ -17,7 +17,7 @@
 // each time as `mtime < epoch ? mtime : "epoch"`, so that it is the same
 // under two epochs exactly when retiming the layer gives what a fresh
 // build would.
-import { createHash, type Hash } from 'node:crypto';
+import { Sha256 } from '../../sha256.js';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { selectSources } from './select.js';
 import { sourceTree } from './trees.js';
@@ -39,7 +39,7 @@ class EntryHasher {
   private pending = '';
   private pendingRetime = '';
 
-  constructor(private readonly hash: Hash, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined, private readonly retime?: Hash) {}
+  constructor(private readonly hash: Sha256, private readonly tree: SourceTree, private readonly files: FileDigests, private readonly clamp: number | undefined, private readonly retime?: Sha256) {}
 
   /** One line of both digests; `retimeFields` replaces `fields` in the retime one. */
   line(fields: unknown[], retimeFields: unknown[] = fields): void {
@@ -89,8 +89,8 @@ export async function copySourceDigest(step: CopyStep): Promise<string> {
 export async function copySourceDigests(step: CopyStep): Promise<{ exact: string; retime?: string }> {
   try {
     const ins = step.instruction;
-    const hash = createHash('sha256');
-    const retime = step.clampMtime === undefined ? undefined : createHash('sha256');
+    const hash = new Sha256();
+    const retime = step.clampMtime === undefined ? undefined : new Sha256();
     const tree = sourceTree(step);
     const files = step.fileDigests ?? new FileDigests();
     const h = new EntryHasher(hash, tree, files, step.clampMtime, retime);

@@ -7,7 +7,8 @@
 // A no-op rebuild reads it once and writes nothing: it is rewritten only
 // when this build learnt a digest or stopped using a remembered one.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, type Stats, unlinkSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../node-crypto.js';
+import { sha256Hex } from '../../sha256.js';
 import { dirname, join, resolve } from 'node:path';
 import { pidAlive } from '../../pid-alive.js';
 
@@ -18,7 +19,7 @@ import { pidAlive } from '../../pid-alive.js';
  * used), and a small context never reads a big one's memo.
  */
 export function memoPath(root: string, contextDir: string): string {
-  const id = createHash('sha256').update(resolve(contextDir)).digest('hex').slice(0, 32);
+  const id = sha256Hex(resolve(contextDir)).slice(0, 32);
   return join(memoDir(root), `${id}.memo`);
 }
 
@@ -99,7 +100,7 @@ let chunk: Buffer | undefined;
 
 /** sha256 hex of a file's bytes, read in 1 MiB chunks. */
 export function sha256File(hostPath: string): string {
-  const hash = createHash('sha256');
+  const hash = nodeCrypto().createHash('sha256');
   chunk ??= Buffer.allocUnsafe(CHUNK);
   const fd = openSync(hostPath, 'r');
   try {

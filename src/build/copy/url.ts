@@ -7,7 +7,7 @@
 // executor passes it) that is removed at exit; a directory left by a killed
 // process is removed by the next one, which can tell from the pid in its
 // name that its owner is gone.
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../node-crypto.js';
 import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,13 +48,13 @@ function tempDirIn(root: string): string {
 }
 
 class Hasher extends Transform {
-  readonly sha256 = createHash('sha256');
+  readonly sha256 = nodeCrypto().createHash('sha256');
   readonly extra;
   size = 0;
 
   constructor(extraAlgorithm: string | null) {
     super();
-    this.extra = extraAlgorithm && extraAlgorithm !== 'sha256' ? createHash(extraAlgorithm) : null;
+    this.extra = extraAlgorithm && extraAlgorithm !== 'sha256' ? nodeCrypto().createHash(extraAlgorithm) : null;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -19,7 +19,7 @@
 // it if free and otherwise gives the step a fresh (seeded) directory of
 // its own; `shared` takes no lock.
 import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../sha256.js';
 import { join, posix } from 'node:path';
 import { native } from '../../native/index.js';
 import type { RunMount } from '../index.js';
@@ -43,7 +43,7 @@ export interface Held {
 }
 
 function cacheDirName(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+  return sha256Hex(key).slice(0, 32);
 }
 
 /** The cache's key: its id alone, or with the seed's identity (layer dirs are named by content). */

@@ -5,7 +5,7 @@
 // the same step serialise on a per-key lock, so the second one finds the
 // first one's result instead of making a different layer. Beside the
 // steps, the retime index (retime.ts) keeps entries across epochs.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../sha256.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../../native/index.js';
@@ -14,7 +14,7 @@ import { JsonRecords } from './json-records.js';
 import { RetimeIndex } from './retime.js';
 
 export function cacheKey(parts: readonly unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  return sha256Hex(JSON.stringify(parts));
 }
 
 export class BuildCache {

@@ -3,7 +3,7 @@
 // directory blobs are renamed into place (content-addressed, so an existing
 // one is kept), and a tar is written to a temp name beside its destination
 // and renamed when complete.
-import { randomBytes } from 'node:crypto';
+import { nodeCrypto } from '../../node-crypto.js';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -26,7 +26,7 @@ export interface ArchiveSink {
 const MTIME = new Date(0); // reproducible archives: the content is what matters
 
 function tmpBeside(path: string): string {
-  return join(dirname(path), `.${randomBytes(6).toString('hex')}.tsbuild-tmp`);
+  return join(dirname(path), `.${nodeCrypto().randomBytes(6).toString('hex')}.tsbuild-tmp`);
 }
 
 export class DirSink implements ArchiveSink {

@@ -13,7 +13,7 @@
 // (blob-on-demand.ts), checked against the diffID recorded when it was built.
 // It lives in the store (not src/image) because the store derives blobs
 // from it, and the store may not depend on src/image.
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../node-crypto.js';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { native } from '../../native/index.js';
@@ -128,7 +128,7 @@ export function* tarItems(root: string, entries: ScanEntry[], clamp: number | un
 
 /** Passes bytes through while hashing and counting them. */
 export class Digester {
-  private readonly hash = createHash('sha256');
+  private readonly hash = nodeCrypto().createHash('sha256');
   size = 0;
   update(chunk: Buffer): void {
     this.hash.update(chunk);
