@@ -68,10 +68,10 @@ export class Dockerd {
     this.reason = '';
   }
 
-  /** Starts the daemon; on failure sets `reason` (with the log's tail) and resolves false. */
   /**
-   * Starts the daemon. dockerd gives its containerd a fixed time to come up;
-   * on a loaded 2-core machine that can run out (`timeout waiting for
+   * Starts the daemon; on failure sets `reason` (with the log's tail) and
+   * resolves false. dockerd gives its containerd a fixed time to come up; on
+   * a loaded 2-core machine that can run out (`timeout waiting for
    * containerd to start`, seen once in CI): then whatever it left is removed
    * and it is started once more.
    */
@@ -87,6 +87,7 @@ export class Dockerd {
     return false;
   }
 
+  /** One start of dockerd, waiting until it answers. */
   async startOnce() {
     if (!existsSync(DOCKERD) || !existsSync(DOCKER)) {
       this.reason = `${DOCKERD} or ${DOCKER} is not installed (scripts/install-deps.sh installs docker.io)`;

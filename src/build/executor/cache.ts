@@ -62,7 +62,8 @@ export class BuildCache {
     const mine = this.keys.get(key) ?? Promise.resolve();
     let releaseKey!: () => void;
     const next = new Promise<void>((r) => { releaseKey = r; });
-    this.keys.set(key, mine.then(() => next));
+    const tail = mine.then(() => next);
+    this.keys.set(key, tail);
     await mine;
     const prefix = key.slice(0, 2);
     let held = this.prefixes.get(prefix);
@@ -87,6 +88,7 @@ export class BuildCache {
         native().unlockFile(fd);
       }
       releaseKey();
+      if (this.keys.get(key) === tail) this.keys.delete(key); // nobody queued behind: forget the key
     };
   }
 

@@ -112,10 +112,7 @@ function outputPipes(onData: (step: StepInfo, data: string) => void): { open(ste
   let last: StepInfo | undefined;
   return {
     open(step) {
-      if (owner !== undefined) {
-        const own = outputPipe((d) => onData(step, d));
-        return { fd: own.fd, close: () => own.close() };
-      }
+      if (owner !== undefined) return outputPipe((d) => onData(step, d));
       owner = step;
       last = step;
       shared ??= outputPipe((d) => { if (last) onData(last, d); });
