@@ -2,10 +2,12 @@
 //
 // Reads only the selected sources (never the whole rootfs) and the target
 // stage's metadata for the destination's parents, and writes only below the
-// layer directory, through LayerOut. File data moves with fs.copyFileSync
-// (copy_file_range in the kernel: no bytes through JS, reflinks where the
-// filesystem has them); everything is synchronous because per-file
-// promises cost more than the syscalls they wrap (see bench in the tests).
+// layer directory, through LayerOut, whose writes go to the crate in
+// batches applied on a worker thread while this loop walks on. File data
+// moves in the kernel (copy_file_range: no bytes through JS, reflinks where
+// the file system has them). The walk itself is synchronous, awaiting only
+// when a batch is full, because per-file promises cost more than the
+// syscalls they wrap (see bench in the tests).
 //
 // Semantics chosen after comparing with buildah 1.28 (comments in the
 // integration tests record what it does): copied entries keep their mode
@@ -13,9 +15,8 @@
 // and mtime; owners are root's, --chown's, or for --from the source's (as
 // docker); --chmod applies to every copied file and directory but not to
 // links nor to directories the step creates; --chown applies to those too.
-import { constants as fsConstants, copyFileSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { stackView } from '../../image/stack-view.js';
-import { native } from '../../native/index.js';
 import { canMakeDevices } from '../../store/privilege.js';
 import { IgnoreMatcher } from '../context/ignore.js';
 import { archiveCompression, extractArchive } from './archive.js';
@@ -57,28 +58,24 @@ class CopyRun {
     if (kind === 'file' && st.nlink > 1) {
       const key = `${st.dev}:${st.ino}`;
       const first = this.links.get(key);
-      if (first !== undefined && this.out.isFile(first)) {
-        linkSync(this.out.host(first), this.out.leaf(dest, 'file'));
-        return;
-      }
+      if (first !== undefined && this.out.hardlink(dest, first)) return;
       this.links.set(key, dest);
     }
-    const host = this.out.leaf(dest, kind === 'file' ? 'file' : 'other');
     switch (kind) {
       case 'file':
-        copyFileSync(this.tree.hostPath(path), host, fsConstants.COPYFILE_EXCL);
-        break;
+        this.out.copyFile(dest, this.tree.hostPath(path), meta, st.mode & 0o7777);
+        return;
       case 'symlink':
-        symlinkSync(this.tree.readlink(path), host);
-        break;
+        this.out.symlink(dest, this.tree.readlink(path), meta);
+        return;
+      case 'dir':
+        return; // never a leaf: copyContents and copiedDir make directories
       default: {
         if (kind !== 'fifo' && !canMakeDevices()) return; // device nodes need CAP_MKNOD on the host (not rootless)
-        const rooted = new (native().RootedDir)(this.out.layerDir, this.out.privileged);
         const rdev = st.rdev;
-        rooted.mknod(dest.slice(1), kind, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00));
+        this.out.node(dest, kind, Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | ((rdev >> 12) & 0xfff00), meta);
       }
     }
-    this.out.applyMeta(host, meta, kind === 'symlink', kind === 'file' ? st.mode & 0o7777 : kind === 'symlink' ? meta.mode : undefined);
   }
 
   /**
@@ -87,10 +84,11 @@ class CopyRun {
    * directory in the image goes through it (a usrmerge `/lib` stays a
    * link); meeting anything else non-directory, it replaces it.
    */
-  private copyContents(srcDir: string, destDir: string, relPrefix: string): void {
+  private async copyContents(srcDir: string, destDir: string, relPrefix: string): Promise<void> {
     const placed = new Map<string, { dest: string; inLower: boolean }>();
     placed.set(relPrefix, { dest: destDir, inLower: this.out.view.lstat(destDir)?.isDirectory() ?? false });
     for (const e of this.walker.walk(srcDir, relPrefix)) {
+      await this.out.flushIfFull();
       const slash = e.rel.lastIndexOf('/');
       const parentRel = slash < 0 ? '' : e.rel.slice(0, slash);
       const parent = placed.get(parentRel);
@@ -145,11 +143,8 @@ class CopyRun {
     const target = (name: string): string => (placement.mode === 'dir' ? join2(placement.dir, name) : placement.path);
     switch (item.kind) {
       case 'inline': {
-        const host = this.out.leaf(target(item.name), 'file');
-        writeFileSync(host, item.heredoc.content, { flag: 'wx' });
-        const now = Date.now() / 1000;
         const owner = this.rules.chown ?? { uid: 0, gid: 0 };
-        this.out.applyMeta(host, { mode: this.rules.chmod ?? 0o644, uid: owner.uid, gid: owner.gid, mtime: now }, false);
+        this.out.writeFile(target(item.name), item.heredoc.content, { mode: this.rules.chmod ?? 0o644, uid: owner.uid, gid: owner.gid, mtime: Date.now() / 1000 });
         return;
       }
       case 'url': {
@@ -160,14 +155,13 @@ class CopyRun {
           if (compression !== null) {
             const dir = placement.mode === 'dir' ? placement.dir : placement.path;
             this.out.ensureDir(dir);
-            this.out.markUntrusted(dir);
+            await this.out.markUntrusted(dir);
             await extractArchive(dl.path, compression, this.out.host(dir), `ADD ${item.url}`);
             return;
           }
-          const host = this.out.leaf(target(item.name), 'file');
-          copyFileSync(dl.path, host, fsConstants.COPYFILE_EXCL);
           const owner = this.rules.chown ?? { uid: 0, gid: 0 };
-          this.out.applyMeta(host, { mode: this.rules.chmod ?? 0o600, uid: owner.uid, gid: owner.gid, mtime: dl.mtime }, false);
+          this.out.copyFile(target(item.name), dl.path, { mode: this.rules.chmod ?? 0o600, uid: owner.uid, gid: owner.gid, mtime: dl.mtime }, -1);
+          await this.out.settle(); // the download is released below
         } finally {
           releaseDownload(this.step, item.url);
         }
@@ -176,7 +170,7 @@ class CopyRun {
       case 'archive': {
         const dir = placement.mode === 'dir' ? placement.dir : placement.path;
         this.out.ensureDir(dir);
-        this.out.markUntrusted(dir);
+        await this.out.markUntrusted(dir);
         await extractArchive(item.hostPath, item.compression, this.out.host(dir), `ADD ${item.written}`);
         return;
       }
@@ -185,7 +179,7 @@ class CopyRun {
           const dest = this.keptParents(item, placement.dir);
           if (item.stat.isDirectory()) {
             this.out.copiedDir(dest, copiedMeta(this.rules, item.stat, 'dir'));
-            this.copyContents(item.path, dest, item.keep);
+            await this.copyContents(item.path, dest, item.keep);
           } else if (!this.walker.excluded(item.keep)) {
             this.leafItem(item, dest);
           }
@@ -194,7 +188,7 @@ class CopyRun {
         if (item.stat.isDirectory()) {
           const dir = placement.mode === 'dir' ? placement.dir : placement.path;
           this.out.ensureDir(dir);
-          this.copyContents(item.path, dir, '');
+          await this.copyContents(item.path, dir, '');
           return;
         }
         if (this.walker.excluded(item.name)) return;
@@ -214,12 +208,17 @@ export async function applyCopy(step: CopyStep, layerDir: string): Promise<void>
     const items = await selectSources(step, tree);
     const placements = planPlacements(step, view, items);
     const exclude = step.instruction.exclude.length > 0 ? new IgnoreMatcher(step.instruction.exclude, '--exclude', 'pattern') : null;
-    const out = new LayerOut(layerDir, view, rules.chown ?? { uid: 0, gid: 0 });
-    const first = placements[0];
-    if (first?.mode === 'dir') out.ensureDir(first.dir);
-    const run = new CopyRun(step, tree, out, rules, new TreeWalker(tree, exclude));
-    for (const [i, item] of items.entries()) await run.item(item, placements[i] as Placement);
-    out.finish();
+    const out = new LayerOut(layerDir, view, rules.chown ?? { uid: 0, gid: 0 }, { batched: true });
+    try {
+      const first = placements[0];
+      if (first?.mode === 'dir') out.ensureDir(first.dir);
+      const run = new CopyRun(step, tree, out, rules, new TreeWalker(tree, exclude));
+      for (const [i, item] of items.entries()) await run.item(item, placements[i] as Placement);
+      await out.finishAll();
+    } catch (err) {
+      await out.abort(); // nothing may still write into the layer dir the caller removes
+      throw err;
+    }
   } catch (err) {
     throw atStep(step, err);
   }

@@ -24,7 +24,7 @@
 import { TsbuildError } from '../../errors.js';
 import type { EntryMeta, RootedDir } from '../../../crates/native/binding.js';
 
-const OP = { mkdir: 1, fileOpen: 2, fileData: 3, fileClose: 4, symlink: 5, hardlink: 6, mknod: 7, whiteout: 8, setMeta: 9 } as const;
+const OP = { mkdir: 1, fileOpen: 2, fileData: 3, fileClose: 4, symlink: 5, hardlink: 6, mknod: 7, whiteout: 8, setMeta: 9, fileCopy: 10 } as const;
 const NODE_KIND = { fifo: 0, char: 1, block: 2 } as const;
 
 /** A batch is sent once it holds this many bytes (file data included)... */
@@ -155,6 +155,14 @@ export class EntryBatcher {
 
   fileClose(meta: EntryMeta): void {
     this.enc.op(OP.fileClose);
+    this.enc.meta(meta);
+  }
+
+  /** A file filled from the host file `source` in the kernel (COPY's files). */
+  fileCopy(path: string, source: string, meta: EntryMeta): void {
+    this.enc.op(OP.fileCopy);
+    this.enc.str(path);
+    this.enc.str(source);
     this.enc.meta(meta);
   }
 

@@ -18,7 +18,7 @@
 //!   op:u8, then per op
 //!   MKDIR path | FILE_OPEN path | FILE_DATA len:u32 bytes | FILE_CLOSE meta
 //!   SYMLINK path target meta | HARDLINK path target | MKNOD path kind:u8 major:u32 minor:u32 meta
-//!   WHITEOUT path | SET_META path meta
+//!   WHITEOUT path | SET_META path meta | FILE_COPY path source:str meta
 //!   str  = len:u32 utf8 bytes
 //!   meta = uid:u32 gid:u32 mode:u32 mtime_sec:i64 mtime_nsec:u32 count:u32 (name:str value:len:u32 bytes)*
 use std::io::{self, Write};
@@ -41,6 +41,7 @@ pub const HARDLINK: u8 = 6;
 pub const MKNOD: u8 = 7;
 pub const WHITEOUT: u8 = 8;
 pub const SET_META: u8 = 9;
+pub const FILE_COPY: u8 = 10;
 
 /// Dirty bytes of one file after which its writeback is started.
 const WRITEBACK_BYTES: u64 = 8 << 20;
@@ -97,6 +98,24 @@ fn open_file(root: &Root, state: &mut BatchState, path: &str) -> FsResult<OwnedF
         state.parent = None;
     }
     Ok(fd)
+}
+
+/// FILE_COPY: `path` in the root, created as FILE_OPEN does, filled from
+/// the host file `source`. The source is the caller's (a build context or a
+/// store layer, resolved by it): opened with O_NOFOLLOW so that a file
+/// swapped for a link meanwhile is refused, not followed. std's io::copy
+/// between two files is copy_file_range, with sendfile and read/write as
+/// fallbacks where the kernel refuses it.
+fn copy_file(root: &Root, state: &mut BatchState, path: &str, source: &str, m: &Metadata) -> FsResult<()> {
+    let c = sys::cstr(source).map_err(|e| FsError::io("open source", source, e))?;
+    let src = sys::open_path(&c, libc::O_RDONLY | libc::O_NOFOLLOW).map_err(|e| FsError::io("open source", source, e))?;
+    let mut src = std::fs::File::from(src);
+    let mut dst = std::fs::File::from(open_file(root, state, path)?);
+    let n = io::copy(&mut src, &mut dst).map_err(|e| FsError::io("copy", path, e))?;
+    if n >= WRITEBACK_MIN_TAIL {
+        let _ = writeback::start(dst.as_fd()); // best effort, as for unpacked files
+    }
+    root.finish_file(dst.into(), m).map_err(|e| FsError { path: path.to_string(), ..e })
 }
 
 fn bad(why: &str) -> FsError {
@@ -188,7 +207,7 @@ pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> Result<(), Batc
     let mut r = Reader { buf, pos: 0 };
     while r.pos < buf.len() {
         let op = r.u8()?;
-        if !matches!(op, FILE_OPEN | FILE_DATA | FILE_CLOSE) {
+        if !matches!(op, FILE_OPEN | FILE_DATA | FILE_CLOSE | FILE_COPY) {
             state.parent = None;
         }
         let at = |entry: &str| { let entry = entry.to_string(); move |error: FsError| BatchError { entry: Some(entry), error } };
@@ -255,6 +274,14 @@ pub fn apply(root: &Root, state: &mut BatchState, buf: &[u8]) -> Result<(), Batc
                 let path = r.str()?;
                 let m = r.meta()?;
                 root.set_metadata(path, &m).map_err(at(path))?;
+            }
+            FILE_COPY => {
+                if state.open.is_some() {
+                    return Err(bad("a file is already open").into());
+                }
+                let (path, source) = (r.str()?, r.str()?);
+                let m = r.meta()?;
+                copy_file(root, state, path, source, &m).map_err(at(path))?;
             }
             op => return Err(bad(&format!("unknown operation {op}")).into()),
         }

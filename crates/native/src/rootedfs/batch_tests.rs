@@ -171,3 +171,32 @@ fn an_existing_entry_is_replaced_by_a_batched_file() {
     assert_eq!(fs::read(root.join("ln")).unwrap(), b"not through the link");
     assert_outside_untouched(&outside);
 }
+
+#[test]
+fn a_copied_file_gets_the_source_bytes_and_the_given_metadata_and_a_link_source_is_refused() {
+    let (_t, r, root, outside) = setup();
+    let src_dir = root.parent().unwrap().join("src");
+    fs::create_dir_all(&src_dir).unwrap();
+    let big: Vec<u8> = (0..(3u32 << 20)).map(|i| (i % 251) as u8).collect();
+    fs::write(src_dir.join("big"), &big).unwrap();
+    fs::write(src_dir.join("empty"), b"").unwrap();
+    std::os::unix::fs::symlink(outside.join("canary"), src_dir.join("link")).unwrap();
+    let mut o = Ops::default();
+    o.op(batch::FILE_COPY).str("a/big").str(src_dir.join("big").to_str().unwrap()).meta(0o751, 1_234);
+    o.op(batch::FILE_COPY).str("a/empty").str(src_dir.join("empty").to_str().unwrap()).meta(0o600, 5);
+    let mut st = BatchState::default();
+    batch::apply(&r, &mut st, &o.0).unwrap();
+    assert_eq!(fs::read(root.join("a/big")).unwrap(), big);
+    let m = fs::metadata(root.join("a/big")).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.mtime()), (0o751, 1_234));
+    assert_eq!(fs::read(root.join("a/empty")).unwrap(), b"");
+    assert_eq!(fs::metadata(root.join("a/empty")).unwrap().mode() & 0o7777, 0o600);
+
+    let mut o = Ops::default();
+    o.op(batch::FILE_COPY).str("a/linked").str(src_dir.join("link").to_str().unwrap()).meta(0o644, 0);
+    let err = batch::apply(&r, &mut st, &o.0).unwrap_err();
+    assert_eq!(err.error.errno(), Some(libc::ELOOP), "{err}");
+    assert!(err.to_string().starts_with("a/linked: "), "{err}");
+    assert!(!root.join("a/linked").exists());
+    assert_outside_untouched(&outside);
+}
