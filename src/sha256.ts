@@ -11,6 +11,27 @@ import { nodeCrypto } from './node-crypto.js';
 
 /** Inputs up to this size are hashed in JS; a larger one goes to node:crypto. */
 const SMALL = 64 * 1024;
+/**
+ * JS hashing is ~10x slower a byte than OpenSSL (0.4 ms for 60 KB): once a
+ * process has hashed this much in JS (a build on a deep image hashes its
+ * 50 KB config again and again), loading node:crypto has paid for itself,
+ * and everything after goes there.
+ */
+const JS_BUDGET = 256 * 1024;
+let jsBytes = 0;
+
+/** How many bytes this process has hashed in JS; tests reset it (each test then starts on the JS path). */
+export const jsHashing = {
+  get bytes(): number { return jsBytes; },
+  reset(): void { jsBytes = 0; },
+};
+
+/** Hash `bytes` in JS? Counts them against the budget. */
+function inJs(size: number): boolean {
+  if (size > SMALL || jsBytes > JS_BUDGET) return false;
+  jsBytes += size;
+  return true;
+}
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -66,7 +87,7 @@ const toBytes = (data: string | Uint8Array): Uint8Array => (typeof data === 'str
 /** sha256 of `data` (a string is hashed as UTF-8), as lowercase hex. */
 export function sha256Hex(data: string | Uint8Array): string {
   const bytes = toBytes(data);
-  if (bytes.length <= SMALL) return smallDigest(bytes);
+  if (inJs(bytes.length)) return smallDigest(bytes);
   return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
 }
 
@@ -99,6 +120,12 @@ export class Sha256 {
   /** The digest as lowercase hex; the hash is used up. */
   digest(_encoding: 'hex'): string {
     if (this.big) return this.big.digest('hex');
+    if (!inJs(this.size)) {
+      const h = nodeCrypto().createHash('sha256');
+      for (const p of this.parts) h.update(p);
+      this.parts = [];
+      return h.digest('hex');
+    }
     const all = new Uint8Array(this.size);
     let at = 0;
     for (const p of this.parts) {

@@ -3,10 +3,24 @@
 // digests, for every padding edge (55, 56, 63, 64, 119, 120 bytes),
 // UTF-8 strings, and updates split anywhere.
 import { createHash, randomBytes } from 'node:crypto';
-import { expect, it } from 'vitest';
-import { Sha256, sha256Hex } from '../../src/sha256.js';
+import { beforeEach, expect, it } from 'vitest';
+import { jsHashing, Sha256, sha256Hex } from '../../src/sha256.js';
 
 const oracle = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+beforeEach(() => jsHashing.reset());
+
+it('hands over to node:crypto once 256 KiB were hashed in JS, with the same digests', () => {
+  const pieces = Array.from({ length: 80 }, (_, i) => randomBytes(4000 + i));
+  for (const p of pieces) expect(sha256Hex(p)).toBe(oracle(p));
+  const used = jsHashing.bytes;
+  expect(used).toBeGreaterThan(256 * 1024);
+  expect(used).toBeLessThan(256 * 1024 + 5000); // nothing counted after the budget ran out
+  const h = new Sha256().update(pieces[0] as Buffer).update('x');
+  expect(h.digest('hex')).toBe(oracle(Buffer.concat([pieces[0] as Buffer, Buffer.from('x')])));
+  expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  expect(jsHashing.bytes).toBe(used);
+});
 
 it('matches node:crypto at every padding edge and across the 64 KiB hand-over', () => {
   const sizes = [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 65535, 65536, 65537, 200_000];
