@@ -15,7 +15,7 @@ import { formatBytes } from './limits.js';
 import { execCandidates } from './process-spec.js';
 import { launchError } from './launch-error.js';
 import { isAlive, startTime } from './proc.js';
-import { newContainerId, randomName, listStates, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
+import { newContainerId, randomName, listStates, makeContainerDir, writeState, type ContainerState, type IdMap, type RunConfig } from './state.js';
 import { resolveMountTargets } from './mount-targets.js';
 import { checkStackDepth } from './overlay-depth.js';
 import { resolveUser } from './user.js';
@@ -70,6 +70,7 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     state.ownerStartTime = startTime(process.pid);
   }
   // The record goes first: whatever a crash leaves after this, the reaper can find.
+  makeContainerDir(root, id, { ahead: opts.kind === 'build' });
   writeState(root, state);
   prepareContainerDirs(containerPaths(root, id), hostname);
   return state;

@@ -1,12 +1,14 @@
 // Cleaning up after crashes, on the next start: containers whose process
 // is gone are marked exited (and removed if they were --rm), and cgroups
-// named tsbuild/<id> with no container record are removed. This is what
+// named tsbuild/<id> with no container record are removed, and so are the
+// spare container directories of processes that died. This is what
 // makes kill -9 of the CLI leave nothing behind for long.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupRoot, removeCgroup, storeTag } from './cgroups.js';
 import { refreshContainer } from './container.js';
-import { listStates } from './state.js';
+import { reapSpares } from './spare-dir.js';
+import { containersDir, listStates } from './state.js';
 
 export function reapStale(root: string): void {
   const states = listStates(root);
@@ -15,6 +17,7 @@ export function reapStale(root: string): void {
     const after = refreshContainer(root, s);
     if (after && after.cgroupName) known.add(after.cgroupName);
   }
+  reapSpares(containersDir(root));
   const mine = `tsbuild/${storeTag(root)}-`;
   for (const name of orphanCgroups(known)) if (name.startsWith(mine)) removeCgroup(name);
 }

@@ -10,6 +10,7 @@ import type { OciContainerConfig } from '../image/runnable.js';
 import { markTopDir } from '../native/index.js';
 import type { ResourceLimits } from './limits.js';
 import type { SecurityConfig } from './security.js';
+import { prepareSpare, takeSpare } from './spare-dir.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -121,12 +122,24 @@ function ensureContainersDir(root: string): void {
   markedRoots.add(root);
 }
 
+/**
+ * A new container's directory (a build step's taken from the spare made
+ * ahead, and the next spare started: see spare-dir.ts).
+ */
+export function makeContainerDir(root: string, id: string, opts: { ahead: boolean }): void {
+  ensureContainersDir(root);
+  const dir = containerDir(root, id);
+  if (!takeSpare(containersDir(root), dir)) mkdirSync(dir, { recursive: true });
+  if (opts.ahead) prepareSpare(containersDir(root));
+}
+
 export function writeState(root: string, state: ContainerState): void {
   ensureContainersDir(root);
   const dir = containerDir(root, state.id);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `state.json.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(state, null, 2));
+  // Compact: on a deep image the record holds every layer dir and the image config, written twice a step.
+  writeFileSync(tmp, JSON.stringify(state));
   renameSync(tmp, join(dir, 'state.json'));
 }
 
