@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyCopy, copySourceDigests, type CopySource, type CopyStep } from '../copy/index.js';
+import { layerDigestMemo, readLayerDigests, writeLayerDigests } from '../copy/layer-digests.js';
 import type { AddInstruction, CopyInstruction } from '../index.js';
 import type { BuildContext } from './build-context.js';
 import { layerDirs, type ImageState } from './image-state.js';
@@ -31,7 +32,14 @@ async function stepFor(ctx: BuildContext, state: ImageState, ins: CopyInstructio
 export const copyStep = {
   /** The exact digest and, with an epoch, the retime one (executor/retime.ts). */
   async digests(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<{ exact: string; retime?: string }> {
-    return copySourceDigests(await stepFor(ctx, state, ins));
+    const step = await stepFor(ctx, state, ins);
+    // A --from source's layers never change: its digest is memoized (copy/layer-digests.ts).
+    const memo = layerDigestMemo(ctx.opts.root, step);
+    const known = memo === undefined ? undefined : readLayerDigests(memo);
+    if (known) return known;
+    const d = await copySourceDigests(step);
+    if (memo !== undefined) writeLayerDigests(memo, d);
+    return d;
   },
   /** Returns the filled layer dir (inside the store's tmp, so it can be adopted by rename). */
   async apply(ctx: BuildContext, state: ImageState, ins: CopyInstruction | AddInstruction): Promise<string> {
