@@ -31,6 +31,12 @@ export interface CreateOptions {
   config: RunConfig;
   detached: boolean;
   autoRemove: boolean;
+  /**
+   * Another build container will follow in this process: make its directory
+   * ahead (spare-dir.ts). Only then: the process would wait at exit for a
+   * mkdir nobody uses.
+   */
+  anotherFollows?: boolean;
 }
 
 export function createContainer(root: string, opts: CreateOptions): ContainerState {
@@ -70,7 +76,7 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     state.ownerStartTime = startTime(process.pid);
   }
   // The record goes first: whatever a crash leaves after this, the reaper can find.
-  makeContainerDir(root, id, { ahead: opts.kind === 'build' });
+  makeContainerDir(root, id, { ahead: opts.anotherFollows === true });
   writeState(root, state);
   prepareContainerDirs(containerPaths(root, id), hostname);
   return state;

@@ -39,6 +39,8 @@ export interface RunStepInput {
   outputFd: number;
   /** Aborted when another stage of the build failed: the command is killed. */
   cancel?: AbortSignal;
+  /** A later RUN step of this stage follows (its container dir is made meanwhile). */
+  runFollows?: boolean;
 }
 
 export interface RunStepResult {
@@ -141,6 +143,7 @@ export async function runStep(input: RunStepInput): Promise<RunStepResult> {
     kind: 'build',
     detached: false,
     autoRemove: true,
+    anotherFollows: input.runFollows === true,
     config: { args: argv, env, cwd: workdir, user: config.User ?? '', hostname: 'buildkitsandbox', network, tty: false, interactive: false, limits: input.limits, binds: mounts.binds, ...(security ? { security } : {}) },
   });
   // The files go in the background (background.ts): the next step need not wait for them.

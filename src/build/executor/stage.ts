@@ -241,7 +241,8 @@ async function buildStageOnce(ctx: BuildContext, ps: PlannedStage, pending: Prom
       await materialize(ctx, state);
       const timings: Record<string, number> = {};
       const measured: Measured = {};
-      state = await execute(ctx, state, ins, step.args, timings, measured, tracker);
+      const runFollows = steps.slice(i + 1).some((s) => s.instruction.kind === 'run');
+      state = await execute(ctx, state, ins, step.args, timings, measured, tracker, runFollows);
       ctx.cache.put(key, toStored(state));
       keepRetime(ctx, retimeKey, state);
       used(key, state, retimeKey);
@@ -309,7 +310,7 @@ async function lookup(ctx: BuildContext, key: string, from: ImageState): Promise
 }
 
 /** Runs a layer-making step and returns the state after it. */
-async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>, measured: Measured, tracker: StepTracker): Promise<ImageState> {
+async function execute(ctx: BuildContext, state: ImageState, ins: StageInstruction, args: ReadonlyMap<string, string>, timings: Record<string, number>, measured: Measured, tracker: StepTracker, runFollows = false): Promise<ImageState> {
   const created = stepTime(ctx.opts.epoch);
   const t0 = performance.now();
   if (ins.kind === 'workdir') {
@@ -337,6 +338,7 @@ async function execute(ctx: BuildContext, state: ImageState, ins: StageInstructi
       security: ctx.opts.security,
       outputFd: output.fd,
       ...(ctx.cancel ? { cancel: ctx.cancel } : {}),
+      runFollows,
       mounts: {
         contextDir: ctx.opts.contextDir,
         file: ctx.opts.displayFile,
