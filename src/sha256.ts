@@ -109,23 +109,23 @@ export class Sha256 {
     }
     this.parts.push(bytes);
     this.size += bytes.length;
-    if (this.size > SMALL) {
-      this.big = nodeCrypto().createHash('sha256');
-      for (const p of this.parts) this.big.update(p);
-      this.parts = [];
-    }
+    if (this.size > SMALL) this.handOver();
     return this;
+  }
+
+  /** Move what was kept in JS to a node:crypto Hash, which takes everything after. */
+  private handOver(): NonNullable<Sha256['big']> {
+    const big = nodeCrypto().createHash('sha256');
+    for (const p of this.parts) big.update(p);
+    this.parts = [];
+    this.big = big;
+    return big;
   }
 
   /** The digest as lowercase hex; the hash is used up. */
   digest(_encoding: 'hex'): string {
     if (this.big) return this.big.digest('hex');
-    if (!inJs(this.size)) {
-      const h = nodeCrypto().createHash('sha256');
-      for (const p of this.parts) h.update(p);
-      this.parts = [];
-      return h.digest('hex');
-    }
+    if (!inJs(this.size)) return this.handOver().digest('hex');
     const all = new Uint8Array(this.size);
     let at = 0;
     for (const p of this.parts) {

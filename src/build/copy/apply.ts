@@ -160,7 +160,7 @@ class CopyRun {
             return;
           }
           const owner = this.rules.chown ?? { uid: 0, gid: 0 };
-          this.out.copyFile(target(item.name), dl.path, { mode: this.rules.chmod ?? 0o600, uid: owner.uid, gid: owner.gid, mtime: dl.mtime }, -1);
+          this.out.copyFile(target(item.name), dl.path, { mode: this.rules.chmod ?? 0o600, uid: owner.uid, gid: owner.gid, mtime: dl.mtime });
           await this.out.settle(); // the download is released below
         } finally {
           releaseDownload(this.step, item.url);

@@ -164,9 +164,10 @@ export class LayerOut {
 
   /**
    * A regular file at `path` with the bytes of host file `source`. `hasMode`
-   * is the source's mode (what a plain copy leaves), see applyMeta.
+   * is the source's mode (what a plain copy leaves), see applyMeta; without
+   * it every piece of metadata is applied.
    */
-  copyFile(path: string, source: string, meta: EntryMeta, hasMode: number): void {
+  copyFile(path: string, source: string, meta: EntryMeta, hasMode?: number): void {
     const host = this.leaf(path, 'file');
     if (this.batch) {
       this.batch.fileCopy(rel(path), source, nativeMeta(meta));
@@ -268,11 +269,15 @@ export class LayerOut {
     lutimesSync(hostPath, meta.mtime, meta.mtime);
   }
 
+  /** The directories whose metadata is deferred, deepest first. */
+  private dirsDeepestFirst(): string[] {
+    return [...this.dirMeta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
+  }
+
   /** Apply deferred directory metadata, deepest first (synchronous writes only: see finishAll). */
   finish(): void {
     if (this.batch) throw new Error('LayerOut.finish on batched writes: use finishAll');
-    const paths = [...this.dirMeta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const p of paths) this.applyMeta(this.host(p), this.dirMeta.get(p) as EntryMeta, false);
+    for (const p of this.dirsDeepestFirst()) this.applyMeta(this.host(p), this.dirMeta.get(p) as EntryMeta, false);
     // The layer root's own metadata is not content (the tar has no entry for it).
   }
 
@@ -280,8 +285,7 @@ export class LayerOut {
   async finishAll(): Promise<void> {
     const batch = this.batch;
     if (!batch) { this.finish(); return; }
-    const paths = [...this.dirMeta.keys()].sort((a, b) => b.split('/').length - a.split('/').length);
-    for (const p of paths) {
+    for (const p of this.dirsDeepestFirst()) {
       batch.setMetadata(rel(p), nativeMeta(this.dirMeta.get(p) as EntryMeta));
       await batch.maybeFlush();
     }
