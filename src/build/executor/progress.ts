@@ -5,7 +5,7 @@
 // to it without tsbuild copying bytes; the other modes read it from a pipe,
 // one per RUN step that runs beside another (stages build in parallel), so
 // that each chunk is told as its own step's.
-import { createReadStream } from 'node:fs';
+import { Socket } from 'node:net';
 import { native } from '../../native/index.js';
 import { usageSummary, type StepUsage } from './step-usage.js';
 import type { Progress as TransferProgress } from '../../registry/progress.js';
@@ -84,12 +84,19 @@ export function makeProgress(mode: ProgressMode, multiStage: boolean): Progress 
   };
 }
 
-/** Reads RUN output from a pipe the containers write to. */
+/**
+ * Reads RUN output from a pipe the containers write to. The read end is a
+ * libuv pipe handle (epoll), not a file stream: a file stream's read blocks
+ * a thread-pool thread for the whole build, and an exit while it waits
+ * (stdout closed under `tsbuild build --progress json | head`) hung in
+ * libuv's thread-pool join, since this process still holds the write end.
+ */
 function outputPipe(onData: (data: string) => void): StepOutput {
   const [readFd, writeFd] = native().makePipe() as [number, number];
-  const reader = createReadStream('', { fd: readFd, encoding: 'utf8' });
+  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  reader.setEncoding('utf8');
   const drained = new Promise<void>((resolve) => { reader.on('close', resolve); reader.on('error', () => resolve()); });
-  reader.on('data', (d) => onData(d as string));
+  reader.on('data', (d: string | Buffer) => onData(String(d)));
   return {
     fd: writeFd,
     close: async () => {

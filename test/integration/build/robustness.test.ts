@@ -166,6 +166,37 @@ describe('kill -9 of the CLI during RUN', () => {
   });
 });
 
+describe('the reader of the progress goes away mid-build', () => {
+  it('the CLI exits (it hung in the thread-pool join while a pipe read waited) and the next build is clean', async () => {
+    const ctx = context('epipe', {});
+    const file = join(ctx, 'Containerfile');
+    const runs = Array.from({ length: 12 }, (_, i) => `RUN echo epipe${i} > /epipe${i}`).join('\n');
+    writeFileSync(file, `FROM busybox:stable\n${runs}\n`);
+    const child = tsbuildAsync(root, ['build', '--no-cache', '--progress', 'json', '-f', file, '-t', 'epipe:1', ctx]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // As `| head` does: read until a RUN step is done (so the step output pipe is being read), then close.
+    let seen = '';
+    await new Promise<void>((resolve) => {
+      child.stderr?.on('data', (d) => {
+        seen += d;
+        if (/"type":"done","stage":"0","step":3/.test(seen)) {
+          child.stderr?.destroy();
+          resolve();
+        }
+      });
+    });
+    const code = await Promise.race([exited, sleep(30_000).then(() => 'hung' as const)]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code, 'the build kept running after its stderr reader left').not.toBe('hung');
+    expect(code).not.toBe(0);
+    expect(hostMountsMentioning(root)).toEqual([]);
+    const steps = buildOk(root, ['-f', file, '-t', 'epipe:2', ctx]);
+    expect(steps.length).toBeGreaterThan(0);
+    expect(readdirSync(join(root, 'containers'))).toEqual([]);
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+});
+
 /** cgroups of this store's containers (tsbuild/<store tag>-<id>) on any controller or the v2 tree. */
 function ourCgroups(): string[] {
   const dirs = ['pids', 'memory', 'cpu', 'cpuset', 'unified', ''].map((c) => join('/sys/fs/cgroup', c, 'tsbuild'));
