@@ -121,6 +121,11 @@ export interface ContainerOptions {
   /** A pty slave path to bind at /dev/console. */
   console?: string
   maskPaths: boolean
+  /**
+   * The upper dir is used once (a build step): mount it `volatile`, so
+   * the overlay's unmount does not sync the whole upper file system.
+   */
+  volatileUpper?: boolean
   process: ProcessOptions
   stdio: StdioOptions
   /** cgroup.procs files the process joins before it runs. */

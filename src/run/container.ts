@@ -124,6 +124,9 @@ export function launchContainer(root: string, state: ContainerState, stdio: Laun
       binds,
       console: tty ? stdio.ttyPath : undefined,
       maskPaths: security.maskPaths,
+      // A build step's upper dir becomes its layer once and is never mounted
+      // again; the store syncs it with the build (see rootfs.rs).
+      volatileUpper: state.kind === 'build',
       process: {
         args: cfg.args,
         env: cfg.env,

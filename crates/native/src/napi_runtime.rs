@@ -109,6 +109,9 @@ pub struct ContainerOptions {
     /// A pty slave path to bind at /dev/console.
     pub console: Option<String>,
     pub mask_paths: bool,
+    /// The upper dir is used once (a build step): mount it `volatile`, so
+    /// the overlay's unmount does not sync the whole upper file system.
+    pub volatile_upper: Option<bool>,
     pub process: ProcessOptions,
     pub stdio: StdioOptions,
     /// cgroup.procs files the process joins before it runs.
@@ -210,6 +213,7 @@ pub fn spawn_container(opts: ContainerOptions) -> Result<SpawnResult> {
             // The kernel's hierarchy, not TSBUILD_CGROUP_ROOT's (a test fake).
             cgroup2: Hierarchy::detect(Path::new("/sys/fs/cgroup")).version() == 2,
             mask_paths: opts.mask_paths,
+            volatile_upper: opts.volatile_upper.unwrap_or(false),
             overlay_api: OverlayApi::from_env(),
             userxattr: false, // set by spec::container (rootless)
         },

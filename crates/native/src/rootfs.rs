@@ -103,6 +103,13 @@ pub struct RootfsSpec {
     /// their xattrs (opaque dirs) in `user.overlay.*`, where the layers were
     /// unpacked with them, since `trusted.*` needs CAP_SYS_ADMIN on the host.
     pub userxattr: bool,
+    /// Mount the root overlay `volatile`: its upper dir is read once after
+    /// the process ends (a build step's layer) and its durability is the
+    /// store's business (one syncfs per build), so neither the unmount's
+    /// sync of the whole upper file system nor the process's own fsyncs
+    /// (dpkg's, per file) need reach the disk. Never for containers that
+    /// are started again: a volatile work dir refuses a second mount.
+    pub volatile_upper: bool,
 }
 
 /// One step, with every string pre-built, so applying it allocates nothing.
@@ -176,6 +183,9 @@ pub fn plan(spec: &RootfsSpec) -> Vec<PlannedStep> {
             (Some(_), false) => vec![("redirect_dir", "off"), ("metacopy", "off"), ("index", "off")],
         };
         options.extend(userxattr(spec));
+        if upper.is_some() && spec.volatile_upper {
+            options.push(("volatile", ""));
+        }
         p.push(Step::Overlay(OverlayStep::new(cs(root), &spec.lower_dirs, upper, &options, 0, spec.overlay_api)));
     } else {
         // A plain directory root still needs to be a mount point for pivot_root.
@@ -374,6 +384,7 @@ mod tests {
             mask_paths: true,
             overlay_api: OverlayApi::Legacy,
             userxattr: false,
+            volatile_upper: false,
         }
     }
 
@@ -471,6 +482,23 @@ mod tests {
         let create = calls.iter().position(|c| c == "fsconfig 100 create").unwrap();
         assert!(flag < create);
         assert!(!calls.iter().any(|c| c.contains("fsconfig 100 userxattr")));
+    }
+
+    #[test]
+    fn a_build_step_root_overlay_is_volatile_and_a_container_root_is_not() {
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { volatile_upper: true, ..spec() })).unwrap();
+        assert!(rec.calls()[7].ends_with(",upperdir=103,workdir=104,redirect_dir=off,metacopy=off,index=off,volatile"));
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { volatile_upper: true, overlay_api: OverlayApi::Auto, ..spec() })).unwrap();
+        assert!(rec.calls().contains(&"fsconfig 100 flag volatile".to_string()));
+        let rec = Recorder::new();
+        apply(&rec, &plan(&spec())).unwrap();
+        assert!(!rec.calls().iter().any(|c| c.contains("volatile")));
+        // No upper dir (a read-only root): nothing to be volatile about.
+        let rec = Recorder::new();
+        apply(&rec, &plan(&RootfsSpec { volatile_upper: true, upper_dir: None, work_dir: None, ..spec() })).unwrap();
+        assert!(!rec.calls().iter().any(|c| c.contains("volatile")));
     }
 
     #[test]
