@@ -73,7 +73,6 @@ export async function main(opts) {
     writeFileSync(join(ctx, 'Containerfile'), `${lines.join('\n')}\n`);
     execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, layout, ctx]);
     mkdirSync(rootStore, { mode: 0o755 });
-    const node = process.execPath;
     const bah = ['buildah', '--root', join(user.home, 'buildah/root'), '--runroot', join(user.home, 'buildah/run'), '--storage-driver', 'overlay'];
     // Without these, rootless buildah keeps its runtime and cache dirs in /tmp and /var/tmp.
     const bahEnv = { TMPDIR: join(user.home, 'tmp'), XDG_RUNTIME_DIR: join(user.home, 'run') };
@@ -82,17 +81,17 @@ export async function main(opts) {
       chownSync(d, user.uid, user.gid);
     }
     // The base in every store, as in per-step ("base already pulled").
-    timed(user, [node, TSBUILD_BIN, 'load', '-i', layout]);
-    timed(undefined, [node, TSBUILD_BIN, '--root', rootStore, 'load', '-i', layout]);
+    timed(user, [TSBUILD_BIN, 'load', '-i', layout]);
+    timed(undefined, [TSBUILD_BIN, '--root', rootStore, 'load', '-i', layout]);
     const id = spawnSync('runuser', ['-u', user.name, '--', 'env', `HOME=${user.home}`, `TMPDIR=${bahEnv.TMPDIR}`, `XDG_RUNTIME_DIR=${bahEnv.XDG_RUNTIME_DIR}`, ...bah, 'pull', '-q', `oci:${layout}`], { encoding: 'utf8', cwd: user.home }).stdout.trim().split('\n').at(-1);
     timed(user, [...bah, 'tag', id, 'docker.io/library/busybox:stable'], bahEnv);
     const build = ['build', '--no-cache', '--network', 'none', '-t', 'bench/rootless:latest', '-f', join(ctx, 'Containerfile'), ctx];
     const cpu = { tsbuild: [], buildah: [], 'tsbuild-root': [] };
     const contender = (name, fn) => ({ name, run: async () => { const r = fn(); cpu[name].push(r.cpuMs); return r.ms; } });
     const results = await alternate([
-      contender('tsbuild', () => timed(user, [node, TSBUILD_BIN, ...build])),
+      contender('tsbuild', () => timed(user, [TSBUILD_BIN, ...build])),
       contender('buildah', () => timed(user, [...bah, 'bud', '--runtime', '/usr/sbin/runc', '--layers', '--no-cache', '--pull=false', '--network', 'none', '-t', 'bench/rootless:latest', '-f', join(ctx, 'Containerfile'), ctx], bahEnv)),
-      contender('tsbuild-root', () => timed(undefined, [node, TSBUILD_BIN, '--root', rootStore, ...build])),
+      contender('tsbuild-root', () => timed(undefined, [TSBUILD_BIN, '--root', rootStore, ...build])),
     ], runs);
     const records = report('rootless', `${steps} RUN steps as an unprivileged user, --no-cache, base loaded; ${runs} run(s) each, alternating (tsbuild-root: the same build as root)`, results, { buildah: undefined, 'tsbuild-root': undefined }, opts);
     for (const [name, xs] of Object.entries(cpu)) process.stdout.write(`  cpu ${name.padEnd(12)} median ${(median(xs) / 1000).toFixed(3)} s (user+sys)   per step ${(median(xs) / steps).toFixed(1)} ms\n`);

@@ -1,6 +1,7 @@
-// tsbuild as a user runs it: `node bin/tsbuild.js --root STORE …`, a new
-// process per command (so Node's start-up and module loading are counted,
-// as they are for every CI step). Builds use `--progress json` so that the
+// tsbuild as a user runs it: `bin/tsbuild.js --root STORE …` started as a
+// program (its shebang, as `tsbuild` on PATH), a new process per command (so
+// Node's start-up and module loading are counted, as they are for every CI
+// step). Profiling runs (nodeFlags) start `node FLAGS bin/tsbuild.js`. Builds use `--progress json` so that the
 // per-step timings can be collected without a second run.
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -27,6 +28,7 @@ export class Tsbuild {
 
   /** [program, args] of a tsbuild command (for run, perf stat, …). */
   argv(args) {
+    if (this.nodeFlags.length === 0) return [TSBUILD_BIN, ['--root', this.root, ...args]];
     return [process.execPath, [...this.nodeFlags, TSBUILD_BIN, '--root', this.root, ...args]];
   }
 

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
 import { rootCertificates } from 'node:tls';
+import { withUserCas } from '../tls-ca.js';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { TsbuildError } from '../errors.js';
@@ -167,7 +168,8 @@ export function resolveTransport(registry: string, opts: TransportOptions = {}):
   const insecure = opts.tlsVerify === false
     || readInsecure(opts.registriesConf ?? REGISTRIES_CONF).some((loc) => locationCovers(loc, registry));
   const certs = opts.certDir ? loadCertsIn(opts.certDir) : loadCertsFor(registry, opts.certsDir ?? CERTS_DIR);
-  const httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: !insecure, ...certs });
+  const ca = withUserCas(certs.ca);
+  const httpsAgent = new HttpsAgent({ keepAlive: true, rejectUnauthorized: !insecure, ...certs, ...(ca ? { ca } : {}) });
   const httpAgent = new HttpAgent({ keepAlive: true });
   // Loopback registries speak plain HTTP (as docker assumes); insecure ones
   // get HTTPS without verification first, then HTTP, as containers/image does.

@@ -1,5 +1,5 @@
 // Issue 15: dependencies inside src/ point one way, cli → build → run → registry → image → store → native,
-// with the shared leaves (errors, log, gather, reference, pid-alive, background-tasks, sha256, node-crypto) at the bottom. This test reads every
+// with the shared leaves (errors, log, gather, reference, pid-alive, background-tasks, sha256, node-crypto, tls-ca) at the bottom. This test reads every
 // src/**/*.ts with the TypeScript parser, keeps the imports that survive compilation (static
 // `import … from`, `export … from`, side-effect `import '…'`, dynamic `import()`; type-only imports
 // are erased by tsc and do not count) and fails on a file-level cycle (Tarjan's SCC), on any import
@@ -22,7 +22,7 @@ const RANK: Record<string, number> = {
   image: 3,
   store: 2,
   native: 1,
-  errors: 0, log: 0, gather: 0, reference: 0, 'pid-alive': 0, 'background-tasks': 0, sha256: 0, 'node-crypto': 0,
+  errors: 0, log: 0, gather: 0, reference: 0, 'pid-alive': 0, 'background-tasks': 0, sha256: 0, 'node-crypto': 0, 'tls-ca': 0,
 };
 
 interface Edge { from: string; to: string; line: number }

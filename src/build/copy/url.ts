@@ -15,6 +15,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type CopyStep, stepError } from './types.js';
 import { pidAlive } from '../../pid-alive.js';
+import { withUserCas } from '../../tls-ca.js';
+import { createRequire } from 'node:module';
+import type { Agent as HttpsAgent } from 'node:https';
 
 export interface Download {
   path: string;
@@ -65,6 +68,15 @@ class Hasher extends Transform {
   }
 }
 
+/** An https agent with the user's extra roots (bin/tsbuild.js moves NODE_EXTRA_CA_CERTS aside), if they named any. */
+function userCaAgent(): { agent?: (u: URL) => HttpsAgent | undefined } {
+  const ca = withUserCas(undefined);
+  if (!ca) return {};
+  const { Agent } = createRequire(import.meta.url)('node:https') as typeof import('node:https');
+  const agent = new Agent({ ca });
+  return { agent: (u) => (u.protocol === 'https:' ? agent : undefined) };
+}
+
 async function fetchTo(step: CopyStep, url: string, dir: string): Promise<Download> {
   const want = step.instruction.kind === 'add' ? step.instruction.checksum : null;
   const parsed = want === null ? null : CHECKSUM_RE.exec(want);
@@ -75,7 +87,7 @@ async function fetchTo(step: CopyStep, url: string, dir: string): Promise<Downlo
   try {
     // Loaded here, not at the top: every build loads this module, few download (node-fetch and its polyfills are ~250 KB to parse).
     const { default: fetch } = await import('node-fetch');
-    res = await fetch(url, { redirect: 'follow' });
+    res = await fetch(url, { redirect: 'follow', ...userCaAgent() });
   } catch (err) {
     throw stepError(step, 'E_URL_FETCH', `ADD ${url}: ${(err as Error).message}`, err);
   }
