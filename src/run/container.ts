@@ -70,8 +70,10 @@ export function createContainer(root: string, opts: CreateOptions): ContainerSta
     // Rootless without limits: no cgroup either (a user may not create one).
     cgroupName: Object.keys(opts.config.limits).length === 0 && (opts.kind === 'build' || rootlessCgroups()) ? undefined : cgroupName(root, id),
   };
-  // A build step is reaped with its build even if that dies before the launch (kill -9).
-  if (opts.kind === 'build') {
+  // A build step is reaped with its build even if that dies before the launch
+  // (kill -9), and a foreground run with the CLI that launches it: its output
+  // can reach the caller before the "running" record is written.
+  if (opts.kind === 'build' || (opts.kind === 'run' && !opts.detached)) {
     state.ownerPid = process.pid;
     state.ownerStartTime = startTime(process.pid);
   }
@@ -255,8 +257,27 @@ export function refreshContainer(root: string, state: ContainerState): Container
     removeContainerFiles(root, state);
     return undefined;
   }
-  if (state.status !== 'running' || isAlive(state.pid, state.pidStartTime)) return state;
-  if (!state.detached && isAlive(state.ownerPid, state.ownerStartTime)) return state; // its owner is recording the exit now
+  if (state.status === 'created' && state.kind === 'run' && !state.detached && state.ownerPid !== undefined && !isAlive(state.ownerPid, state.ownerStartTime)) {
+    // Its CLI was killed between the launch and the record of it: whatever
+    // runs in its cgroup is killed (markExited removes the cgroup, waiting for it).
+    markExited(root, state, { signal: 9, oomKilled: false });
+    if (state.autoRemove) {
+      removeContainerFiles(root, state);
+      return undefined;
+    }
+    return state;
+  }
+  if (state.status !== 'running') return state;
+  const running = isAlive(state.pid, state.pidStartTime);
+  const ownerGone = !state.detached && state.ownerPid !== undefined && !isAlive(state.ownerPid, state.ownerStartTime);
+  if (running && !ownerGone) return state;
+  if (!running && !state.detached && !ownerGone) return state; // its owner is recording the exit now
+  // A foreground container whose CLI was killed (-9) dies of its parent-death
+  // signal, but on a loaded host it may not have yet: left "running", its
+  // cgroup and files outlived a store removed right after (a CI leak). It is
+  // killed here (PID 1 of its namespace: all of it), and removeCgroup below
+  // waits for its processes to be gone.
+  if (running) signalContainer(state, 9);
   const paths = containerPaths(root, state.id);
   let info: ExitInfo = { signal: 9, oomKilled: false };
   if (state.detached && existsSync(paths.statusFile)) {
