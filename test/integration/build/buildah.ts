@@ -5,7 +5,7 @@
 // docker.io/library/busybox:stable, so `FROM busybox:stable` resolves to the
 // same bytes in both tools and neither touches the network.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxLayout } from '../fixtures.js';
@@ -29,6 +29,10 @@ export interface RunOptions {
 export function buildahStore(prefix: string): Buildah {
   const dir = mkdtempSync(join(tmpdir(), `tsbuild-buildah-${prefix}-`));
   const globals = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'overlay'];
+  // buildah keeps RUN --mount=type=cache dirs under $TMPDIR/buildah-cache (/var/tmp by default),
+  // where they outlived the tests: here they go with the store's dir.
+  const tmp = join(dir, 'tmp');
+  mkdirSync(tmp, { recursive: true });
   const run = (args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> => {
     // buildah opens /dev/stdin for `-f -`, which fails (ENXIO) on the socket
     // node gives a child for `input`: its stdin is a file instead, as a shell's `<` gives.
@@ -44,7 +48,7 @@ export function buildahStore(prefix: string): Buildah {
         timeout: opts.timeout ?? 120_000,
         maxBuffer: 1 << 26,
         stdio: [stdinFd ?? 'pipe', 'pipe', 'pipe'],
-        env: { ...process.env, ...(opts.env ?? {}), BUILDAH_ISOLATION: 'oci' },
+        env: { ...process.env, ...(opts.env ?? {}), BUILDAH_ISOLATION: 'oci', TMPDIR: tmp },
       });
     } finally {
       if (stdinFd !== undefined) {
