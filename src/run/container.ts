@@ -257,26 +257,18 @@ export function refreshContainer(root: string, state: ContainerState): Container
     removeContainerFiles(root, state);
     return undefined;
   }
-  if (state.status === 'created' && state.kind === 'run' && !state.detached && state.ownerPid !== undefined && !isAlive(state.ownerPid, state.ownerStartTime)) {
-    // Its CLI was killed between the launch and the record of it: whatever
-    // runs in its cgroup is killed (markExited removes the cgroup, waiting for it).
-    markExited(root, state, { signal: 9, oomKilled: false });
-    if (state.autoRemove) {
-      removeContainerFiles(root, state);
-      return undefined;
-    }
-    return state;
-  }
-  if (state.status !== 'running') return state;
-  const running = isAlive(state.pid, state.pidStartTime);
-  const ownerGone = !state.detached && state.ownerPid !== undefined && !isAlive(state.ownerPid, state.ownerStartTime);
-  if (running && !ownerGone) return state;
-  if (!running && !state.detached && !ownerGone) return state; // its owner is recording the exit now
+  // A foreground run whose CLI was killed between the launch and the record
+  // of it (its output can reach the caller first) may run, unrecorded.
+  const unrecorded = state.status === 'created' && state.kind === 'run' && !state.detached && state.ownerPid !== undefined;
+  if (state.status !== 'running' && !unrecorded) return state;
+  if (!state.detached && isAlive(state.ownerPid, state.ownerStartTime)) return state; // its owner is recording the exit now
+  const running = state.status === 'running' && isAlive(state.pid, state.pidStartTime);
+  if (running && (state.detached || state.ownerPid === undefined)) return state;
   // A foreground container whose CLI was killed (-9) dies of its parent-death
-  // signal, but on a loaded host it may not have yet: left "running", its
+  // signal, but on a loaded host it may not have yet: left as it was, its
   // cgroup and files outlived a store removed right after (a CI leak). It is
-  // killed here (PID 1 of its namespace: all of it), and removeCgroup below
-  // waits for its processes to be gone.
+  // killed here (PID 1 of its namespace: all of it), and markExited below
+  // removes the cgroup, waiting for its processes to be gone.
   if (running) signalContainer(state, 9);
   const paths = containerPaths(root, state.id);
   let info: ExitInfo = { signal: 9, oomKilled: false };

@@ -1,9 +1,10 @@
 // Paths and helpers shared by integration tests.
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { storeTag } from '../../src/run/cgroups.js';
 
 export const repoDir = resolve(import.meta.dirname, '../..');
 // One fixtures dir per checkout, so test runs of two work trees never remove each other's.
@@ -70,6 +71,12 @@ export function busyboxStore(prefix: string): { root: string; work: string; clea
 }
 
 /** Lines of /proc/mounts that mention `needle`. */
+/** cgroups of this store's containers (tsbuild/<store tag>-<id>) on any controller or the v2 tree. */
+export function storeCgroups(root: string): string[] {
+  const dirs = ['pids', 'memory', 'cpu', 'cpuset', 'unified', ''].map((c) => join('/sys/fs/cgroup', c, 'tsbuild'));
+  return dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.startsWith(`${storeTag(root)}-`)).map((n) => join(d, n)) : []));
+}
+
 export function hostMountsMentioning(needle: string): string[] {
   return readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(needle));
 }

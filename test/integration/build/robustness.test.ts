@@ -5,12 +5,11 @@
 // container's own changes; a failing RUN names its line and keeps the cache
 // of the steps before it.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxStore, expectOneLineError, finished, hostMountsMentioning, sleep, tsbuild, tsbuildAsync } from '../fixtures.js';
-import { storeTag } from '../../../src/run/cgroups.js';
+import { busyboxStore, expectOneLineError, finished, hostMountsMentioning, sleep, storeCgroups, tsbuild, tsbuildAsync } from '../fixtures.js';
 import { readLayout } from './oci-rootfs.js';
 import { buildOk, diffIds, layerSteps, parseSteps } from './progress-steps.js';
 
@@ -162,7 +161,7 @@ describe('kill -9 of the CLI during RUN', () => {
     // What the killed build left (its step container, cgroup, temp dirs) is gone after the next start.
     expect(readdirSync(join(root, 'containers'))).toEqual([]);
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
-    expect(ourCgroups()).toEqual([]);
+    expect(storeCgroups(root)).toEqual([]);
   });
 });
 
@@ -197,11 +196,6 @@ describe('the reader of the progress goes away mid-build', () => {
   });
 });
 
-/** cgroups of this store's containers (tsbuild/<store tag>-<id>) on any controller or the v2 tree. */
-function ourCgroups(): string[] {
-  const dirs = ['pids', 'memory', 'cpu', 'cpuset', 'unified', ''].map((c) => join('/sys/fs/cgroup', c, 'tsbuild'));
-  return dirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((n) => n.startsWith(`${storeTag(root)}-`)).map((n) => join(d, n)) : []));
-}
 
 describe('concurrent builds on one store', () => {
   it('four builds of one Containerfile all succeed with identical layers', async () => {
